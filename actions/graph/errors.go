@@ -1,0 +1,116 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/mfadesk/mfadesk/actions"
+)
+
+// permissionFor names the least-privileged application permission per endpoint, so a 403
+// tells the operator what to grant instead of just "forbidden".
+var permissionFor = []struct{ path, perm string }{
+	{"/authentication/requirements", "Policy.Read.All"},
+	{"/authentication/", "UserAuthenticationMethod.Read.All (ReadWrite.All to change methods)"},
+	{"/revokeSignInSessions", "User.RevokeSessions.All"},
+	{"/reports/authenticationMethods", "AuditLog.Read.All and an Entra ID P1 licence"},
+	{"/auditLogs/signIns", "AuditLog.Read.All + Directory.Read.All and an Entra ID P1 licence"},
+	{"/auditLogs/directoryAudits", "AuditLog.Read.All"},
+	{"/transitiveMemberOf", "GroupMember.Read.All"},
+	{"/checkMemberGroups", "GroupMember.Read.All"},
+	{"/users", "User.Read.All"},
+}
+
+// PermissionFor returns the permission an endpoint path needs, or "".
+func PermissionFor(path string) string {
+	for _, p := range permissionFor {
+		if strings.Contains(path, p.path) {
+			return p.perm
+		}
+	}
+	return ""
+}
+
+// classify turns an SDK error into *actions.Error. op says what was being done; path is
+// the endpoint, used to name the missing permission on 403.
+func classify(op, path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &actions.Error{Op: op, Err: err}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		e.Kind, e.Message = actions.KindUnavailable, "Microsoft Graph did not answer in time"
+		return e
+	}
+	status := 0
+	var headers *abs.ResponseHeaders
+	var oe *odataerrors.ODataError
+	var ae *abs.ApiError
+	switch {
+	case errors.As(err, &oe):
+		status = oe.ResponseStatusCode
+		headers = oe.GetResponseHeaders()
+		// Read the body defensively: Error() and nested getters can be nil.
+		if me := oe.GetErrorEscaped(); me != nil {
+			if c := me.GetCode(); c != nil {
+				e.Code = *c
+			}
+			if m := me.GetMessage(); m != nil {
+				e.Message = *m
+			}
+			if ie := me.GetInnerError(); ie != nil && ie.GetRequestId() != nil {
+				e.RequestID = *ie.GetRequestId()
+			}
+		}
+	case errors.As(err, &ae):
+		status = ae.ResponseStatusCode
+		headers = ae.ResponseHeaders
+	default:
+		e.Kind, e.Message = actions.KindUnavailable, "could not reach Microsoft Graph"
+		return e
+	}
+	if e.Message == "" {
+		e.Message = fmt.Sprintf("Microsoft Graph answered %d", status)
+	}
+	switch {
+	case status == http.StatusNotFound:
+		e.Kind = actions.KindNotFound
+	case status == http.StatusForbidden || status == http.StatusUnauthorized:
+		e.Kind = actions.KindForbidden
+		e.Permission = PermissionFor(path)
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
+		e.Kind = actions.KindThrottled
+		e.RetryAfter = retryAfter(headers)
+	case status >= 400 && status < 500:
+		e.Kind = actions.KindBadRequest
+	default:
+		e.Kind = actions.KindUnavailable
+	}
+	return e
+}
+
+// retryAfter reads Retry-After as (possibly fractional) seconds or an HTTP date.
+func retryAfter(h *abs.ResponseHeaders) time.Duration {
+	if h == nil {
+		return 0
+	}
+	for _, k := range []string{"Retry-After", "retry-after"} {
+		for _, v := range h.Get(k) {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f >= 0 {
+				return time.Duration(f * float64(time.Second))
+			}
+			if t, err := http.ParseTime(v); err == nil {
+				return time.Until(t)
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,132 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/mfadesk/mfadesk/actions"
+)
+
+var userSelect = []string{
+	"id", "displayName", "userPrincipalName", "mail", "accountEnabled", "userType",
+	"onPremisesSyncEnabled", "createdDateTime", "lastPasswordChangeDateTime",
+	"signInSessionsValidFromDateTime",
+}
+
+// User resolves ref (object id, UPN or mail) and returns the user with their
+// MFA-relevant groups and directory roles. A mail address that matches more than one
+// user is refused as ambiguous rather than guessed.
+func (c *Client) User(ctx context.Context, ref actions.UserRef) (actions.User, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	mu, err := c.resolve(ctx, ref)
+	if err != nil {
+		return actions.User{}, err
+	}
+	u := toUser(mu)
+	c.memberships(ctx, &u)
+	return u, nil
+}
+
+// resolve finds the user. /users/{key} accepts an object id or a UPN; a mail address
+// that is not also a UPN needs a $filter.
+func (c *Client) resolve(ctx context.Context, ref actions.UserRef) (models.Userable, error) {
+	op := fmt.Sprintf("look up %s", ref)
+	mu, err := c.sdk.Users().ByUserId(ref.Value).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userSelect},
+	})
+	if err == nil {
+		if mu == nil || mu.GetId() == nil {
+			return nil, &actions.Error{Kind: actions.KindUnavailable, Op: op, Message: "Microsoft Graph returned an empty user", Err: errNoBody}
+		}
+		return mu, nil
+	}
+	cerr := classify(op, "/users", err)
+	if actions.KindOf(cerr) != actions.KindNotFound || ref.Kind != actions.RefUPN {
+		if actions.KindOf(cerr) == actions.KindNotFound {
+			return nil, &actions.Error{Kind: actions.KindNotFound, Op: op, Message: fmt.Sprintf("No user %s in the directory.", ref), Err: err}
+		}
+		return nil, cerr
+	}
+	filter := "mail eq " + actions.Quote(ref.Value) + " or userPrincipalName eq " + actions.Quote(ref.Value)
+	top := int32(2)
+	res, err := c.sdk.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: userSelect, Top: &top},
+	})
+	if err != nil {
+		return nil, classify(op, "/users", err)
+	}
+	found := res.GetValue()
+	switch len(found) {
+	case 0:
+		return nil, &actions.Error{Kind: actions.KindNotFound, Op: op, Message: fmt.Sprintf("No user %s in the directory.", ref)}
+	case 1:
+		return found[0], nil
+	default:
+		return nil, &actions.Error{Kind: actions.KindBadRequest, Op: op, Message: fmt.Sprintf("%s matches more than one user; name them by UPN or object id.", ref)}
+	}
+}
+
+// memberships fills the MFA-relevant groups and directory roles. A refusal here degrades
+// the answer with a note instead of failing the whole lookup.
+func (c *Client) memberships(ctx context.Context, u *actions.User) {
+	res, err := c.sdk.Users().ByUserId(u.ID).TransitiveMemberOf().Get(ctx, &users.ItemTransitiveMemberOfRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.ItemTransitiveMemberOfRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+	})
+	if err != nil {
+		u.GroupsNote = actions.Explain(classify("list groups", "/transitiveMemberOf", err))
+		return
+	}
+	want := map[string]bool{}
+	for _, g := range c.cfg.MFAGroups {
+		want[strings.ToLower(g)] = true
+	}
+	for _, o := range res.GetValue() {
+		switch v := o.(type) {
+		case models.DirectoryRoleable:
+			u.Roles = append(u.Roles, deref(v.GetDisplayName()))
+		case models.Groupable:
+			if name := deref(v.GetDisplayName()); want[strings.ToLower(name)] {
+				u.MFAGroups = append(u.MFAGroups, name)
+			}
+		}
+	}
+}
+
+func toUser(m models.Userable) actions.User {
+	u := actions.User{
+		ID:          deref(m.GetId()),
+		DisplayName: deref(m.GetDisplayName()),
+		UPN:         deref(m.GetUserPrincipalName()),
+		Mail:        deref(m.GetMail()),
+		UserType:    deref(m.GetUserType()),
+	}
+	if b := m.GetAccountEnabled(); b != nil {
+		u.Enabled = *b
+	}
+	if b := m.GetOnPremisesSyncEnabled(); b != nil {
+		u.OnPremisesSynced = *b
+	}
+	if t := m.GetCreatedDateTime(); t != nil {
+		u.Created = *t
+	}
+	if t := m.GetLastPasswordChangeDateTime(); t != nil {
+		u.LastPasswordChange = *t
+	}
+	if t := m.GetSignInSessionsValidFromDateTime(); t != nil {
+		u.SessionsValidFrom = *t
+	}
+	return u
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

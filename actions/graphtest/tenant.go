@@ -1,0 +1,120 @@
+package graphtest
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+//go:embed tenants/*.json
+var tenantFiles embed.FS
+
+// Tenant is the directory the fake serves. Objects are kept in Graph's own JSON shape so
+// that what the fake returns is what Graph returns, field names and @odata.type included.
+type Tenant struct {
+	Domain string          `json:"domain"`
+	Groups []DirectoryItem `json:"groups"`
+	Roles  []DirectoryItem `json:"roles"`
+	Users  []*TenantUser   `json:"users"`
+}
+
+// DirectoryItem is a group or a directory role.
+type DirectoryItem struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	Description string `json:"description,omitempty"`
+}
+
+// TenantUser is one user with everything Graph can tell about them.
+type TenantUser struct {
+	// User holds the user's properties as Graph returns them (id, userPrincipalName, ...).
+	User map[string]any `json:"user"`
+	// MemberOf lists the ids of the groups and roles the user is a (transitive) member of.
+	MemberOf []string `json:"memberOf"`
+	// Methods are authentication methods, each with its @odata.type.
+	Methods []map[string]any `json:"methods"`
+	// Registration is the userRegistrationDetails report row.
+	Registration map[string]any `json:"registration"`
+	// Requirements is the beta strongAuthenticationRequirements (perUserMfaState).
+	Requirements map[string]any `json:"requirements"`
+	// SignInPreferences is the beta signInPreferences object.
+	SignInPreferences map[string]any `json:"signInPreferences"`
+	// SignIns are beta-shaped sign-in events (the v1.0 view drops the beta-only fields).
+	SignIns []map[string]any `json:"signIns"`
+	// Audits are directoryAudit events that target this user.
+	Audits []map[string]any `json:"audits"`
+}
+
+// ID returns the user's object id.
+func (u *TenantUser) ID() string { s, _ := u.User["id"].(string); return s }
+
+// UPN returns the user's principal name.
+func (u *TenantUser) UPN() string { s, _ := u.User["userPrincipalName"].(string); return s }
+
+// Mail returns the user's mail address.
+func (u *TenantUser) Mail() string { s, _ := u.User["mail"].(string); return s }
+
+// LoadTenant reads an embedded tenant by name (e.g. "demo").
+func LoadTenant(name string) (*Tenant, error) {
+	b, err := tenantFiles.ReadFile("tenants/" + name + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("load tenant %q: %w", name, err)
+	}
+	return ParseTenant(b)
+}
+
+// ParseTenant decodes a tenant data file.
+func ParseTenant(b []byte) (*Tenant, error) {
+	var t Tenant
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("parse tenant: %w", err)
+	}
+	seen := map[string]bool{}
+	for i, u := range t.Users {
+		if u.ID() == "" || u.UPN() == "" {
+			return nil, fmt.Errorf("parse tenant: user %d has no id or userPrincipalName", i)
+		}
+		if seen[strings.ToLower(u.ID())] {
+			return nil, fmt.Errorf("parse tenant: duplicate user id %s", u.ID())
+		}
+		seen[strings.ToLower(u.ID())] = true
+	}
+	return &t, nil
+}
+
+// MustTenant is LoadTenant for tests and the demo, where the embedded file is known good.
+func MustTenant(name string) *Tenant {
+	t, err := LoadTenant(name)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// FindUser finds a user by object id or UPN (case-insensitive), as Graph's /users/{id} does.
+func (t *Tenant) FindUser(key string) *TenantUser {
+	for _, u := range t.Users {
+		if strings.EqualFold(u.ID(), key) || strings.EqualFold(u.UPN(), key) {
+			return u
+		}
+	}
+	return nil
+}
+
+// Email returns the UPN of the user with this local part in the tenant's domain.
+func (t *Tenant) Email(local string) string { return local + "@" + t.Domain }
+
+func (t *Tenant) item(id string) (DirectoryItem, string, bool) {
+	for _, g := range t.Groups {
+		if strings.EqualFold(g.ID, id) {
+			return g, "#microsoft.graph.group", true
+		}
+	}
+	for _, r := range t.Roles {
+		if strings.EqualFold(r.ID, id) {
+			return r, "#microsoft.graph.directoryRole", true
+		}
+	}
+	return DirectoryItem{}, "", false
+}

@@ -1,0 +1,288 @@
+package bot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/mfadesk/mfadesk/actions"
+)
+
+// Verb is a command word.
+type Verb string
+
+// The verbs of PRODUCT.md.
+const (
+	VerbHelp       Verb = "help"
+	VerbUser       Verb = "user"
+	VerbMethods    Verb = "methods"
+	VerbStatus     Verb = "status"
+	VerbSignins    Verb = "signins"
+	VerbAudit      Verb = "audit"
+	VerbDiagnose   Verb = "diagnose"
+	VerbReregister Verb = "reregister"
+	VerbRevoke     Verb = "revoke"
+	VerbPending    Verb = "pending"
+	VerbShow       Verb = "show"
+	VerbCancel     Verb = "cancel"
+)
+
+// Limits of the flags; Graph keeps sign-ins and audit events for 30 days.
+const (
+	DefaultSignins = 10
+	MaxSignins     = 50
+	DefaultDays    = 7
+	MaxDays        = 30
+)
+
+type verbSpec struct {
+	verb    Verb
+	args    string // usage after the verb
+	summary string
+	example string
+	user    bool     // takes a user
+	id      bool     // takes a request id
+	flags   []string // allowed --flags
+}
+
+var verbs = []verbSpec{
+	{VerbHelp, "[verb]", "list the verbs, or explain one", "help signins", false, false, nil},
+	{VerbUser, "<user>", "who the user is: enabled, synced, MFA groups, admin roles", "user mfatest2@contoso.com", true, false, nil},
+	{VerbMethods, "<user>", "registered authentication methods and whether each is usable", "methods mfatest2@contoso.com", true, false, nil},
+	{VerbStatus, "<user>", "MFA / SSPR registration status and per-user MFA state", "status mfatest2@contoso.com", true, false, nil},
+	{VerbSignins, "<user> [--last N] [--failed]", "recent sign-ins with failure reasons and MFA detail", "signins mfatest2@contoso.com --last 20 --failed", true, false, []string{"last", "failed"}},
+	{VerbAudit, "<user> [--days N]", "security-info events and admin actions on the user", "audit mfatest2@contoso.com --days 14", true, false, []string{"days"}},
+	{VerbDiagnose, "<user>", "everything above folded into findings and a next step", "diagnose mfatest2@contoso.com", true, false, nil},
+	{VerbReregister, "<user>", "request: delete the user's MFA methods so they register again (needs an approver)", "reregister mfatest2@contoso.com", true, false, nil},
+	{VerbRevoke, "<user>", "request: sign the user out everywhere (needs an approver)", "revoke mfatest2@contoso.com", true, false, nil},
+	{VerbPending, "", "open requests you may act on", "pending", false, false, nil},
+	{VerbShow, "<request-id>", "one request with its history", "show R-7KQ2M4XD", false, true, nil},
+	{VerbCancel, "<request-id>", "withdraw a request you made", "cancel R-7KQ2M4XD", false, true, nil},
+}
+
+func specOf(v Verb) (verbSpec, bool) {
+	for _, s := range verbs {
+		if s.verb == v {
+			return s, true
+		}
+	}
+	return verbSpec{}, false
+}
+
+// Command is a parsed chat command.
+type Command struct {
+	Verb   Verb
+	User   actions.UserRef // for verbs that take a user
+	ID     string          // for verbs that take a request id
+	Topic  string          // for help
+	Last   int             // signins --last
+	Failed bool            // signins --failed
+	Days   int             // audit --days
+}
+
+// UsageError is a command that could not be parsed; its message is one line that
+// ends with the right usage.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usage returns the usage line of a verb, e.g. "/mfa signins <user> [--last N] [--failed]".
+func Usage(v Verb) string {
+	s, ok := specOf(v)
+	if !ok {
+		return "/mfa help"
+	}
+	return strings.TrimSpace("/mfa " + string(s.verb) + " " + s.args)
+}
+
+// Parse parses the text after the command word (Slack's /mfa, Teams' @mfadesk). A
+// leading "/mfa" or "mfa" is accepted, so that text typed into the web chat or a Teams
+// 1:1 chat reads the same.
+func Parse(text string) (Command, error) {
+	toks, err := tokenize(text)
+	if err != nil {
+		return Command{}, &UsageError{Msg: err.Error() + ". Try /mfa help."}
+	}
+	if len(toks) > 0 && (strings.EqualFold(toks[0], "/mfa") || strings.EqualFold(toks[0], "mfa")) {
+		toks = toks[1:]
+	}
+	if len(toks) == 0 {
+		return Command{Verb: VerbHelp}, nil
+	}
+	v := Verb(strings.ToLower(toks[0]))
+	spec, ok := specOf(v)
+	if !ok {
+		return Command{}, &UsageError{Msg: fmt.Sprintf("Unknown verb %q. Try /mfa help.", clip(toks[0], 32))}
+	}
+	cmd := Command{Verb: v}
+	usage := func(msg string) error {
+		return &UsageError{Msg: msg + " Usage: " + Usage(v)}
+	}
+	var pos []string
+	for i := 1; i < len(toks); i++ {
+		t := toks[i]
+		if !strings.HasPrefix(t, "--") {
+			pos = append(pos, t)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimPrefix(t, "--"), "=")
+		name = strings.ToLower(name)
+		if !contains(spec.flags, name) {
+			return Command{}, usage(fmt.Sprintf("%s takes no flag --%s.", v, clip(name, 32)))
+		}
+		switch name {
+		case "failed":
+			if hasVal {
+				return Command{}, usage("--failed takes no value.")
+			}
+			cmd.Failed = true
+		case "last", "days":
+			if !hasVal {
+				if i+1 >= len(toks) {
+					return Command{}, usage(fmt.Sprintf("--%s needs a number.", name))
+				}
+				i++
+				val = toks[i]
+			}
+			max := MaxSignins
+			if name == "days" {
+				max = MaxDays
+			}
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > max {
+				return Command{}, usage(fmt.Sprintf("--%s must be a whole number from 1 to %d.", name, max))
+			}
+			if name == "last" {
+				cmd.Last = n
+			} else {
+				cmd.Days = n
+			}
+		}
+	}
+	switch {
+	case v == VerbHelp:
+		if len(pos) > 1 {
+			return Command{}, usage("help takes at most one verb.")
+		}
+		if len(pos) == 1 {
+			cmd.Topic = strings.ToLower(pos[0])
+		}
+	case spec.user:
+		if len(pos) == 0 {
+			return Command{}, usage("Name a user by UPN, mail or object id.")
+		}
+		if len(pos) > 1 {
+			return Command{}, usage("Name one user.")
+		}
+		ref, err := actions.ParseUserRef(pos[0])
+		if err != nil {
+			return Command{}, usage(capitalize(err.Error()) + ".")
+		}
+		cmd.User = ref
+	case spec.id:
+		if len(pos) != 1 {
+			return Command{}, usage("Give one request id.")
+		}
+		id := strings.ToUpper(pos[0])
+		if !validRequestID(id) {
+			return Command{}, usage(fmt.Sprintf("%q is not a request id.", clip(pos[0], 32)))
+		}
+		cmd.ID = id
+	default:
+		if len(pos) > 0 {
+			return Command{}, usage(fmt.Sprintf("%s takes no arguments.", v))
+		}
+	}
+	if cmd.Verb == VerbSignins && cmd.Last == 0 {
+		cmd.Last = DefaultSignins
+	}
+	if cmd.Verb == VerbAudit && cmd.Days == 0 {
+		cmd.Days = DefaultDays
+	}
+	return cmd, nil
+}
+
+// validRequestID accepts the shape approvals issues: letters, digits and dashes.
+func validRequestID(s string) bool {
+	if len(s) < 4 || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenize splits on white space, honouring "double", 'single' and the curly quotes
+// that Slack and Teams clients substitute as people type.
+func tokenize(s string) ([]string, error) {
+	if len(s) > 4000 {
+		return nil, fmt.Errorf("command too long")
+	}
+	var toks []string
+	var cur strings.Builder
+	inTok := false
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote || (quote == '“' && r == '”') || (quote == '‘' && r == '’') {
+				quote = 0
+				continue
+			}
+			cur.WriteRune(r)
+		case r == '"' || r == '“' || r == '‘':
+			quote = r
+			inTok = true
+		case unicode.IsSpace(r) || r == '\u00a0':
+			if inTok {
+				toks = append(toks, cur.String())
+				cur.Reset()
+				inTok = false
+			}
+		case r == '—' && !inTok:
+			// Some clients turn a typed "--" into an em dash.
+			cur.WriteString("--")
+			inTok = true
+		default:
+			cur.WriteRune(r)
+			inTok = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unclosed quote")
+	}
+	if inTok {
+		toks = append(toks, cur.String())
+	}
+	return toks, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
+}

@@ -1,0 +1,140 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mfadesk/mfadesk/actions"
+)
+
+// Directory is what the router needs from the directory.
+type Directory interface {
+	User(ctx context.Context, ref actions.UserRef) (actions.User, error)
+	MemberGroups(ctx context.Context, userID string, groupIDs []string) ([]string, error)
+}
+
+// Caller is the person behind an event. ObjectID is the directory object id the adapter
+// mapped the chat user to (Slack: verified profile email; Teams: aadObjectId). An empty
+// ObjectID is an unknown caller and gets nothing.
+type Caller struct {
+	Platform string // slack, teams, web
+	ChatID   string // the platform's user id
+	Name     string // display name, for messages only — never for decisions
+	ObjectID string
+}
+
+// Event is one command from a chat.
+type Event struct {
+	Caller Caller
+	Text   string
+}
+
+// Groups are the directory groups that grant rights, by object id (names are not unique).
+type Groups struct {
+	Helpdesk  string
+	Approvers string
+}
+
+// Router turns events into answers.
+type Router struct {
+	dir    Directory
+	groups Groups
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// RouterOptions configures a Router.
+type RouterOptions struct {
+	Directory Directory
+	Groups    Groups
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// NewRouter checks the options and builds a router. Both groups are required: without
+// them nobody could be authorised, and guessing would fail open.
+func NewRouter(o RouterOptions) (*Router, error) {
+	if o.Directory == nil {
+		return nil, errors.New("router: no directory")
+	}
+	if o.Groups.Helpdesk == "" || o.Groups.Approvers == "" {
+		return nil, errors.New("router: the helpdesk and approvers groups must both be configured")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Router{dir: o.Directory, groups: o.Groups, log: o.Logger, now: o.Now}, nil
+}
+
+// Handle answers one command. It never returns an error: every failure becomes a
+// one-line message for the caller.
+func (r *Router) Handle(ctx context.Context, ev Event) Message {
+	cmd, err := Parse(ev.Text)
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			return Refuse(ue.Msg)
+		}
+		return Refuse("That command could not be read. Try /mfa help.")
+	}
+	if cmd.Verb == VerbHelp {
+		return Help(cmd.Topic)
+	}
+	roles, err := r.roles(ctx, ev.Caller)
+	if err != nil {
+		r.log.WarnContext(ctx, "authorise caller", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "err", err)
+		return Refuse("Your rights could not be checked in the directory, so nothing was done. Try again shortly.")
+	}
+	if !roles.helpdesk && !roles.approver {
+		r.log.InfoContext(ctx, "refused caller without rights", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "object_id", ev.Caller.ObjectID, "verb", cmd.Verb)
+		return Refuse("You are not in the helpdesk or approvers group, so mfadesk cannot act for you.")
+	}
+	switch cmd.Verb {
+	case VerbUser:
+		return r.userLookup(ctx, cmd)
+	default:
+		return Refuse(fmt.Sprintf("/mfa %s is not available yet.", cmd.Verb))
+	}
+}
+
+type callerRoles struct{ helpdesk, approver bool }
+
+// roles checks group membership live, at the time of the command: a stale cache would
+// let someone removed from a group keep acting.
+func (r *Router) roles(ctx context.Context, c Caller) (callerRoles, error) {
+	if c.ObjectID == "" {
+		return callerRoles{}, errors.New("caller has no directory identity")
+	}
+	in, err := r.dir.MemberGroups(ctx, c.ObjectID, []string{r.groups.Helpdesk, r.groups.Approvers})
+	if err != nil {
+		return callerRoles{}, fmt.Errorf("check groups of %s: %w", c.ObjectID, err)
+	}
+	var roles callerRoles
+	for _, g := range in {
+		roles.helpdesk = roles.helpdesk || strings.EqualFold(g, r.groups.Helpdesk)
+		roles.approver = roles.approver || strings.EqualFold(g, r.groups.Approvers)
+	}
+	return roles, nil
+}
+
+func (r *Router) userLookup(ctx context.Context, cmd Command) Message {
+	u, err := r.dir.User(ctx, cmd.User)
+	if err != nil {
+		return r.lookupFailed(ctx, cmd, err)
+	}
+	return RenderUser(u)
+}
+
+func (r *Router) lookupFailed(ctx context.Context, cmd Command, err error) Message {
+	if k := actions.KindOf(err); k != actions.KindNotFound && k != actions.KindBadRequest {
+		r.log.WarnContext(ctx, "lookup failed", "verb", cmd.Verb, "err", err)
+	}
+	return Refuse(actions.Explain(err))
+}

@@ -17,6 +17,8 @@ type Message struct {
 	Form *Form
 	// RequestID ties an approval card to its request, so it can be updated in place.
 	RequestID string
+	// Errors are per-field form errors (a refused form submission).
+	Errors FieldErrors `json:",omitempty"`
 }
 
 // Section is one block of a message.

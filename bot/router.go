@@ -138,3 +138,15 @@ func (r *Router) lookupFailed(ctx context.Context, cmd Command, err error) Messa
 	}
 	return Refuse(actions.Explain(err))
 }
+
+// Submit files a request from a completed form. It returns the private answer to the
+// submitter: an acknowledgement with the request id, a refusal, or field errors.
+func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message {
+	return Refuse("Requests are not available yet.")
+}
+
+// Decide handles an Approve or Deny click. It returns the private answer to the clicker;
+// the card itself is updated through the Notifier.
+func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
+	return Refuse("Decisions are not available yet.")
+}

@@ -1,0 +1,476 @@
+package teams
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+)
+
+// Well-known values of the Bot Framework authentication spec.
+const (
+	// BotFrameworkIssuer issues the tokens the Bot Framework channels send.
+	BotFrameworkIssuer = "https://api.botframework.com"
+	// DefaultOpenIDMetadataURL is the Bot Framework's OpenID metadata ("a static URL
+	// that you can hardcode"); its keys carry the endorsements.
+	DefaultOpenIDMetadataURL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+	// DefaultEntraMetadataURL lists the keys of Entra-issued tokens (single-tenant bots,
+	// and Azure Bot Service's move to Entra tokens).
+	DefaultEntraMetadataURL = "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+	// ClockSkew is the spec's "industry-standard clock-skew".
+	ClockSkew = 5 * time.Minute
+	// TeamsChannelID is the only channel this adapter serves.
+	TeamsChannelID = "msteams"
+)
+
+const (
+	maxTokenBytes     = 16 << 10
+	maxMetadataBytes  = 256 << 10
+	metadataRetryWait = 30 * time.Second
+)
+
+// AuthError is a refused inbound request. Reason is one line, safe to log and to show
+// in tests; neither it nor Err ever contains the token.
+type AuthError struct {
+	Status int // 401: not authenticated; 403: authenticated but not allowed; 503: keys unavailable
+	Reason string
+	Err    error
+}
+
+func (e *AuthError) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Err.Error()
+	}
+	return e.Reason
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
+
+func unauthorized(reason string, err error) error {
+	return &AuthError{Status: http.StatusUnauthorized, Reason: reason, Err: err}
+}
+
+func forbidden(reason string, err error) error {
+	return &AuthError{Status: http.StatusForbidden, Reason: reason, Err: err}
+}
+
+// validator checks the Bot Framework JWT of inbound requests.
+type validator struct {
+	appID        string
+	bf           *keySource
+	entra        *keySource
+	entraIssuers map[string]string // issuer → tenant id it must carry in tid
+	now          func() time.Time
+	log          *slog.Logger
+}
+
+type validatorConfig struct {
+	appID           string
+	entraTenants    []string
+	bfMetadataURL   string
+	entraMetaURL    string
+	client          *http.Client
+	refreshEvery    time.Duration
+	unknownKIDEvery time.Duration
+	now             func() time.Time
+	log             *slog.Logger
+}
+
+func newValidator(bg context.Context, c validatorConfig) *validator {
+	v := &validator{appID: c.appID, now: c.now, log: c.log, entraIssuers: map[string]string{}}
+	src := func(name, u string) *keySource {
+		return &keySource{
+			name: name, metadataURL: u, client: c.client, refreshEvery: c.refreshEvery,
+			limiter: rate.NewLimiter(rate.Every(c.unknownKIDEvery), 1),
+			bg:      bg, now: c.now, log: c.log,
+		}
+	}
+	v.bf = src("botframework", c.bfMetadataURL)
+	if len(c.entraTenants) > 0 {
+		v.entra = src("entra", c.entraMetaURL)
+		for _, t := range c.entraTenants {
+			t = strings.ToLower(t)
+			// Both token versions: v1 (sts.windows.net) and v2 (login.microsoftonline.com).
+			v.entraIssuers["https://sts.windows.net/"+t+"/"] = t
+			v.entraIssuers["https://login.microsoftonline.com/"+t+"/v2.0"] = t
+		}
+	}
+	return v
+}
+
+// verified is what a valid token says; bind checks it against the activity.
+type verified struct {
+	issuer       string
+	entra        bool
+	serviceURL   string   // the serviceurl claim
+	endorsements []string // of the signing key (Bot Framework keys only)
+}
+
+// verify checks the Authorization header. It runs before the body is decoded, so an
+// unauthenticated request costs no JSON parsing; what needs the activity (serviceurl,
+// endorsement of the channel) is checked by bind.
+func (v *validator) verify(ctx context.Context, header string) (*verified, error) {
+	raw, err := bearer(header)
+	if err != nil {
+		return nil, unauthorized(err.Error(), nil)
+	}
+	// The issuer is read before the signature is checked only to pick whose keys check
+	// it. An issuer we do not accept is refused here, so a forged token can never make
+	// the bot fetch keys from anywhere.
+	var peek jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, &peek); err != nil {
+		return nil, unauthorized("malformed token", err)
+	}
+	src, tenant := v.bf, ""
+	switch t, ok := v.entraIssuers[peek.Issuer]; {
+	case peek.Issuer == BotFrameworkIssuer:
+	case ok:
+		src, tenant = v.entra, t
+	default:
+		return nil, unauthorized(fmt.Sprintf("issuer %q is not accepted", clip(peek.Issuer, 100)), nil)
+	}
+	keys, algs, err := src.ready(ctx)
+	if err != nil {
+		v.log.ErrorContext(ctx, "teams: signing keys unavailable", "source", src.name, "err", err)
+		return nil, &AuthError{Status: http.StatusServiceUnavailable, Reason: "signing keys unavailable", Err: err}
+	}
+
+	var endorsements []string
+	keyFunc := func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errors.New("token names no key id (kid)")
+		}
+		key, err := keys.KeyfuncCtx(ctx)(t)
+		if err != nil {
+			return nil, fmt.Errorf("no signing key with id %q: %w", clip(kid, 64), err)
+		}
+		endorsements = src.endorsements(kid)
+		return key, nil
+	}
+	claims := jwt.MapClaims{}
+	p := jwt.NewParser(
+		jwt.WithValidMethods(algs),
+		jwt.WithLeeway(ClockSkew),
+		jwt.WithIssuer(peek.Issuer),
+		jwt.WithAudience(v.appID),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(v.now),
+	)
+	if _, err := p.ParseWithClaims(raw, claims, keyFunc); err != nil {
+		return nil, unauthorized(jwtReason(err), err)
+	}
+	out := &verified{issuer: peek.Issuer, entra: src == v.entra, endorsements: endorsements}
+	if s, ok := claims["serviceurl"]; ok {
+		if out.serviceURL, ok = s.(string); !ok {
+			return nil, unauthorized("serviceurl claim is not a string", nil)
+		}
+	}
+	if out.entra {
+		// Entra signing keys are shared by all tenants: without this binding a token any
+		// tenant issued for our app id would pass.
+		tid, _ := claims["tid"].(string)
+		if !strings.EqualFold(tid, tenant) {
+			return nil, unauthorized(fmt.Sprintf("tid %q does not match the issuer's tenant", clip(tid, 64)), nil)
+		}
+	}
+	return out, nil
+}
+
+// bind checks the token against the activity it came with.
+func (t *verified) bind(a *Activity) error {
+	if a.ChannelID != TeamsChannelID {
+		return forbidden(fmt.Sprintf("channel %q is not Microsoft Teams", clip(a.ChannelID, 32)), nil)
+	}
+	if t.entra {
+		if t.serviceURL != "" && t.serviceURL != a.ServiceURL {
+			return forbidden("serviceurl claim does not match the activity's serviceUrl", nil)
+		}
+		return nil
+	}
+	if t.serviceURL == "" {
+		return unauthorized("token has no serviceurl claim", nil)
+	}
+	if t.serviceURL != a.ServiceURL {
+		return forbidden("serviceurl claim does not match the activity's serviceUrl", nil)
+	}
+	if !slices.Contains(t.endorsements, a.ChannelID) {
+		return forbidden(fmt.Sprintf("signing key is not endorsed for channel %q", a.ChannelID), nil)
+	}
+	return nil
+}
+
+// bearer extracts the token of "Authorization: Bearer <jwt>". The scheme is required
+// (msbotbuilder-go made it optional) and the shape is checked before any parsing, so
+// an oversized or dot-stuffed header never reaches the JWT parser.
+func bearer(h string) (string, error) {
+	if h == "" {
+		return "", errors.New("no Authorization header")
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", errors.New("authorization is not a Bearer token")
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", errors.New("empty bearer token")
+	}
+	if len(tok) > maxTokenBytes {
+		return "", errors.New("bearer token too long")
+	}
+	if strings.Count(tok, ".") != 2 {
+		return "", errors.New("bearer token is not a JWT")
+	}
+	return tok, nil
+}
+
+// jwtReason names the failed check in words for the log and the tests.
+func jwtReason(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "malformed token"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "no signing key for the token"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "signature or algorithm refused"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "required claim missing"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return "token not valid yet"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "wrong issuer"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "wrong audience"
+	}
+	return "invalid token"
+}
+
+// keySource is one issuer's OpenID metadata and its signing keys. The keys are cached
+// by keyfunc/jwkset, which refreshes them on a timer (at most daily, as the spec asks)
+// and, rate-limited, when a token names a key id it does not know (key rollover).
+// The metadata is read lazily, so a start-up while the metadata host is unreachable
+// is not fatal; failed reads are retried at most every 30 s.
+type keySource struct {
+	name         string
+	metadataURL  string
+	client       *http.Client
+	refreshEvery time.Duration
+	limiter      *rate.Limiter
+	bg           context.Context // ends jwkset's refresh goroutine
+	now          func() time.Time
+	log          *slog.Logger
+
+	mu          sync.Mutex
+	keys        keyfunc.Keyfunc
+	algs        []string
+	lastAttempt time.Time
+	rec         *endorsementRecorder
+}
+
+type openIDMetadata struct {
+	Issuer  string   `json:"issuer"`
+	JWKSURI string   `json:"jwks_uri"`
+	Algs    []string `json:"id_token_signing_alg_values_supported"`
+}
+
+// rsaFamily is what the adapter accepts whatever the metadata says: Bot Framework and
+// Entra sign with RS256; the HMAC and "none" algorithms are never acceptable for
+// tokens verified with published public keys.
+var rsaFamily = []string{"RS256", "RS384", "RS512"}
+
+func (s *keySource) ready(ctx context.Context) (keyfunc.Keyfunc, []string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys != nil {
+		return s.keys, s.algs, nil
+	}
+	if !s.lastAttempt.IsZero() && s.now().Sub(s.lastAttempt) < metadataRetryWait {
+		return nil, nil, fmt.Errorf("%s metadata unavailable; retrying after %s", s.name, metadataRetryWait)
+	}
+	s.lastAttempt = s.now()
+	meta, err := fetchMetadata(ctx, s.client, s.metadataURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkURL(meta.JWKSURI); err != nil {
+		return nil, nil, fmt.Errorf("jwks_uri of %s: %w", s.metadataURL, err)
+	}
+	algs := rsaFamily[:1]
+	if len(meta.Algs) > 0 {
+		algs = nil
+		for _, a := range meta.Algs {
+			if slices.Contains(rsaFamily, a) {
+				algs = append(algs, a)
+			}
+		}
+		if len(algs) == 0 {
+			return nil, nil, fmt.Errorf("metadata %s offers no RSA signing algorithm (%v)", s.metadataURL, meta.Algs)
+		}
+	}
+	base := http.RoundTripper(http.DefaultTransport)
+	if s.client != nil && s.client.Transport != nil {
+		base = s.client.Transport
+	}
+	// Compared with the URL of each request, which is the parsed-and-printed form.
+	ju, _ := url.Parse(meta.JWKSURI)
+	rec := &endorsementRecorder{url: ju.String(), base: base}
+	keys, err := keyfunc.NewDefaultOverrideCtx(s.bg, []string{meta.JWKSURI}, keyfunc.Override{
+		Client:          &http.Client{Transport: rec, Timeout: 15 * time.Second},
+		HTTPTimeout:     15 * time.Second,
+		RefreshInterval: s.refreshEvery,
+		// Refresh on an unknown kid, but at most as often as the limiter allows, and
+		// never make a request wait for the limiter: a flood of made-up key ids must
+		// neither hammer the metadata host nor hold requests.
+		RefreshUnknownKID: s.limiter,
+		RateLimitWaitMax:  time.Millisecond,
+		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+			return func(ctx context.Context, err error) {
+				s.log.WarnContext(ctx, "teams: refresh signing keys", "source", s.name, "url", u, "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s signing keys: %w", s.name, err)
+	}
+	s.keys, s.algs, s.rec = keys, algs, rec
+	s.log.InfoContext(ctx, "teams: signing keys loaded", "source", s.name, "issuer", meta.Issuer, "jwks", meta.JWKSURI, "algs", algs)
+	return keys, algs, nil
+}
+
+func (s *keySource) endorsements(kid string) []string {
+	s.mu.Lock()
+	rec := s.rec
+	s.mu.Unlock()
+	if rec == nil {
+		return nil
+	}
+	return rec.get(kid)
+}
+
+func fetchMetadata(ctx context.Context, c *http.Client, u string) (openIDMetadata, error) {
+	var m openIDMetadata
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return m, fmt.Errorf("read OpenID metadata %s: %w", u, err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return m, fmt.Errorf("read OpenID metadata: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return m, fmt.Errorf("read OpenID metadata %s: HTTP %d", u, resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxMetadataBytes)).Decode(&m); err != nil {
+		return m, fmt.Errorf("decode OpenID metadata %s: %w", u, err)
+	}
+	if m.JWKSURI == "" {
+		return m, fmt.Errorf("OpenID metadata %s has no jwks_uri", u)
+	}
+	return m, nil
+}
+
+// endorsementRecorder sits in the HTTP client jwkset uses to fetch the key set and
+// remembers each key's "endorsements" (the channels a Bot Framework key may sign for),
+// which jwkset's JWK type does not keep. It updates before jwkset sees the body, so a
+// key is never usable before its endorsements are known; a key whose endorsements are
+// unknown fails the endorsement check (fail closed).
+type endorsementRecorder struct {
+	url  string
+	base http.RoundTripper
+
+	mu    sync.RWMutex
+	byKID map[string][]string
+}
+
+func (r *endorsementRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK || req.URL.String() != r.url {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes+1))
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read key set: %w", err)
+	}
+	if len(body) > maxMetadataBytes {
+		return nil, fmt.Errorf("key set larger than %d bytes", maxMetadataBytes)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if json.Unmarshal(body, &set) == nil {
+		m := make(map[string][]string, len(set.Keys))
+		for _, k := range set.Keys {
+			var key struct {
+				KID          string   `json:"kid"`
+				Endorsements []string `json:"endorsements"`
+			}
+			if json.Unmarshal(k, &key) == nil && key.KID != "" {
+				m[key.KID] = key.Endorsements
+			}
+		}
+		r.mu.Lock()
+		r.byKID = m
+		r.mu.Unlock()
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
+
+func (r *endorsementRecorder) get(kid string) []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.byKID[kid]
+}
+
+// checkURL accepts https URLs, and http ones only on loopback (local fakes in tests).
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	switch {
+	case u.Host == "":
+		return fmt.Errorf("%q has no host", clip(raw, 100))
+	case u.User != nil:
+		return fmt.Errorf("%q carries credentials", clip(raw, 100))
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("%q is not https", clip(raw, 100))
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

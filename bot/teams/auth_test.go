@@ -1,0 +1,295 @@
+package teams
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const otherTenant = "11111111-2222-3333-4444-555555555555"
+
+// Every refused token fails with its own reason, answers 401/403 and changes nothing:
+// the router is not called and nothing is sent to the connector.
+func TestRefusedTokens(t *testing.T) {
+	channelMsg := func(t *testing.T) []byte { return readVector(t, "channel-message-activity.json") }
+	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
+	ks := testRSAKeys()
+	with := func(e *env, mod func(jwt.MapClaims)) jwt.MapClaims {
+		c := e.claims(svc)
+		mod(c)
+		return c
+	}
+	cases := []struct {
+		name   string
+		body   func(*testing.T) []byte
+		header func(*env) string
+		status int
+		reason string
+	}{
+		{"no token", channelMsg, func(e *env) string { return "" }, 401, "no Authorization header"},
+		{"not a bearer token", channelMsg, func(e *env) string { return "Basic dXNlcjpwYXNz" }, 401, "not a Bearer token"},
+		{"bearer without scheme", channelMsg, func(e *env) string { return e.bfToken(svc) }, 401, "not a Bearer token"},
+		{"not a JWT", channelMsg, func(e *env) string { return "Bearer " + strings.Repeat(".", 500) }, 401, "not a JWT"},
+		{"wrong issuer", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }))
+		}, 401, `issuer "https://evil.example" is not accepted`},
+		{"wrong audience", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["aud"] = otherTenant }))
+		}, 401, "wrong audience"},
+		{"audience array without our app", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["aud"] = []string{otherTenant, "x"} }))
+		}, 401, "wrong audience"},
+		{"expired beyond skew", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["exp"] = e.now.Add(-6 * time.Minute).Unix() }))
+		}, 401, "token expired"},
+		{"nbf in the future beyond skew", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["nbf"] = e.now.Add(6 * time.Minute).Unix() }))
+		}, 401, "token not valid yet"},
+		{"no exp", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { delete(c, "exp") }))
+		}, 401, "required claim missing"},
+		{"unknown key id", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[2], "never-published", e.claims(svc))
+		}, 401, "no signing key for the token"},
+		{"no key id", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[0], "", e.claims(svc))
+		}, 401, "no signing key for the token"},
+		{"alg none", channelMsg, func(e *env) string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodNone, e.claims(svc))
+			tok.Header["kid"] = "bf-1"
+			s, err := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "Bearer " + s
+		}, 401, "signature or algorithm refused"},
+		{"HS256 signed with the public key", channelMsg, func(e *env) string {
+			der, err := x509.MarshalPKIXPublicKey(&ks[0].PublicKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, e.claims(svc))
+			tok.Header["kid"] = "bf-1"
+			s, err := tok.SignedString(pemKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "Bearer " + s
+		}, 401, "signature or algorithm refused"},
+		{"signed by another key under a published key id", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[2], "bf-1", e.claims(svc))
+		}, 401, "signature or algorithm refused"},
+		{"key without the msteams endorsement", channelMsg, func(e *env) string {
+			e.is.addBFKey(signingKey{kid: "webchat-only", priv: ks[2], endorsements: []string{"webchat"}})
+			return "Bearer " + mint(t, ks[2], "webchat-only", e.claims(svc))
+		}, 403, `signing key is not endorsed for channel "msteams"`},
+		{"serviceurl mismatch", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[0], "bf-1", e.claims("https://smba.trafficmanager.net/emea/evil/"))
+		}, 403, "serviceurl claim does not match"},
+		{"no serviceurl claim", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { delete(c, "serviceurl") }))
+		}, 401, "no serviceurl claim"},
+		{"activity of another tenant", func(t *testing.T) []byte {
+			return setJSON(t, channelMsg(t), map[string]any{
+				"channelData":  map[string]any{"tenant": map[string]any{"id": otherTenant}},
+				"conversation": map[string]any{"id": "19:x@thread.tacv2", "tenantId": otherTenant, "conversationType": "channel", "isGroup": true},
+			})
+		}, func(e *env) string { return "Bearer " + e.bfToken(svc) }, 403, "activity from another tenant"},
+		{"activity with no tenant", func(t *testing.T) []byte {
+			return setJSON(t, channelMsg(t), map[string]any{"channelData": map[string]any{}, "conversation": map[string]any{"id": "19:x@thread.tacv2"}})
+		}, func(e *env) string { return "Bearer " + e.bfToken(svc) }, 403, "activity from another tenant"},
+		{"channel other than Teams", func(t *testing.T) []byte {
+			return setJSON(t, channelMsg(t), map[string]any{"channelId": "webchat"})
+		}, func(e *env) string { return "Bearer " + e.bfToken(svc) }, 403, `channel "webchat" is not Microsoft Teams`},
+		{"Entra token of another tenant", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
+				c["iss"] = "https://login.microsoftonline.com/" + otherTenant + "/v2.0"
+				c["tid"] = otherTenant
+			}))
+		}, 401, "is not accepted"},
+		{"Entra token whose tid is another tenant", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
+				c["iss"] = "https://login.microsoftonline.com/" + testTenant + "/v2.0"
+				c["tid"] = otherTenant
+			}))
+		}, 401, "does not match the issuer's tenant"},
+		{"Bot Framework issuer signed with an Entra key", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[1], "entra-1", e.claims(svc))
+		}, 401, "no signing key for the token"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			header := c.header(e)
+			rec := e.post(c.body(t), header)
+			if rec.Code != c.status {
+				t.Errorf("status %d, want %d", rec.Code, c.status)
+			}
+			logs := strings.ReplaceAll(e.logs.String(), `\"`, `"`)
+			if !strings.Contains(logs, c.reason) {
+				t.Errorf("log does not give the reason %q:\n%s", c.reason, logs)
+			}
+			if ev, sub, dec := e.router.counts(); ev+sub+dec != 0 {
+				t.Errorf("router was called (%d events, %d submits, %d decisions)", ev, sub, dec)
+			}
+			if calls := e.fc.Calls(); len(calls) != 0 {
+				t.Errorf("connector was called: %+v", calls)
+			}
+			if tok := strings.TrimPrefix(header, "Bearer "); len(tok) > 20 && strings.Contains(logs, tok) {
+				t.Error("the token was logged")
+			}
+			if strings.Contains(rec.Body.String(), c.reason) {
+				t.Error("the reason was sent back to the caller")
+			}
+		})
+	}
+}
+
+// Tokens within the rules are accepted, and the caller is who the activity says.
+func TestAcceptedTokens(t *testing.T) {
+	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
+	ks := testRSAKeys()
+	cases := []struct {
+		name   string
+		claims func(e *env) jwt.MapClaims
+		key    int
+		kid    string
+	}{
+		{"Bot Framework token", func(e *env) jwt.MapClaims { return e.claims(svc) }, 0, "bf-1"},
+		{"expired within the 5 minute skew", func(e *env) jwt.MapClaims {
+			c := e.claims(svc)
+			c["exp"] = e.now.Add(-4 * time.Minute).Unix()
+			return c
+		}, 0, "bf-1"},
+		{"nbf within the 5 minute skew", func(e *env) jwt.MapClaims {
+			c := e.claims(svc)
+			c["nbf"] = e.now.Add(4 * time.Minute).Unix()
+			return c
+		}, 0, "bf-1"},
+		{"audience as an array", func(e *env) jwt.MapClaims {
+			c := e.claims(svc)
+			c["aud"] = []string{"other", e.appID}
+			return c
+		}, 0, "bf-1"},
+		{"Entra v2 token of our tenant", func(e *env) jwt.MapClaims {
+			c := e.claims(svc)
+			c["iss"] = "https://login.microsoftonline.com/" + testTenant + "/v2.0"
+			c["tid"] = testTenant
+			return c
+		}, 1, "entra-1"},
+		{"Entra v1 token of our tenant, no serviceurl", func(e *env) jwt.MapClaims {
+			c := e.claims(svc)
+			c["iss"] = "https://sts.windows.net/" + testTenant + "/"
+			c["tid"] = testTenant
+			delete(c, "serviceurl")
+			return c
+		}, 1, "entra-1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			rec := e.post(readVector(t, "channel-message-activity.json"), "Bearer "+mint(t, ks[c.key], c.kid, c.claims(e)))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d; log:\n%s", rec.Code, e.logs.String())
+			}
+			if len(e.router.events) != 1 {
+				t.Fatalf("router saw %d events", len(e.router.events))
+			}
+			ev := e.router.events[0]
+			if ev.Text != "reply to thread" || ev.Caller.Platform != "teams" || ev.Caller.ObjectID != "b15a9416-0ad3-4172-9210-7beb711d3f70" ||
+				ev.Caller.ChatID != "29:17bUvCasIPKfQIXHvNzcPjD86fwm6GkWc1PvCGP2-NSkNb7AyGYpjQ7Xw-XgTwaHW5JxZ4KMNDxn1kcL8fwX1Nw" || ev.Caller.Name != "rido" {
+				t.Errorf("event %+v", ev)
+			}
+		})
+	}
+}
+
+// A key id the cache does not know triggers one refresh of the key set (key
+// rollover); more unknown ids soon after do not (rate limit), and known keys are
+// served from the cache.
+func TestKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	body := readVector(t, "channel-message-activity.json")
+	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
+	ks := testRSAKeys()
+	for range 3 {
+		if rec := e.post(body); rec.Code != 200 {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	if n := e.is.fetches(); n != 1 {
+		t.Fatalf("key set fetched %d times for three requests, want 1 (cached)", n)
+	}
+	e.is.addBFKey(signingKey{kid: "bf-2", priv: ks[2], endorsements: []string{"msteams"}})
+	if rec := e.post(body, "Bearer "+mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
+		t.Fatalf("token signed with the new key: status %d; log:\n%s", rec.Code, e.logs.String())
+	}
+	if n := e.is.fetches(); n != 2 {
+		t.Fatalf("key set fetched %d times, want 2 (one refresh for the new kid)", n)
+	}
+	if rec := e.post(body, "Bearer "+mint(t, ks[1], "bf-3", e.claims(svc))); rec.Code != 401 {
+		t.Fatalf("unknown kid: status %d", rec.Code)
+	}
+	if n := e.is.fetches(); n != 2 {
+		t.Fatalf("a second unknown kid right after the first refreshed the keys again (%d fetches)", n)
+	}
+	if rec := e.post(body, "Bearer "+mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
+		t.Fatalf("rotated key no longer accepted: %d", rec.Code)
+	}
+}
+
+// Unreachable metadata is our problem, not the caller's: 503, and no hammering.
+func TestMetadataUnavailable(t *testing.T) {
+	var e *env
+	e = newEnv(t, func(o *Options) { o.OpenIDMetadataURL = strings.Replace(o.OpenIDMetadataURL, "/bf/", "/missing/", 1) })
+	body := readVector(t, "channel-message-activity.json")
+	for range 2 {
+		if rec := e.post(body); rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status %d, want 503", rec.Code)
+		}
+	}
+	if n := strings.Count(e.logs.String(), "msg=\"teams: signing keys unavailable\""); n != 2 {
+		t.Errorf("logged %d times", n)
+	}
+	if !strings.Contains(e.logs.String(), "retrying after") {
+		t.Error("the second request fetched the metadata again instead of waiting")
+	}
+}
+
+func TestNewRefusesUnsafeOptions(t *testing.T) {
+	ok := Options{AppID: testAppID, TenantID: testTenant, Credential: &fakeCred{}}
+	cases := []struct {
+		name string
+		mod  func(*Options)
+	}{
+		{"no app id (msbotbuilder-go would disable auth)", func(o *Options) { o.AppID = "" }},
+		{"app id not a GUID", func(o *Options) { o.AppID = "mfadesk" }},
+		{"no tenant", func(o *Options) { o.TenantID = "" }},
+		{"no credential", func(o *Options) { o.Credential = nil }},
+		{"metadata over http", func(o *Options) { o.OpenIDMetadataURL = "http://login.example.com/meta" }},
+		{"service URL over http", func(o *Options) { o.ServiceURL = "http://smba.trafficmanager.net/teams/" }},
+		{"approvals channel not a channel id", func(o *Options) { o.ApprovalsChannel = "approvals" }},
+		{"Entra tenant not a GUID", func(o *Options) { o.EntraTenants = []string{"contoso.com"} }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := ok
+			c.mod(&o)
+			if a, err := New(o); err == nil {
+				a.Close()
+				t.Fatal("accepted")
+			}
+		})
+	}
+	a, err := New(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+}

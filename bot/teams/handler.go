@@ -1,0 +1,403 @@
+package teams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mfadesk/mfadesk/bot"
+)
+
+// Router is what the adapter needs from the bot: bot.Router satisfies it.
+type Router interface {
+	Handle(ctx context.Context, ev bot.Event) bot.Message
+	Submit(ctx context.Context, c bot.Caller, f bot.FormSubmission) bot.Message
+	Decide(ctx context.Context, c bot.Caller, d bot.Decision) bot.Message
+}
+
+// InvokeResponse is the body of the HTTP response to an adaptiveCard/action invoke.
+// It is the AdaptiveCardInvokeResponse itself, not wrapped in another object (wrapping
+// makes Teams show "Something went wrong").
+type InvokeResponse struct {
+	StatusCode int    `json:"statusCode"`
+	Type       string `json:"type"`
+	Value      any    `json:"value"`
+}
+
+const (
+	typeMessage = "application/vnd.microsoft.activity.message"
+	typeError   = "application/vnd.microsoft.error"
+)
+
+func cardResponse(c Card) InvokeResponse {
+	return InvokeResponse{StatusCode: http.StatusOK, Type: CardContentType, Value: c}
+}
+
+func messageResponse(text string) InvokeResponse {
+	return InvokeResponse{StatusCode: http.StatusOK, Type: typeMessage, Value: text}
+}
+
+func errorResponse(status int, code, msg string) InvokeResponse {
+	return InvokeResponse{StatusCode: status, Type: typeError, Value: map[string]string{"code": code, "message": msg}}
+}
+
+// Handler returns the Bot Framework endpoint to mount at POST /api/messages.
+func (a *Adapter) Handler(r Router) http.Handler {
+	return &handler{a: a, r: r, flights: newFlights(1024)}
+}
+
+type handler struct {
+	a       *Adapter
+	r       Router
+	flights *flights
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	ctx := req.Context()
+	log := h.a.log
+	// Authenticate first, before reading the body. Reasons are logged, never sent back,
+	// and the Authorization header itself is never logged.
+	tok, err := h.a.auth.verify(ctx, req.Header.Get("Authorization"))
+	if err != nil {
+		h.refuse(ctx, w, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, h.a.opts.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, "activity too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "cannot read activity", http.StatusBadRequest)
+		return
+	}
+	act, err := DecodeActivity(body)
+	if err != nil {
+		log.InfoContext(ctx, "teams: refused undecodable activity", "err", err)
+		http.Error(w, "bad activity", http.StatusBadRequest)
+		return
+	}
+	if err := tok.bind(act); err != nil {
+		h.refuse(ctx, w, err)
+		return
+	}
+	if tenant := act.TenantID(); !strings.EqualFold(tenant, h.a.opts.TenantID) {
+		h.refuse(ctx, w, forbidden("activity from another tenant", errors.New("tenant "+clip(tenant, 64))))
+		return
+	}
+	if tok.serviceURL != "" {
+		// Bound by the signed serviceurl claim: replies and later messages may go there.
+		h.a.conn.urls.trust(act.ServiceURL)
+	}
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.a.opts.ProcessTimeout)
+	defer cancel()
+
+	switch act.Type {
+	case "message":
+		h.onMessage(work, act)
+		w.WriteHeader(http.StatusOK)
+	case "invoke":
+		if act.Name != "adaptiveCard/action" {
+			log.InfoContext(ctx, "teams: unsupported invoke", "name", clip(act.Name, 64))
+			http.Error(w, "not implemented", http.StatusNotImplemented)
+			return
+		}
+		writeJSON(w, h.onCardAction(ctx, act))
+	default:
+		// conversationUpdate, installationUpdate, messageReaction, typing, …: nothing to
+		// do, but the ids help an operator configure the approvals and audit channels.
+		cd := act.Teams()
+		log.InfoContext(ctx, "teams: activity ignored", "type", clip(string(act.Type), 40), "event", clip(cd.EventType, 40),
+			"team", cd.Team.ID, "channel", cd.Channel.ID, "conversation", act.Conversation.ID, "service_url", act.ServiceURL)
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+func (h *handler) refuse(ctx context.Context, w http.ResponseWriter, err error) {
+	status := http.StatusUnauthorized
+	reason := err.Error()
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		status, reason = ae.Status, ae.Error()
+	}
+	h.a.log.WarnContext(ctx, "teams: refused request", "status", status, "reason", reason)
+	http.Error(w, http.StatusText(status), status)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// callerOf is the caller of a validated activity of our tenant.
+func callerOf(a *Activity) bot.Caller {
+	return bot.Caller{Platform: "teams", ChatID: a.From.ID, Name: a.From.Name, ObjectID: a.From.AadObjectID}
+}
+
+func (h *handler) onMessage(ctx context.Context, act *Activity) {
+	if v := act.ValueObject(); v != nil {
+		if verb := str(v[dataVerbKey]); verb != "" {
+			h.onSubmitFallback(ctx, act, verb, v)
+			return
+		}
+	}
+	if len(act.Value) > 0 && string(act.Value) != "null" {
+		// A click on a card we did not send (messageBack, imBack with data, a string
+		// value): its text is not a command someone typed.
+		h.a.log.InfoContext(ctx, "teams: ignored a card click that is not ours", "conversation", act.Conversation.ID)
+		return
+	}
+	msg := h.r.Handle(ctx, bot.Event{Caller: callerOf(act), Text: act.CommandText()})
+	h.reply(ctx, act, msg)
+}
+
+// reply answers a message. In a 1:1 chat it replies there. In a channel or group chat,
+// private answers (lookups hold personal data) and forms (Action.Execute in channels
+// may not send input values, msteams-docs#9291) go to a 1:1 chat with the caller, and
+// the thread gets only a one-line pointer with no data in it.
+func (h *handler) reply(ctx context.Context, act *Activity, msg bot.Message) {
+	out := renderActivity(msg)
+	if act.Personal() || !(msg.Private || msg.Form != nil) {
+		out.ReplyToID = act.ID
+		if _, err := h.a.conn.sendActivity(ctx, act.ServiceURL, act.Conversation.ID, out); err != nil {
+			h.a.log.WarnContext(ctx, "teams: reply", "conversation", act.Conversation.ID, "err", err)
+		}
+		return
+	}
+	note := "I've answered you in our 1:1 chat."
+	if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, out); err != nil {
+		h.a.log.WarnContext(ctx, "teams: private reply", "err", err)
+		note = "I could not message you privately, so I won't answer here. Open a 1:1 chat with me and try again there."
+	}
+	pointer := &outActivity{Type: "message", Text: note, TextFormat: "plain", ReplyToID: act.ID}
+	if _, err := h.a.conn.sendActivity(ctx, act.ServiceURL, act.Conversation.ID, pointer); err != nil {
+		h.a.log.WarnContext(ctx, "teams: reply", "conversation", act.Conversation.ID, "err", err)
+	}
+}
+
+// cardAction is what a card click asks for, from either an Action.Execute invoke or an
+// Action.Submit message: its verb and data merged with the card's inputs.
+type cardAction struct {
+	verb string
+	data map[string]json.RawMessage
+}
+
+func invokeAction(act *Activity) (cardAction, bool) {
+	v := act.ValueObject()
+	var a struct {
+		Type string                     `json:"type"`
+		Verb string                     `json:"verb"`
+		Data map[string]json.RawMessage `json:"data"`
+	}
+	if v == nil || json.Unmarshal(v["action"], &a) != nil || a.Type != "Action.Execute" {
+		return cardAction{}, false
+	}
+	return cardAction{verb: a.Verb, data: a.Data}, true
+}
+
+// onCardAction answers an adaptiveCard/action invoke. The answer must come fast: Teams
+// retries an invoke it gets no answer to, so the work runs in its own goroutine, keyed
+// by the invoke's activity id. A retry of the same invoke joins that work instead of
+// starting it again, and a retry after it finished gets the card as it now is.
+func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeResponse {
+	ca, ok := invokeAction(act)
+	if !ok {
+		return errorResponse(http.StatusBadRequest, "BadRequest", "not an Action.Execute")
+	}
+	switch ca.verb {
+	case VerbSubmit, VerbApprove, VerbDeny:
+	default:
+		return errorResponse(http.StatusBadRequest, "BadRequest", "unknown action")
+	}
+	key := cardKey(act.Conversation.ID, act.ID)
+	f, first := h.flights.begin(key)
+	if first {
+		h.a.wg.Add(1)
+		go func() {
+			defer h.a.wg.Done()
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.a.opts.ProcessTimeout)
+			defer cancel()
+			f.finish(h.runAction(wctx, act, ca))
+		}()
+	}
+	timer := time.NewTimer(h.a.opts.InvokeWait)
+	defer timer.Stop()
+	select {
+	case <-f.done:
+		if !first && ca.verb != VerbSubmit {
+			if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
+				return cardResponse(c)
+			}
+		}
+		return f.resp
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	// Still working: show the card as it is now; the PUT at the end updates everyone.
+	if ca.verb != VerbSubmit {
+		if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
+			return cardResponse(withNote(c, "Working on it; this card will update.", false))
+		}
+	}
+	return messageResponse("Working on it; you'll get the answer shortly.")
+}
+
+func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) InvokeResponse {
+	if ca.verb == VerbSubmit {
+		return cardResponse(h.submitForm(ctx, act, ca.data))
+	}
+	card, ok, ans := h.decide(ctx, act, ca)
+	if ok {
+		return cardResponse(card)
+	}
+	return messageResponse(ans.Text)
+}
+
+// onSubmitFallback handles an Action.Submit click (clients without Action.Execute): the
+// same work as the invoke, but the answer cannot go in the HTTP response, so the form
+// card is replaced with a PUT and refusals go to the clicker in a 1:1 chat.
+func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb string, data map[string]json.RawMessage) {
+	ca := cardAction{verb: verb, data: data}
+	f, first := h.flights.begin(cardKey(act.Conversation.ID, act.ID))
+	if !first {
+		return // the connector re-sent the same click
+	}
+	defer f.finish(InvokeResponse{})
+	switch verb {
+	case VerbSubmit:
+		card := h.submitForm(ctx, act, data)
+		out := cardActivity(card, card.FallbackText)
+		if act.ReplyToID != "" {
+			if err := h.a.conn.updateActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, out); err == nil {
+				return
+			}
+		}
+		out.ID = ""
+		if _, err := h.a.conn.sendActivity(ctx, act.ServiceURL, act.Conversation.ID, out); err != nil {
+			h.a.log.WarnContext(ctx, "teams: answer form", "err", err)
+		}
+	case VerbApprove, VerbDeny:
+		_, _, ans := h.decide(ctx, act, ca)
+		if ans.Refusal {
+			if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, renderActivity(ans)); err != nil {
+				h.a.log.WarnContext(ctx, "teams: answer click", "err", err)
+			}
+		}
+	}
+}
+
+// submitForm files a request from a completed form and returns the card that replaces
+// the form: the acknowledgement, or the form again with the errors on its fields.
+func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string]json.RawMessage) Card {
+	fs := bot.FormSubmission{
+		Action:             str(data["action"]),
+		Target:             str(data["target"]),
+		Reason:             strings.TrimSpace(str(data[inputReason])),
+		Verification:       str(data[inputVerification]),
+		VerificationDetail: strings.TrimSpace(str(data[inputVerifyDetail])),
+		Ticket:             strings.TrimSpace(str(data[inputTicket])),
+	}
+	ans := h.r.Submit(ctx, callerOf(act), fs)
+	if len(ans.Errors) == 0 && ans.Form == nil {
+		return RenderCard(ans)
+	}
+	form := bot.Form{Action: fs.Action, Target: fs.Target, TargetLabel: str(data["label"]), Warning: str(data["warning"])}
+	var choices []Choice
+	if json.Unmarshal(data["choices"], &choices) == nil {
+		for _, c := range choices {
+			form.Verifications = append(form.Verifications, bot.Choice{Value: c.Value, Label: c.Title})
+		}
+	}
+	if ans.Form != nil {
+		form = *ans.Form
+	}
+	return RenderForm(ans, form, ans.Errors, formState{Reason: fs.Reason, Verification: fs.Verification, Detail: fs.VerificationDetail, Ticket: fs.Ticket})
+}
+
+// decide handles Approve / Deny. The card's data names only the request; who clicked
+// comes from the validated activity, and what the request is comes from the router's
+// own state. It returns the card as it now is (when this process knows it) and the
+// router's answer for the clicker.
+func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Card, bool, bot.Message) {
+	reqID := str(ca.data["request"])
+	if reqID == "" || len(reqID) > 64 {
+		return Card{}, false, bot.Refuse("That card names no request.")
+	}
+	just := strings.TrimSpace(str(ca.data[inputJustification]))
+	if ca.verb == VerbDeny && just == "" {
+		const msg = "A justification is required to deny."
+		if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
+			return withJustificationError(c, msg), true, bot.Refuse(msg)
+		}
+		return Card{}, false, bot.Refuse(msg)
+	}
+	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just})
+	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
+	if ok && ans.Refusal {
+		c = withNote(c, ans.Text, true)
+	}
+	return c, ok, ans
+}
+
+// str reads a JSON string; anything else is "".
+func str(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// flights de-duplicates clicks by activity id: Teams re-sends an invoke it got no
+// answer to, with the same id.
+type flights struct {
+	mu    sync.Mutex
+	m     map[string]*flight
+	order []string
+	max   int
+}
+
+type flight struct {
+	done chan struct{}
+	resp InvokeResponse
+}
+
+func (f *flight) finish(r InvokeResponse) {
+	f.resp = r
+	close(f.done)
+}
+
+func newFlights(max int) *flights { return &flights{m: map[string]*flight{}, max: max} }
+
+func (fs *flights) begin(key string) (*flight, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.m[key]; ok {
+		return f, false
+	}
+	f := &flight{done: make(chan struct{})}
+	fs.m[key] = f
+	fs.order = append(fs.order, key)
+	if len(fs.order) > fs.max {
+		delete(fs.m, fs.order[0])
+		fs.order = fs.order[1:]
+	}
+	return f, true
+}

@@ -522,3 +522,12 @@ func setJSON(t *testing.T, b []byte, kv map[string]any) []byte {
 	}
 	return activityJSON(t, m)
 }
+
+func prettyJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}

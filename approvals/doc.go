@@ -69,9 +69,12 @@
 // refused with ErrTampered when the stored record no longer matches that digest, so
 // what the approver approves is what the requester filed.
 //
-// Verify walks the chain and names the first event that is missing, out of place,
-// edited or not linked to its predecessor, and compares the end of the chain with the
-// head recorded beside it. Removing events from the end and rewriting the recorded
+// Verify walks the chain and checks each event the way an outside tool would: its
+// key is the next sequence number and equals its seq, the SHA-256 of its stored bytes
+// without the trailing hash member equals its hash, and its prev equals the hash of
+// the event before. It names the first event that is missing, out of place, edited or
+// not linked to its predecessor, and compares the end of the chain with the head
+// recorded beside it. Removing events from the end and rewriting the recorded
 // head, or rewriting the whole tail of the chain, cannot be detected from the file
 // alone: that is why OnAudit hands out the head after each commit, for the bot to
 // publish in the audit channel where the chat history witnesses it.

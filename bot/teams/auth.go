@@ -334,11 +334,13 @@ func (s *keySource) ready(ctx context.Context) (keyfunc.Keyfunc, []string, error
 		Client:          &http.Client{Transport: rec, Timeout: 15 * time.Second},
 		HTTPTimeout:     15 * time.Second,
 		RefreshInterval: s.refreshEvery,
-		// Refresh on an unknown kid, but at most as often as the limiter allows, and
-		// never make a request wait for the limiter: a flood of made-up key ids must
-		// neither hammer the metadata host nor hold requests.
+		// Refresh on an unknown kid, but at most as often as the limiter allows: a flood
+		// of made-up key ids must not hammer the key host. jwkset bounds both the wait
+		// for the limiter and the refresh itself by RateLimitWaitMax; a limiter whose
+		// next token is further away refuses at once, so requests wait at most this long
+		// and only near the end of a limiter period.
 		RefreshUnknownKID: s.limiter,
-		RateLimitWaitMax:  time.Millisecond,
+		RateLimitWaitMax:  5 * time.Second,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(ctx context.Context, err error) {
 				s.log.WarnContext(ctx, "teams: refresh signing keys", "source", s.name, "url", u, "err", err)

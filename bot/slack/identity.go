@@ -1,0 +1,190 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	goslack "github.com/slack-go/slack"
+
+	"github.com/mfadesk/mfadesk/bot"
+)
+
+// Resolver maps a Slack user's verified profile email to the directory user's object
+// id. It must return an error unless exactly one directory user matches (the Graph
+// directory looks the email up as mail, UPN and proxy address). The lead wires it to
+// the Graph directory.
+type Resolver interface {
+	ObjectIDByEmail(ctx context.Context, email string) (string, error)
+}
+
+// ResolverFunc adapts a function to Resolver.
+type ResolverFunc func(ctx context.Context, email string) (string, error)
+
+// ObjectIDByEmail calls f.
+func (f ResolverFunc) ObjectIDByEmail(ctx context.Context, email string) (string, error) {
+	return f(ctx, email)
+}
+
+// refusal is a refused identity: Msg is the one line the Slack user sees, Err the
+// cause for the log.
+type refusal struct {
+	Msg string
+	Err error
+}
+
+func (r *refusal) Error() string {
+	if r.Err != nil {
+		return r.Msg + ": " + r.Err.Error()
+	}
+	return r.Msg
+}
+
+func (r *refusal) Unwrap() error { return r.Err }
+
+// userInfo is the one Web API call identity needs, so tests can count calls.
+type userInfo interface {
+	GetUserInfoContext(ctx context.Context, user string, options ...goslack.GetUserInfoOption) (*goslack.User, error)
+}
+
+// identities maps Slack user ids to callers, caching successes briefly. Refusals are
+// not cached: the cause may be transient, and a fixed profile should work at once.
+// The cache is short because a Slack account that is deactivated or becomes a guest
+// must lose access quickly; group rights are checked live by the router anyway.
+type identities struct {
+	api          userInfo
+	resolver     Resolver
+	teamID       string
+	enterpriseID string
+	ttl          time.Duration
+	max          int
+	now          func() time.Time
+	callTimeout  time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cachedCaller
+}
+
+type cachedCaller struct {
+	caller  bot.Caller
+	expires time.Time
+}
+
+// caller returns the directory identity of a Slack user, or a *refusal that says in
+// one line why there is none. It never returns a caller with an empty ObjectID.
+func (ids *identities) caller(ctx context.Context, userID string) (bot.Caller, error) {
+	if !validID(userID, "UW") {
+		return bot.Caller{}, &refusal{Msg: "Your Slack user id could not be read, so nothing was done."}
+	}
+	now := ids.now()
+	ids.mu.Lock()
+	if c, ok := ids.cache[userID]; ok && now.Before(c.expires) {
+		ids.mu.Unlock()
+		return c.caller, nil
+	}
+	ids.mu.Unlock()
+
+	c, err := ids.lookup(ctx, userID)
+	if err != nil {
+		return bot.Caller{}, err
+	}
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	if len(ids.cache) >= ids.max {
+		ids.evict(now)
+	}
+	ids.cache[userID] = cachedCaller{caller: c, expires: now.Add(ids.ttl)}
+	return c, nil
+}
+
+// evict drops expired entries and, if that frees nothing, the entry closest to
+// expiry. Callers hold mu.
+func (ids *identities) evict(now time.Time) {
+	var oldestID string
+	var oldest time.Time
+	for id, c := range ids.cache {
+		if !now.Before(c.expires) {
+			delete(ids.cache, id)
+			continue
+		}
+		if oldestID == "" || c.expires.Before(oldest) {
+			oldestID, oldest = id, c.expires
+		}
+	}
+	if len(ids.cache) >= ids.max && oldestID != "" {
+		delete(ids.cache, oldestID)
+	}
+}
+
+func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, error) {
+	cctx, cancel := context.WithTimeout(ctx, ids.callTimeout)
+	u, err := ids.api.GetUserInfoContext(cctx, userID)
+	cancel()
+	if err != nil {
+		return bot.Caller{}, &refusal{Msg: "Your Slack profile could not be read, so nothing was done. Try again shortly.", Err: fmt.Errorf("users.info %s: %w", userID, err)}
+	}
+	if u == nil || u.ID != userID {
+		return bot.Caller{}, &refusal{Msg: "Slack returned a different user than asked for, so nothing was done.", Err: errors.New("users.info returned another user")}
+	}
+	if err := ids.eligible(u); err != nil {
+		return bot.Caller{}, err
+	}
+	email := strings.TrimSpace(u.Profile.Email)
+	rctx, cancel := context.WithTimeout(ctx, ids.callTimeout)
+	oid, err := ids.resolver.ObjectIDByEmail(rctx, email)
+	cancel()
+	if err != nil {
+		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match exactly one directory user, so mfadesk cannot act for you.", Err: fmt.Errorf("resolve directory user of %s: %w", userID, err)}
+	}
+	if strings.TrimSpace(oid) == "" {
+		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match a directory user, so mfadesk cannot act for you.", Err: errors.New("resolver returned an empty object id")}
+	}
+	name := strings.TrimSpace(u.RealName)
+	if name == "" {
+		name = strings.TrimSpace(u.Profile.DisplayName)
+	}
+	return bot.Caller{Platform: "slack", ChatID: u.ID, Name: name, ObjectID: oid}, nil
+}
+
+// eligible refuses every kind of account that must not act on the directory. Each
+// reason is one line for the user.
+func (ids *identities) eligible(u *goslack.User) error {
+	switch {
+	case u.Deleted:
+		return &refusal{Msg: "Your Slack account is deactivated, so mfadesk cannot act for you."}
+	case u.IsBot || u.IsWorkflowBot || u.IsConnectorBot || u.Profile.BotID != "":
+		return &refusal{Msg: "Bots and apps cannot use mfadesk."}
+	case u.IsRestricted || u.IsUltraRestricted:
+		return &refusal{Msg: "Guest accounts cannot use mfadesk."}
+	case u.IsStranger:
+		return &refusal{Msg: "People from other organisations (Slack Connect) cannot use mfadesk."}
+	case !ids.sameOrg(u):
+		return &refusal{Msg: "mfadesk serves only members of its own Slack workspace."}
+	case strings.TrimSpace(u.Profile.Email) == "":
+		return &refusal{Msg: "Your Slack profile shows no email address, so you cannot be matched to a directory user."}
+	case !u.IsEmailConfirmed:
+		return &refusal{Msg: "Your Slack email address is not confirmed, so it cannot be matched to a directory user."}
+	}
+	return nil
+}
+
+// sameOrg: with an Enterprise Grid org configured, membership of the org counts (user
+// ids are org-wide there); otherwise the user's workspace must be ours.
+func (ids *identities) sameOrg(u *goslack.User) bool {
+	if ids.enterpriseID != "" {
+		return u.Enterprise.EnterpriseID == ids.enterpriseID
+	}
+	return u.TeamID == ids.teamID
+}
+
+// refusalText is the one line a user sees for an identity error.
+func refusalText(err error) string {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.Msg
+	}
+	return "Your identity could not be checked, so nothing was done."
+}

@@ -41,18 +41,31 @@ type Groups struct {
 
 // Router turns events into answers.
 type Router struct {
-	dir    Directory
-	groups Groups
-	log    *slog.Logger
-	now    func() time.Time
+	dir       Directory
+	gather    actions.Gatherer
+	req       Requests
+	notifiers map[string]Notifier
+	cards     CardStore
+	groups    Groups
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // RouterOptions configures a Router.
 type RouterOptions struct {
 	Directory Directory
-	Groups    Groups
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Gatherer reads the evidence for lookups, diagnose, and a request's method snapshot.
+	Gatherer actions.Gatherer
+	// Requests files and decides requests; nil disables them. SetRequests sets it later
+	// (approvals needs the router's hooks before the router can have the service).
+	Requests Requests
+	// Notifiers speak first on each platform, keyed by Caller.Platform.
+	Notifiers map[string]Notifier
+	// Cards remembers posted approval cards (default: in memory).
+	Cards  CardStore
+	Groups Groups
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // NewRouter checks the options and builds a router. Both groups are required: without
@@ -70,8 +83,17 @@ func NewRouter(o RouterOptions) (*Router, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Router{dir: o.Directory, groups: o.Groups, log: o.Logger, now: o.Now}, nil
+	if o.Cards == nil {
+		o.Cards = &MemoryCards{}
+	}
+	if o.Notifiers == nil {
+		o.Notifiers = map[string]Notifier{}
+	}
+	return &Router{dir: o.Directory, gather: o.Gatherer, req: o.Requests, notifiers: o.Notifiers, cards: o.Cards, groups: o.Groups, log: o.Logger, now: o.Now}, nil
 }
+
+// SetRequests gives the router its approvals service. Call it once, before serving.
+func (r *Router) SetRequests(req Requests) { r.req = req }
 
 // Handle answers one command. It never returns an error: every failure becomes a
 // one-line message for the caller.
@@ -99,6 +121,20 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 	switch cmd.Verb {
 	case VerbUser:
 		return r.userLookup(ctx, cmd)
+	case VerbReregister, VerbRevoke:
+		return r.requestForm(ctx, ev.Caller, cmd, roles)
+	case VerbPending, VerbShow, VerbCancel:
+		if r.req == nil {
+			return Refuse("Requests are not enabled on this mfadesk.")
+		}
+		switch cmd.Verb {
+		case VerbPending:
+			return r.pending(ctx, ev.Caller, roles)
+		case VerbShow:
+			return r.show(ctx, cmd.ID)
+		default:
+			return r.cancel(ctx, ev.Caller, cmd.ID)
+		}
 	default:
 		return Refuse(fmt.Sprintf("/mfa %s is not available yet.", cmd.Verb))
 	}
@@ -137,16 +173,4 @@ func (r *Router) lookupFailed(ctx context.Context, cmd Command, err error) Messa
 		r.log.WarnContext(ctx, "lookup failed", "verb", cmd.Verb, "err", err)
 	}
 	return Refuse(actions.Explain(err))
-}
-
-// Submit files a request from a completed form. It returns the private answer to the
-// submitter: an acknowledgement with the request id, a refusal, or field errors.
-func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message {
-	return Refuse("Requests are not available yet.")
-}
-
-// Decide handles an Approve or Deny click. It returns the private answer to the clicker;
-// the card itself is updated through the Notifier.
-func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
-	return Refuse("Decisions are not available yet.")
 }

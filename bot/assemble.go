@@ -1,0 +1,67 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mfadesk/mfadesk/actions"
+	"github.com/mfadesk/mfadesk/approvals"
+)
+
+// Backend is everything the bot asks of the directory: lookups, evidence and the two
+// write actions. The Graph client implements it; so can a test double.
+type Backend interface {
+	Directory
+	actions.Gatherer
+	actions.Writer
+}
+
+// AssembleOptions are what Assemble wires together.
+type AssembleOptions struct {
+	Backend Backend
+	Store   approvals.Store
+	Policy  approvals.Policy
+	// ProtectedGroups are group object ids whose members are protected targets.
+	ProtectedGroups []string
+	Notifiers       map[string]Notifier
+	Logger          *slog.Logger
+	Clock           func() time.Time
+}
+
+// Assemble builds the router and the approvals service around one store, with the
+// approvals hooks pointing back at the router (cards updated in place, audit posts).
+// serve, demo and the adapters' end-to-end tests all wire the bot through it.
+func Assemble(ctx context.Context, o AssembleOptions) (*Router, *approvals.Service, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	router, err := NewRouter(RouterOptions{
+		Directory: o.Backend,
+		Gatherer:  o.Backend,
+		Notifiers: o.Notifiers,
+		Cards:     StoreCards{Store: o.Store},
+		Groups:    Groups{Helpdesk: o.Policy.HelpdeskGroupID, Approvers: o.Policy.ApproversGroupID},
+		Logger:    o.Logger,
+		Now:       o.Clock,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := approvals.New(ctx, approvals.Options{
+		Store:     o.Store,
+		Directory: ApprovalsDirectory{Dir: o.Backend, ProtectedGroups: o.ProtectedGroups},
+		Executor:  Executor{W: o.Backend},
+		Policy:    o.Policy,
+		Clock:     o.Clock,
+		OnChange:  router.OnChange,
+		OnAudit:   router.OnAudit,
+		Logger:    o.Logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("start approvals: %w", err)
+	}
+	router.SetRequests(svc)
+	return router, svc, nil
+}

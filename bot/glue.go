@@ -1,0 +1,104 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mfadesk/mfadesk/actions"
+	"github.com/mfadesk/mfadesk/approvals"
+)
+
+// ApprovalsDirectory lets approvals check membership and protection through the
+// directory, live at decision time. It is the seam between approvals (which knows no
+// Graph) and actions (which knows no approvals).
+type ApprovalsDirectory struct {
+	Dir Directory
+	// ProtectedGroups are group object ids whose members are protected targets.
+	ProtectedGroups []string
+}
+
+var _ approvals.Directory = ApprovalsDirectory{}
+
+// IsMember reports whether user is a transitive member of group.
+func (d ApprovalsDirectory) IsMember(ctx context.Context, userObjectID, groupID string) (bool, error) {
+	in, err := d.Dir.MemberGroups(ctx, userObjectID, []string{groupID})
+	if err != nil {
+		return false, fmt.Errorf("check membership of %s in %s: %w", userObjectID, groupID, err)
+	}
+	for _, g := range in {
+		if strings.EqualFold(g, groupID) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Protection says whether a target is protected: any directory role (an app-only token
+// bypasses Entra's own rule that a helpdesk admin cannot reset an admin), or membership
+// of a configured protected group.
+func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (approvals.Protection, error) {
+	u, err := d.Dir.User(ctx, actions.UserRef{Kind: actions.RefObjectID, Value: strings.ToLower(objectID)})
+	if err != nil {
+		return approvals.Protection{}, fmt.Errorf("check protection of %s: %w", objectID, err)
+	}
+	if u.GroupsNote != "" {
+		// Without the memberships we cannot know the roles: fail closed.
+		return approvals.Protection{}, fmt.Errorf("check protection of %s: directory roles unreadable: %s", objectID, u.GroupsNote)
+	}
+	var p approvals.Protection
+	for _, r := range u.Roles {
+		p.Reasons = append(p.Reasons, "holds the directory role "+r)
+	}
+	if len(d.ProtectedGroups) > 0 {
+		in, err := d.Dir.MemberGroups(ctx, u.ID, d.ProtectedGroups)
+		if err != nil {
+			return approvals.Protection{}, fmt.Errorf("check protected groups of %s: %w", objectID, err)
+		}
+		for _, g := range in {
+			p.Reasons = append(p.Reasons, "is in the protected group "+g)
+		}
+	}
+	p.Protected = len(p.Reasons) > 0
+	return p, nil
+}
+
+// Executor runs approved requests through the directory's write actions.
+type Executor struct {
+	W actions.Writer
+}
+
+var _ approvals.Executor = Executor{}
+
+// Execute performs the request's action. Both actions are safe to repeat, so a resumed
+// run simply runs again: Reregister re-lists and deletes what is left, revoke repeats.
+func (e Executor) Execute(ctx context.Context, req approvals.Request, resume bool) (approvals.Result, error) {
+	var res actions.Result
+	var err error
+	switch req.Action {
+	case approvals.ActionRevoke:
+		res, err = e.W.RevokeSessions(ctx, req.Target.ObjectID)
+	case approvals.ActionReregister:
+		snap := make([]actions.MethodRef, 0, len(req.Methods))
+		for _, m := range req.Methods {
+			snap = append(snap, actions.MethodRef{ID: m.ID, Type: actions.MethodType(m.Type), Label: m.Label})
+		}
+		res, err = e.W.Reregister(ctx, req.Target.ObjectID, snap)
+	default:
+		return approvals.Result{}, fmt.Errorf("execute %s: action %q is not supported", req.ID, req.Action)
+	}
+	out := approvals.Result{}
+	for _, s := range res.Steps {
+		out.Steps = append(out.Steps, approvals.Step{
+			Name: s.Action, Target: s.Method.Label, Outcome: string(s.Outcome), Detail: s.Reason, At: s.At,
+		})
+	}
+	if err == nil && res.Failed() {
+		err = errors.New("one or more steps failed")
+	}
+	if err != nil {
+		return out, fmt.Errorf("%s: %s", req.Action, actions.Explain(err))
+	}
+	return out, nil
+}

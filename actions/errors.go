@@ -18,6 +18,8 @@ const (
 	KindBadRequest
 	KindUnavailable
 	KindInvalidInput
+	// KindStale refuses a write whose approval no longer matches the directory.
+	KindStale
 )
 
 // Error is a directory failure with a plain-language message.
@@ -27,6 +29,7 @@ type Error struct {
 	Message    string        // one line, safe to show in chat
 	Code       string        // Graph error code, e.g. Request_ResourceNotFound
 	Permission string        // for KindForbidden: the application permission that is likely missing
+	Licence    string        // for KindForbidden: the licence the tenant lacks, when Graph says so
 	RetryAfter time.Duration // for KindThrottled
 	RequestID  string        // Graph request-id, for Microsoft support
 	Err        error
@@ -64,6 +67,9 @@ func Explain(err error) string {
 	case KindNotFound:
 		return e.Message
 	case KindForbidden:
+		if e.Licence != "" {
+			return fmt.Sprintf("Microsoft Graph refused (403): the tenant has no %s licence, which this needs.", e.Licence)
+		}
 		if e.Permission != "" {
 			return fmt.Sprintf("Microsoft Graph refused (403): the bot's app registration lacks %s, or the tenant lacks the licence.", e.Permission)
 		}
@@ -75,7 +81,12 @@ func Explain(err error) string {
 		}
 		return fmt.Sprintf("Microsoft Graph is throttling the bot; try again in %d s.", secs)
 	case KindUnavailable:
+		if e.Message != "" && e.Message != "Microsoft Graph did not answer in time" {
+			return "Microsoft Graph is unavailable (" + e.Message + "); try again shortly."
+		}
 		return "Microsoft Graph did not answer in time; try again shortly."
+	case KindStale:
+		return e.Message
 	default:
 		return e.Error()
 	}

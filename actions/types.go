@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -53,8 +54,82 @@ type Method struct {
 	Detail      string // e.g. Authenticator version, FIDO2 model, email address
 	Created     time.Time
 	Default     bool
-	// Usable is false when evidence says the method cannot complete MFA (set by Diagnose).
+	// Usable is nil when nothing says either way, false when evidence says the method
+	// cannot complete MFA, true when evidence says it can (set by Usability).
 	Usable *bool
+	// UsableWhy is the evidence behind Usable, in one line.
+	UsableWhy string
+	// ODataType is Graph's @odata.type, kept for types this package does not know.
+	ODataType string
+}
+
+// Label names the method for people without personal data: phone numbers and e-mail
+// addresses masked. It is what approval cards, audit events and results show.
+func (m Method) Label() string {
+	switch m.Type {
+	case MethodPhone:
+		return strings.TrimSpace(phoneTypeLabel(m.PhoneType) + " " + MaskPhone(m.PhoneNumber))
+	case MethodEmail:
+		return "email " + MaskEmail(m.Detail)
+	case MethodPassword:
+		return "password"
+	case MethodSoftwareOath:
+		return "software OATH token"
+	case MethodTemporaryAccess:
+		return "temporary access pass"
+	}
+	name := TypeLabel(m.Type)
+	if m.DisplayName != "" {
+		name += " (" + m.DisplayName + ")"
+	}
+	return name
+}
+
+// TypeLabel names a method type for people.
+func TypeLabel(t MethodType) string {
+	switch t {
+	case MethodPassword:
+		return "password"
+	case MethodAuthenticator:
+		return "Microsoft Authenticator"
+	case MethodPhone:
+		return "phone"
+	case MethodSoftwareOath:
+		return "software OATH token"
+	case MethodFido2:
+		return "FIDO2 security key"
+	case MethodWindowsHello:
+		return "Windows Hello for Business"
+	case MethodPlatformCred:
+		return "platform credential"
+	case MethodEmail:
+		return "email"
+	case MethodTemporaryAccess:
+		return "temporary access pass"
+	}
+	return string(t)
+}
+
+func phoneTypeLabel(t string) string {
+	switch t {
+	case "alternateMobile":
+		return "alternate mobile"
+	case "office":
+		return "office phone"
+	case "mobile":
+		return "mobile"
+	}
+	return "phone"
+}
+
+// StrongMethod reports whether a method type can be a second factor. Password and
+// e-mail (SSPR only) cannot.
+func StrongMethod(t MethodType) bool {
+	switch t {
+	case MethodPassword, MethodEmail, MethodUnknown:
+		return false
+	}
+	return true
 }
 
 // Directory is what the bot asks of the directory. Implementations return *Error

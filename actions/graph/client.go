@@ -4,18 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	abs "github.com/microsoft/kiota-abstractions-go"
 	absauth "github.com/microsoft/kiota-abstractions-go/authentication"
 	kauth "github.com/microsoft/kiota-authentication-azure-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/mfadesk/mfadesk/actions"
 )
@@ -34,13 +39,28 @@ type Config struct {
 	Timeout time.Duration
 	// HTTPClient replaces the transport under the SDK's middleware (tests).
 	HTTPClient *http.Client
+	// MaxRetryWait bounds the total time spent waiting on Retry-After for one call or one
+	// batch (default 8 s): past it the bot answers "throttled, try again in N s" instead
+	// of keeping a chat user waiting.
+	MaxRetryWait time.Duration
+	// ReregisterTypes are the method types Reregister deletes (default: phone, Microsoft
+	// Authenticator, software OATH — what the portal's "Require re-register MFA" removes).
+	ReregisterTypes []actions.MethodType
+	// Logger receives Graph failures and write actions; nil means slog.Default(). Nothing
+	// secret is logged: a temporary access pass redacts itself.
+	Logger *slog.Logger
 }
 
-// Client is the Graph implementation of actions.Directory.
+// Client is the Graph implementation of actions.Directory, actions.Gatherer and
+// actions.Writer.
 type Client struct {
 	sdk     *msgraph.GraphServiceClient
 	adapter *msgraph.GraphRequestAdapter
-	cfg     Config
+	// beta sends the few beta-only calls, and batches that include one (a $batch cannot
+	// mix versions), through the same pipeline and credential.
+	beta *msgraph.GraphRequestAdapter
+	cfg  Config
+	log  *slog.Logger
 }
 
 // New builds a Graph client. It refuses a missing credential unless the base URL is
@@ -55,6 +75,21 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 20 * time.Second
+	}
+	if cfg.MaxRetryWait <= 0 {
+		cfg.MaxRetryWait = 8 * time.Second
+	}
+	if len(cfg.ReregisterTypes) == 0 {
+		cfg.ReregisterTypes = []actions.MethodType{actions.MethodPhone, actions.MethodAuthenticator, actions.MethodSoftwareOath}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if !strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1.0") {
+		return nil, fmt.Errorf("graph base URL %q must end in /v1.0", cfg.BaseURL)
+	}
+	if err := registerErrorMappings(); err != nil {
+		return nil, err
 	}
 	var auth absauth.AuthenticationProvider
 	if cfg.Credential == nil {
@@ -78,12 +113,12 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	hc := cfg.HTTPClient
-	transport := http.RoundTripper(nil)
-	if hc != nil {
+	transport := http.RoundTripper(http.DefaultTransport)
+	if hc != nil && hc.Transport != nil {
 		transport = hc.Transport
 	}
 	client := &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(transport, middlewares()...),
+		Transport: khttp.NewCustomTransportWithParentTransport(countingTransport{transport}, middlewares(cfg.MaxRetryWait)...),
 		Timeout:   100 * time.Second,
 		// Graph never needs a redirect followed by net/http: kiota's handler does it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -92,21 +127,85 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create graph request adapter: %w", err)
 	}
-	adapter.SetBaseUrl(strings.TrimRight(cfg.BaseURL, "/"))
-	return &Client{sdk: msgraph.NewGraphServiceClient(adapter), adapter: adapter, cfg: cfg}, nil
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	adapter.SetBaseUrl(base)
+	beta, err := msgraph.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, client)
+	if err != nil {
+		return nil, fmt.Errorf("create graph beta request adapter: %w", err)
+	}
+	beta.SetBaseUrl(strings.TrimSuffix(base, "/v1.0") + "/beta")
+	return &Client{sdk: msgraph.NewGraphServiceClient(adapter), adapter: adapter, beta: beta, cfg: cfg, log: cfg.Logger}, nil
+}
+
+var (
+	registerOnce sync.Once
+	registerErr  error
+)
+
+// registerErrorMappings teaches msgraph-sdk-go-core to turn error answers inside a
+// $batch and on later pages into ODataError (otherwise they are bare ApiErrors without
+// Graph's code and message). The registry is process-wide and RegisterError fails on a
+// second registration, so it runs once; "already registered" (by another package, or a
+// test binary that built clients before) is fine.
+func registerErrorMappings() error {
+	registerOnce.Do(func() {
+		m := abs.ErrorMappings{"4XX": odataerrors.CreateODataErrorFromDiscriminatorValue, "5XX": odataerrors.CreateODataErrorFromDiscriminatorValue, "XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
+		for _, key := range []string{core.BatchRequestErrorRegistryKey, core.PageIteratorErrorRegistryKey} {
+			if err := core.RegisterError(key, m); err != nil && !strings.Contains(err.Error(), "already register") {
+				registerErr = fmt.Errorf("register graph error mappings: %w", err)
+			}
+		}
+	})
+	return registerErr
+}
+
+// countingTransport counts the HTTP requests of one operation (a context carrying a
+// counter): the round trips the benchmark and Evidence.RoundTrips report.
+type countingTransport struct{ next http.RoundTripper }
+
+type roundTripKey struct{}
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if n, ok := r.Context().Value(roundTripKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+	return t.next.RoundTrip(r)
+}
+
+// withRoundTrips returns a context that counts the requests made with it.
+func withRoundTrips(ctx context.Context) (context.Context, *atomic.Int64) {
+	if n, ok := ctx.Value(roundTripKey{}).(*atomic.Int64); ok {
+		return ctx, n
+	}
+	n := new(atomic.Int64)
+	return context.WithValue(ctx, roundTripKey{}, n), n
 }
 
 // middlewares is the SDK's default pipeline in a fixed order. kiota builds its default
 // list by ranging over a map, so the order changes between clients; with retry outside
 // compression a retried POST is resent as gzip-labelled plain text. Index 0 is outermost:
 // compression runs before retry, so a retry resends the already-compressed body.
-func middlewares() []khttp.Middleware {
+//
+// The retry handler honours Retry-After on 429, 503 and 504, but gives up (and the 429
+// reaches the caller as "throttled, try again in N s") once the waits would add up to
+// more than maxWait, or run past the request's deadline.
+func middlewares(maxWait time.Duration) []khttp.Middleware {
 	opts := core.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: "1.89.0"}
+	shouldRetry := func(waited time.Duration, _ int, req *http.Request, resp *http.Response) bool {
+		next := retryAfterHeader(resp.Header.Get("Retry-After"))
+		if waited+next > maxWait {
+			return false
+		}
+		if dl, ok := req.Context().Deadline(); ok && time.Until(dl) < next {
+			return false
+		}
+		return true
+	}
 	return []khttp.Middleware{
 		core.NewGraphTelemetryHandler(&opts),
 		khttp.NewRedirectHandler(),
 		khttp.NewCompressionHandler(),
-		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{MaxRetries: 3, DelaySeconds: 2, ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return true }}),
+		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{MaxRetries: 3, DelaySeconds: 1, ShouldRetry: shouldRetry}),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
 		khttp.NewHeadersInspectionHandler(),
@@ -127,6 +226,10 @@ func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(ctx, c.cfg.Timeout)
 }
 
-var _ actions.Directory = (*Client)(nil)
+var (
+	_ actions.Directory = (*Client)(nil)
+	_ actions.Gatherer  = (*Client)(nil)
+	_ actions.Writer    = (*Client)(nil)
+)
 
 var errNoBody = errors.New("graph returned no body")

@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
@@ -18,18 +17,14 @@ var userSelect = []string{
 }
 
 // User resolves ref (object id, UPN or mail) and returns the user with their
-// MFA-relevant groups and directory roles. A mail address that matches more than one
-// user is refused as ambiguous rather than guessed.
+// MFA-relevant groups, directory roles and last sign-in, in one batch. A mail address
+// that matches more than one user is refused as ambiguous rather than guessed.
 func (c *Client) User(ctx context.Context, ref actions.UserRef) (actions.User, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	mu, err := c.resolve(ctx, ref)
+	ev, err := c.Gather(ctx, ref, actions.Query{Sources: actions.ForUser})
 	if err != nil {
 		return actions.User{}, err
 	}
-	u := toUser(mu)
-	c.memberships(ctx, &u)
-	return u, nil
+	return ev.User, nil
 }
 
 // resolve finds the user. /users/{key} accepts an object id or a UPN; a mail address
@@ -68,32 +63,6 @@ func (c *Client) resolve(ctx context.Context, ref actions.UserRef) (models.Usera
 		return found[0], nil
 	default:
 		return nil, &actions.Error{Kind: actions.KindBadRequest, Op: op, Message: fmt.Sprintf("%s matches more than one user; name them by UPN or object id.", ref)}
-	}
-}
-
-// memberships fills the MFA-relevant groups and directory roles. A refusal here degrades
-// the answer with a note instead of failing the whole lookup.
-func (c *Client) memberships(ctx context.Context, u *actions.User) {
-	res, err := c.sdk.Users().ByUserId(u.ID).TransitiveMemberOf().Get(ctx, &users.ItemTransitiveMemberOfRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.ItemTransitiveMemberOfRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
-	})
-	if err != nil {
-		u.GroupsNote = actions.Explain(classify("list groups", "/transitiveMemberOf", err))
-		return
-	}
-	want := map[string]bool{}
-	for _, g := range c.cfg.MFAGroups {
-		want[strings.ToLower(g)] = true
-	}
-	for _, o := range res.GetValue() {
-		switch v := o.(type) {
-		case models.DirectoryRoleable:
-			u.Roles = append(u.Roles, deref(v.GetDisplayName()))
-		case models.Groupable:
-			if name := deref(v.GetDisplayName()); want[strings.ToLower(name)] {
-				u.MFAGroups = append(u.MFAGroups, name)
-			}
-		}
 	}
 }
 

@@ -1,11 +1,16 @@
 package graphtest
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,33 +20,57 @@ import (
 )
 
 // Faults are injected into the fake's answers. The zero value injects nothing.
+// Faults other than Latency apply per call: a request outside a batch, or one item of a
+// $batch (so a 403 on sign-ins inside a batch is that item's status, as in Graph).
 type Faults struct {
-	// Latency is added before every answer (each $batch counts once).
+	// Latency is added before every HTTP answer (a $batch counts once).
 	Latency time.Duration
-	// ThrottleEvery answers every Nth request with 429 and Retry-After (0 = never).
+	// ThrottleEvery answers every Nth call with 429 and Retry-After (0 = never).
 	ThrottleEvery int
-	// RetryAfter is the Retry-After sent with injected 429s (whole seconds on the wire; default 1).
+	// ThrottleAbove answers 429 to calls beyond this many per second (0 = no limit).
+	ThrottleAbove int
+	// ThrottleOnly limits throttling to calls whose path contains any of these.
+	ThrottleOnly []string
+	// RetryAfter is the Retry-After sent with 429s; 0 sends "Retry-After: 0".
+	// Fractions are sent as Graph does ("2.5").
 	RetryAfter time.Duration
-	// Forbidden answers 403 Authorization_RequestDenied for request paths containing any of these.
+	// Forbidden answers 403 Authorization_RequestDenied to calls whose path (and query)
+	// contains any of these.
 	Forbidden []string
-	// Unavailable answers 503 for request paths containing any of these.
+	// Unavailable answers 503 to calls whose path contains any of these.
 	Unavailable []string
 }
 
-// Server is the fake Graph. It is an http.Handler; serve it with httptest.NewServer or
-// Listen. Use BaseURL+"/v1.0" as the SDK's base URL.
-type Server struct {
-	mu     sync.Mutex
-	tenant *Tenant
-	faults Faults
+// RequestRecord is one HTTP request as the fake received it, for tests that check the
+// wire (e.g. that a retried POST is still valid gzip).
+type RequestRecord struct {
+	Method, Path    string
+	ContentEncoding string
+	RetryAttempt    string
+	Body            []byte // decompressed; nil when the body was not valid gzip
+	BodyValid       bool   // the body decoded (gzip, then JSON when present)
+}
 
-	requests atomic.Int64 // every HTTP request, $batch counted once
+// Server is the fake Graph. It is an http.Handler; serve it with httptest.NewServer or
+// net/http. Use its URL + "/v1.0" as the SDK's base URL; /beta is served too.
+type Server struct {
+	mu      sync.Mutex
+	tenant  *Tenant
+	faults  Faults
+	calls   int64
+	recent  []time.Time
+	records []RequestRecord
+	now     func() time.Time
+
+	requests atomic.Int64 // HTTP requests (round trips), a $batch counted once
 	mux      *http.ServeMux
 }
 
-// NewServer serves t. The server owns t from then on.
+// NewServer serves t, rebased so that its events are recent (see Tenant.AsOf). The
+// server owns t from then on.
 func NewServer(t *Tenant) *Server {
-	s := &Server{tenant: t, mux: http.NewServeMux()}
+	s := &Server{tenant: t, mux: http.NewServeMux(), now: time.Now}
+	t.Rebase(s.now())
 	s.routes()
 	return s
 }
@@ -51,10 +80,20 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
+	s.calls = 0
+	s.recent = nil
 }
 
-// Requests returns how many HTTP requests the fake has answered (a $batch counts once).
+// Requests returns how many HTTP requests the fake has answered (a $batch counts once):
+// the round trips a client made.
 func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// Records returns the last requests received (at most 200), oldest first.
+func (s *Server) Records() []RequestRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RequestRecord(nil), s.records...)
+}
 
 // Tenant runs fn with the tenant locked, for tests that inspect or change it.
 func (s *Server) Tenant(fn func(t *Tenant)) {
@@ -63,16 +102,390 @@ func (s *Server) Tenant(fn func(t *Tenant)) {
 	fn(s.tenant)
 }
 
+var versions = []string{"v1.0", "beta"}
+
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /v1.0/users/{id}", s.getUser)
-	s.mux.HandleFunc("GET /v1.0/users", s.listUsers)
-	s.mux.HandleFunc("GET /v1.0/users/{id}/transitiveMemberOf", s.transitiveMemberOf)
-	s.mux.HandleFunc("POST /v1.0/users/{id}/checkMemberGroups", s.checkMemberGroups)
+	for _, v := range versions {
+		handle := func(pattern string, h func(http.ResponseWriter, *http.Request, string)) {
+			method, path, _ := strings.Cut(pattern, " ")
+			s.mux.HandleFunc(method+" /"+v+path, func(w http.ResponseWriter, r *http.Request) { h(w, r, v) })
+		}
+		handle("GET /users/{id}", s.getUser)
+		handle("GET /users", s.listUsers)
+		handle("GET /users/{id}/transitiveMemberOf", s.transitiveMemberOf)
+		handle("POST /users/{id}/checkMemberGroups", s.checkMemberGroups)
+		handle("GET /users/{id}/authentication/methods", s.listMethods)
+		handle("DELETE /users/{id}/authentication/{coll}/{mid}", s.deleteMethod)
+		handle("POST /users/{id}/authentication/temporaryAccessPassMethods", s.createTAP)
+		handle("POST /users/{id}/revokeSignInSessions", s.revokeSessions)
+		handle("GET /reports/authenticationMethods/userRegistrationDetails/{id}", s.registration)
+		handle("GET /auditLogs/signIns", s.signIns)
+		handle("GET /auditLogs/directoryAudits", s.directoryAudits)
+	}
+	// Beta only: Graph v1.0 has neither.
+	s.mux.HandleFunc("GET /beta/users/{id}/authentication/requirements", s.requirements)
+	s.mux.HandleFunc("GET /beta/users/{id}/authentication/signInPreferences", s.signInPreferences)
+	s.mux.HandleFunc("/", s.noRoute)
+}
+
+// ServeHTTP applies the wire rules every Graph endpoint shares, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	s.mu.Lock()
+	latency := s.faults.Latency
+	s.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	rec := RequestRecord{Method: r.Method, Path: r.URL.Path, ContentEncoding: r.Header.Get("Content-Encoding"), RetryAttempt: r.Header.Get("Retry-Attempt"), BodyValid: true}
+	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
+		raw, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "BadRequest", "The request body could not be read.")
+			return
+		}
+		body := raw
+		// The SDK gzips every request body (kiota's CompressionHandler).
+		if strings.EqualFold(rec.ContentEncoding, "gzip") {
+			body, err = gunzip(raw)
+			if err != nil {
+				rec.BodyValid = false
+				s.record(rec)
+				writeError(w, http.StatusBadRequest, "BadRequest", "The request body is not valid gzip.")
+				return
+			}
+			r.Header.Del("Content-Encoding")
+		}
+		if len(body) > 0 && !json.Valid(body) {
+			rec.BodyValid = false
+		}
+		rec.Body = body
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+	s.record(rec)
+	for _, v := range versions {
+		if r.URL.Path == "/"+v+"/$batch" {
+			if r.Method != http.MethodPost {
+				writeError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+				return
+			}
+			s.batch(w, r, v)
+			return
+		}
+	}
+	s.call(w, r)
+}
+
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(zr, 4<<20))
+}
+
+func (s *Server) record(rec RequestRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records = append(s.records, rec)
+	if len(s.records) > 200 {
+		s.records = s.records[len(s.records)-200:]
+	}
+}
+
+// call answers one call: a request outside a batch or one batch item.
+func (s *Server) call(w http.ResponseWriter, r *http.Request) {
+	if s.injectFault(w, r) {
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
+	target := r.URL.Path
+	if q, err := url.QueryUnescape(r.URL.RawQuery); err == nil && q != "" {
+		target += "?" + q
+	}
+	s.mu.Lock()
+	f := s.faults
+	throttle := false
+	if len(f.ThrottleOnly) == 0 || containsAny(target, f.ThrottleOnly) {
+		s.calls++
+		if f.ThrottleEvery > 0 && s.calls%int64(f.ThrottleEvery) == 0 {
+			throttle = true
+		}
+		if f.ThrottleAbove > 0 {
+			now := s.now()
+			kept := s.recent[:0]
+			for _, t := range s.recent {
+				if now.Sub(t) < time.Second {
+					kept = append(kept, t)
+				}
+			}
+			s.recent = append(kept, now)
+			if len(s.recent) > f.ThrottleAbove {
+				throttle = true
+			}
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case throttle:
+		w.Header().Set("Retry-After", strconv.FormatFloat(f.RetryAfter.Seconds(), 'f', -1, 64))
+		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
+	case containsAny(target, f.Forbidden):
+		writeError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+	case containsAny(r.URL.Path, f.Unavailable):
+		writeError(w, http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable.")
+	default:
+		return false
+	}
+	return true
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, p := range subs {
+		if p != "" && strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- $batch ----------------------------------------------------------------------
+
+type batchItem struct {
+	ID        string            `json:"id"`
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers"`
+	Body      json.RawMessage   `json:"body"`
+	DependsOn []string          `json:"dependsOn"`
+}
+
+type batchAnswer struct {
+	ID      string            `json:"id"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+}
+
+// MaxBatch is Graph's limit of requests in one $batch.
+const MaxBatch = 20
+
+// batch runs a JSON batch: at most 20 requests with unique ids, item URLs relative to
+// the batch's version, dependsOn honoured (a failed dependency gives 424), each item's
+// own status, headers and body, and the answers in no particular order.
+func (s *Server) batch(w http.ResponseWriter, r *http.Request, version string) {
+	var req struct {
+		Requests []batchItem `json:"requests"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", "Invalid batch payload: "+err.Error())
+		return
+	}
+	switch {
+	case len(req.Requests) == 0:
+		writeError(w, http.StatusBadRequest, "BadRequest", "Invalid batch payload: the batch contains no requests.")
+		return
+	case len(req.Requests) > MaxBatch:
+		writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Number of requests in the batch (%d) exceeds the limit of %d.", len(req.Requests), MaxBatch))
+		return
+	}
+	byID := map[string]*batchItem{}
+	for i := range req.Requests {
+		it := &req.Requests[i]
+		if it.ID == "" || it.Method == "" || it.URL == "" {
+			writeError(w, http.StatusBadRequest, "BadRequest", "Invalid batch payload: every request needs an id, a method and a url.")
+			return
+		}
+		if byID[it.ID] != nil {
+			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid batch payload: the request id %q is not unique.", it.ID))
+			return
+		}
+		byID[it.ID] = it
+	}
+	for _, it := range req.Requests {
+		for _, d := range it.DependsOn {
+			if byID[d] == nil || d == it.ID {
+				writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid batch payload: request %q depends on unknown request %q.", it.ID, d))
+				return
+			}
+		}
+	}
+	done := map[string]int{} // id → status
+	var answers []batchAnswer
+	for len(done) < len(req.Requests) {
+		progressed := false
+		for _, it := range req.Requests {
+			if _, ok := done[it.ID]; ok {
+				continue
+			}
+			ready, failed := true, ""
+			for _, d := range it.DependsOn {
+				st, ok := done[d]
+				if !ok {
+					ready = false
+					break
+				}
+				if st >= 400 {
+					failed = d
+				}
+			}
+			if !ready {
+				continue
+			}
+			progressed = true
+			var a batchAnswer
+			if failed != "" {
+				a = batchAnswer{ID: it.ID, Status: http.StatusFailedDependency, Headers: map[string]string{"Content-Type": "application/json"},
+					Body: errorBody("FailedDependency", fmt.Sprintf("The request depends on request %q, which failed.", failed))}
+			} else {
+				a = s.runItem(r, version, it)
+			}
+			done[it.ID] = a.Status
+			answers = append(answers, a)
+		}
+		if !progressed {
+			writeError(w, http.StatusBadRequest, "BadRequest", "Invalid batch payload: dependsOn forms a cycle.")
+			return
+		}
+	}
+	// Graph answers in any order; so does the fake, so clients cannot depend on it.
+	rand.Shuffle(len(answers), func(i, j int) { answers[i], answers[j] = answers[j], answers[i] })
+	writeJSON(w, http.StatusOK, map[string]any{"responses": answers})
+}
+
+func (s *Server) runItem(outer *http.Request, version string, it batchItem) batchAnswer {
+	u := it.URL
+	if !strings.HasPrefix(u, "/") {
+		u = "/" + u
+	}
+	if strings.Contains(u, "$batch") {
+		return batchAnswer{ID: it.ID, Status: http.StatusBadRequest, Headers: map[string]string{"Content-Type": "application/json"},
+			Body: errorBody("BadRequest", "A batch cannot contain a batch.")}
+	}
+	var body io.Reader
+	if len(it.Body) > 0 && string(it.Body) != "null" {
+		body = bytes.NewReader(it.Body)
+	}
+	inner, err := http.NewRequestWithContext(outer.Context(), strings.ToUpper(it.Method), baseURL(outer)+"/"+version+u, body)
+	if err != nil {
+		return batchAnswer{ID: it.ID, Status: http.StatusBadRequest, Headers: map[string]string{"Content-Type": "application/json"},
+			Body: errorBody("BadRequest", "Invalid request URL: "+err.Error())}
+	}
+	inner.Host = outer.Host
+	inner.TLS = outer.TLS
+	for k, v := range it.Headers {
+		inner.Header.Set(k, v)
+	}
+	if body != nil && inner.Header.Get("Content-Type") == "" {
+		inner.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	s.call(rec, inner)
+	a := batchAnswer{ID: it.ID, Status: rec.Code, Headers: map[string]string{}}
+	for k, v := range rec.Header() {
+		// Item headers are strings in Graph's batch format (the SDK requires it).
+		a.Headers[k] = strings.Join(v, ",")
+	}
+	if b := bytes.TrimSpace(rec.Body.Bytes()); len(b) > 0 {
+		a.Body = json.RawMessage(b)
+	}
+	return a
+}
+
+func errorBody(code, msg string) json.RawMessage {
+	b, _ := json.Marshal(errorEnvelope(code, msg, uuid.NewString()))
+	return b
+}
+
+// ---- users ------------------------------------------------------------------------
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := r.PathValue("id")
+	u := s.tenant.FindUser(id)
+	if u == nil {
+		notFound(w, id)
+		return
+	}
+	sel := r.URL.Query().Get("$select")
+	if strings.Contains(sel, "signInActivity") && s.tenant.NoPremiumLicense {
+		noLicence(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, withContext(r, v, "users/$entity", selectFields(u.User, sel)))
+}
+
+// listUsers answers $filter queries (mfadesk sends mail / UPN equality).
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []any
+	f, ok := parseFilterParam(w, r)
+	if !ok {
+		return
+	}
+	for _, u := range s.tenant.Users {
+		if match(f, u.User) {
+			out = append(out, selectFields(u.User, r.URL.Query().Get("$select")))
+		}
+	}
+	writeCollection(w, r, v, "users", out, 100)
+}
+
+func parseFilterParam(w http.ResponseWriter, r *http.Request) (*Filter, bool) {
+	fs := r.URL.Query().Get("$filter")
+	if fs == "" {
+		return nil, true
+	}
+	f, err := ParseFilter(fs)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+err.Error())
+		return nil, false
+	}
+	return f, true
+}
+
+func match(f *Filter, obj map[string]any) bool {
+	if f == nil {
+		return true
+	}
+	ok, err := f.Match(obj)
+	return err == nil && ok
+}
+
+func (s *Server) transitiveMemberOf(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.tenant.FindUser(r.PathValue("id"))
+	if u == nil {
+		notFound(w, r.PathValue("id"))
+		return
+	}
+	var out []any
+	for _, id := range u.MemberOf {
+		item, typ, ok := s.tenant.item(id)
+		if !ok {
+			continue
+		}
+		out = append(out, map[string]any{"@odata.type": typ, "id": item.ID, "displayName": item.DisplayName})
+	}
+	writeCollection(w, r, v, "directoryObjects", out, 100)
 }
 
 // checkMemberGroups answers which of the posted group ids the user is a member of.
 // Graph limits the list to 20 ids.
-func (s *Server) checkMemberGroups(w http.ResponseWriter, r *http.Request) {
+func (s *Server) checkMemberGroups(w http.ResponseWriter, r *http.Request, v string) {
 	var body struct {
 		GroupIDs []string `json:"groupIds"`
 	}
@@ -100,90 +513,10 @@ func (s *Server) checkMemberGroups(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": baseURL(r) + "/v1.0/$metadata#Collection(Edm.String)", "value": out})
+	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": baseURL(r) + "/" + v + "/$metadata#Collection(Edm.String)", "value": out})
 }
 
-// ServeHTTP applies the wire rules every Graph endpoint shares, then routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := s.requests.Add(1)
-	s.mu.Lock()
-	f := s.faults
-	s.mu.Unlock()
-	if f.Latency > 0 {
-		select {
-		case <-time.After(f.Latency):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if f.ThrottleEvery > 0 && n%int64(f.ThrottleEvery) == 0 {
-		ra := f.RetryAfter
-		if ra <= 0 {
-			ra = time.Second
-		}
-		w.Header().Set("Retry-After", fmt.Sprint(int(ra/time.Second)))
-		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
-		return
-	}
-	for _, p := range f.Forbidden {
-		if strings.Contains(r.URL.Path, p) {
-			writeError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-			return
-		}
-	}
-	for _, p := range f.Unavailable {
-		if strings.Contains(r.URL.Path, p) {
-			writeError(w, http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable.")
-			return
-		}
-	}
-	// The SDK gzips every request body (kiota's CompressionHandler).
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "BadRequest", "The request body is not valid gzip.")
-			return
-		}
-		r.Body = io.NopCloser(zr)
-		r.Header.Del("Content-Encoding")
-	}
-	s.mux.ServeHTTP(w, r)
-}
-
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := r.PathValue("id")
-	u := s.tenant.FindUser(id)
-	if u == nil {
-		notFound(w, id)
-		return
-	}
-	writeJSON(w, http.StatusOK, withContext(r, "users/$entity", selectFields(u.User, r.URL.Query().Get("$select"))))
-}
-
-// listUsers supports the one filter shape mfadesk sends: mail or UPN equality.
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	conds, err := parseEqFilter(r.URL.Query().Get("$filter"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+err.Error())
-		return
-	}
-	var out []any
-	for _, u := range s.tenant.Users {
-		for _, c := range conds {
-			if v, _ := u.User[c.field].(string); strings.EqualFold(v, c.value) {
-				out = append(out, selectFields(u.User, r.URL.Query().Get("$select")))
-				break
-			}
-		}
-	}
-	writeCollection(w, r, "users", out)
-}
-
-func (s *Server) transitiveMemberOf(w http.ResponseWriter, r *http.Request) {
+func (s *Server) revokeSessions(w http.ResponseWriter, r *http.Request, v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.tenant.FindUser(r.PathValue("id"))
@@ -191,68 +524,156 @@ func (s *Server) transitiveMemberOf(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r.PathValue("id"))
 		return
 	}
-	var out []any
-	for _, id := range u.MemberOf {
-		item, typ, ok := s.tenant.item(id)
-		if !ok {
-			continue
-		}
-		out = append(out, map[string]any{"@odata.type": typ, "id": item.ID, "displayName": item.DisplayName})
-	}
-	writeCollection(w, r, "directoryObjects", out)
+	u.User["signInSessionsValidFromDateTime"] = s.now().UTC().Format(time.RFC3339)
+	// Graph documents 204 but answers 200 with a boolean (a known issue).
+	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": baseURL(r) + "/" + v + "/$metadata#Edm.Boolean", "value": true})
 }
 
-type eqCond struct{ field, value string }
+// ---- reports, logs, beta ------------------------------------------------------------
 
-// parseEqFilter parses `a eq 'x' or b eq 'y'` with OData quoting (” inside a literal).
-func parseEqFilter(f string) ([]eqCond, error) {
-	var out []eqCond
-	rest := strings.TrimSpace(f)
-	for rest != "" {
-		field, after, ok := strings.Cut(rest, " eq ")
-		if !ok {
-			return nil, fmt.Errorf("expected 'field eq value' in %q", f)
+func (s *Server) registration(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tenant.NoPremiumLicense {
+		noLicence(w)
+		return
+	}
+	id := r.PathValue("id")
+	var u *TenantUser
+	for _, c := range s.tenant.Users {
+		if strings.EqualFold(c.ID(), id) { // the report is keyed by object id only
+			u = c
 		}
-		field = strings.TrimSpace(field)
-		after = strings.TrimSpace(after)
-		if !strings.HasPrefix(after, "'") {
-			return nil, fmt.Errorf("expected a quoted literal after %s eq", field)
+	}
+	if u == nil {
+		notFound(w, id)
+		return
+	}
+	row := map[string]any{
+		"isMfaRegistered": false, "isMfaCapable": false, "isSsprRegistered": false, "isSsprEnabled": false,
+		"isSsprCapable": false, "isPasswordlessCapable": false, "isSystemPreferredAuthenticationMethodEnabled": false,
+		"systemPreferredAuthenticationMethods": []any{}, "userPreferredMethodForSecondaryAuthentication": "none",
+		"methodsRegistered": []any{}, "lastUpdatedDateTime": s.now().UTC().Format(time.RFC3339),
+	}
+	for k, val := range u.Registration {
+		row[k] = val
+	}
+	name, _ := u.User["displayName"].(string)
+	row["id"], row["userPrincipalName"], row["userDisplayName"] = u.ID(), u.UPN(), name
+	row["userType"] = strings.ToLower(fmt.Sprint(u.User["userType"]))
+	isAdmin := false
+	for _, m := range u.MemberOf {
+		if _, typ, ok := s.tenant.item(m); ok && typ == "#microsoft.graph.directoryRole" {
+			isAdmin = true
 		}
-		var val strings.Builder
-		i := 1
-		for ; i < len(after); i++ {
-			if after[i] == '\'' {
-				if i+1 < len(after) && after[i+1] == '\'' {
-					val.WriteByte('\'')
-					i++
-					continue
-				}
-				break
+	}
+	row["isAdmin"] = isAdmin
+	writeJSON(w, http.StatusOK, withContext(r, v, "reports/authenticationMethods/userRegistrationDetails/$entity", row))
+}
+
+// betaOnlySignInFields are the sign-in properties only /beta returns.
+var betaOnlySignInFields = []string{"authenticationDetails", "authenticationRequirement", "authenticationMethodsUsed",
+	"authenticationRequirementPolicies", "signInEventTypes", "mfaDetail"}
+
+func (s *Server) signIns(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tenant.NoPremiumLicense {
+		noLicence(w)
+		return
+	}
+	f, ok := parseFilterParam(w, r)
+	if !ok {
+		return
+	}
+	var items []map[string]any
+	for _, u := range s.tenant.Users {
+		for _, e := range u.SignIns {
+			if match(f, e) {
+				items = append(items, e)
 			}
-			val.WriteByte(after[i])
 		}
-		if i >= len(after) {
-			return nil, fmt.Errorf("unterminated string literal")
-		}
-		out = append(out, eqCond{field, val.String()})
-		rest = strings.TrimSpace(after[i+1:])
-		if rest == "" {
-			break
-		}
-		if !strings.HasPrefix(rest, "or ") {
-			return nil, fmt.Errorf("only 'or' joins are supported")
-		}
-		rest = strings.TrimSpace(strings.TrimPrefix(rest, "or "))
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("empty filter")
+	sortByTime(items, "createdDateTime")
+	out := make([]any, 0, len(items))
+	for _, e := range items {
+		c := copyMap(e)
+		if v == "v1.0" {
+			for _, k := range betaOnlySignInFields {
+				delete(c, k)
+			}
+		}
+		out = append(out, c)
 	}
-	return out, nil
+	writeCollection(w, r, v, "auditLogs/signIns", out, 1000)
 }
+
+func (s *Server) directoryAudits(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := parseFilterParam(w, r)
+	if !ok {
+		return
+	}
+	var items []map[string]any
+	for _, u := range s.tenant.Users {
+		for _, e := range u.Audits {
+			if match(f, e) {
+				items = append(items, e)
+			}
+		}
+	}
+	sortByTime(items, "activityDateTime")
+	out := make([]any, 0, len(items))
+	for _, e := range items {
+		out = append(out, copyMap(e))
+	}
+	writeCollection(w, r, v, "auditLogs/directoryAudits", out, 1000)
+}
+
+func (s *Server) requirements(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.tenant.FindUser(r.PathValue("id"))
+	if u == nil {
+		notFound(w, r.PathValue("id"))
+		return
+	}
+	state := "disabled"
+	if st, ok := u.Requirements["perUserMfaState"].(string); ok && st != "" {
+		state = st
+	}
+	writeJSON(w, http.StatusOK, withContext(r, "beta", "users('"+u.ID()+"')/authentication/requirements", map[string]any{"perUserMfaState": state}))
+}
+
+func (s *Server) signInPreferences(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.tenant.FindUser(r.PathValue("id"))
+	if u == nil {
+		notFound(w, r.PathValue("id"))
+		return
+	}
+	out := map[string]any{"isSystemPreferredAuthenticationMethodEnabled": false, "userPreferredMethodForSecondaryAuthentication": nil}
+	for k, val := range u.SignInPreferences {
+		out[k] = val
+	}
+	writeJSON(w, http.StatusOK, withContext(r, "beta", "users('"+u.ID()+"')/authentication/signInPreferences", out))
+}
+
+// noRoute answers what Graph answers for a path it does not know.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", segs[len(segs)-1]))
+}
+
+// ---- wire helpers -----------------------------------------------------------------
 
 func selectFields(obj map[string]any, sel string) map[string]any {
 	if sel == "" {
-		return obj
+		out := copyMap(obj)
+		delete(out, "signInActivity") // only returned when selected
+		return out
 	}
 	out := map[string]any{}
 	for _, f := range strings.Split(sel, ",") {
@@ -266,6 +687,28 @@ func selectFields(obj map[string]any, sel string) map[string]any {
 	return out
 }
 
+func copyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func sortByTime(items []map[string]any, field string) {
+	parse := func(m map[string]any) time.Time {
+		s, _ := m[field].(string)
+		t, _ := time.Parse(time.RFC3339Nano, s)
+		return t
+	}
+	// Newest first, as Graph returns logs.
+	for i := 1; i < len(items); i++ {
+		for j := i; j > 0 && parse(items[j]).After(parse(items[j-1])); j-- {
+			items[j], items[j-1] = items[j-1], items[j]
+		}
+	}
+}
+
 func baseURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
@@ -274,42 +717,43 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-func withContext(r *http.Request, ctx string, obj map[string]any) map[string]any {
-	out := make(map[string]any, len(obj)+1)
-	for k, v := range obj {
-		out[k] = v
-	}
-	out["@odata.context"] = baseURL(r) + "/v1.0/$metadata#" + ctx
+func withContext(r *http.Request, version, ctx string, obj map[string]any) map[string]any {
+	out := copyMap(obj)
+	out["@odata.context"] = baseURL(r) + "/" + version + "/$metadata#" + ctx
 	return out
 }
 
 // writeCollection pages with $top and an absolute @odata.nextLink, as Graph does.
-func writeCollection(w http.ResponseWriter, r *http.Request, ctx string, items []any) {
+func writeCollection(w http.ResponseWriter, r *http.Request, version, ctx string, items []any, defaultTop int) {
 	q := r.URL.Query()
-	top := 100
+	top := defaultTop
 	if t := q.Get("$top"); t != "" {
-		if _, err := fmt.Sscan(t, &top); err != nil || top < 1 {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > 999 && n > defaultTop {
 			writeError(w, http.StatusBadRequest, "BadRequest", "Invalid $top value.")
 			return
 		}
+		top = n
 	}
 	skip := 0
 	if st := q.Get("$skiptoken"); st != "" {
-		if _, err := fmt.Sscan(st, &skip); err != nil || skip < 0 {
+		n, err := strconv.Atoi(st)
+		if err != nil || n < 0 {
 			writeError(w, http.StatusBadRequest, "BadRequest", "Invalid $skiptoken.")
 			return
 		}
+		skip = n
 	}
 	if skip > len(items) {
 		skip = len(items)
 	}
 	page := items[skip:]
-	body := map[string]any{"@odata.context": baseURL(r) + "/v1.0/$metadata#" + ctx}
+	body := map[string]any{"@odata.context": baseURL(r) + "/" + version + "/$metadata#" + ctx}
 	if len(page) > top {
 		page = page[:top]
 		next := *r.URL
 		nq := next.Query()
-		nq.Set("$skiptoken", fmt.Sprint(skip+top))
+		nq.Set("$skiptoken", strconv.Itoa(skip+top))
 		next.RawQuery = nq.Encode()
 		body["@odata.nextLink"] = baseURL(r) + next.Path + "?" + next.RawQuery
 	}
@@ -325,14 +769,24 @@ func notFound(w http.ResponseWriter, id string) {
 		fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
 }
 
-// writeError writes Graph's error envelope; error.message is always present.
+// noLicence is Graph's answer to reporting calls in a tenant without Entra ID P1.
+func noLicence(w http.ResponseWriter) {
+	writeError(w, http.StatusForbidden, "Authentication_RequestFromNonPremiumTenantOrB2CTenant", "Neither tenant is B2C or tenant doesn't have premium license")
+}
+
+func errorEnvelope(code, msg, id string) map[string]any {
+	return map[string]any{"error": map[string]any{
+		"code": code, "message": msg,
+		"innerError": map[string]any{"date": time.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": id, "client-request-id": id},
+	}}
+}
+
+// writeError writes Graph's error envelope; error.message is always present (the SDK's
+// ODataError.Error panics without it).
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	id := uuid.NewString()
 	w.Header().Set("request-id", id)
-	writeJSON(w, status, map[string]any{"error": map[string]any{
-		"code": code, "message": msg,
-		"innerError": map[string]any{"date": time.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": id, "client-request-id": id},
-	}})
+	writeJSON(w, status, errorEnvelope(code, msg, id))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

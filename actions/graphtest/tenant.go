@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 //go:embed tenants/*.json
@@ -13,7 +14,18 @@ var tenantFiles embed.FS
 // Tenant is the directory the fake serves. Objects are kept in Graph's own JSON shape so
 // that what the fake returns is what Graph returns, field names and @odata.type included.
 type Tenant struct {
-	Domain string          `json:"domain"`
+	Domain string `json:"domain"`
+	// AsOf is the time the data file was written for. NewServer shifts every timestamp
+	// in the tenant by (now - AsOf), so sign-ins and audit events are always recent
+	// whenever the demo or a test runs, and keep their spacing (the seeds' minutes
+	// between "started" and "registered" stay minutes). Empty means no shift.
+	AsOf string `json:"asOf,omitempty"`
+	// NoPremiumLicense makes the tenant lack Entra ID P1: sign-ins, signInActivity and
+	// the registration report answer 403 as Graph does without the licence.
+	NoPremiumLicense bool `json:"noPremiumLicense,omitempty"`
+	// TAPDisabled makes the authentication methods policy refuse temporary access passes.
+	TAPDisabled bool `json:"tapDisabled,omitempty"`
+
 	Groups []DirectoryItem `json:"groups"`
 	Roles  []DirectoryItem `json:"roles"`
 	Users  []*TenantUser   `json:"users"`
@@ -79,8 +91,94 @@ func ParseTenant(b []byte) (*Tenant, error) {
 			return nil, fmt.Errorf("parse tenant: duplicate user id %s", u.ID())
 		}
 		seen[strings.ToLower(u.ID())] = true
+		u.complete()
+	}
+	if t.AsOf != "" {
+		if _, err := time.Parse(time.RFC3339, t.AsOf); err != nil {
+			return nil, fmt.Errorf("parse tenant: asOf: %w", err)
+		}
 	}
 	return &t, nil
+}
+
+// complete fills what a data file may leave out but Graph always sends: the user on
+// each sign-in, the target of each audit event, ids.
+func (u *TenantUser) complete() {
+	name, _ := u.User["displayName"].(string)
+	for i, s := range u.SignIns {
+		s["userId"] = u.ID()
+		s["userPrincipalName"] = strings.ToLower(u.UPN())
+		s["userDisplayName"] = name
+		if _, ok := s["id"]; !ok {
+			s["id"] = fmt.Sprintf("%s-s%03d", u.ID()[:8], i)
+		}
+	}
+	for i, a := range u.Audits {
+		if _, ok := a["targetResources"]; !ok {
+			a["targetResources"] = []any{map[string]any{"id": u.ID(), "type": "User", "displayName": name, "userPrincipalName": u.UPN(), "modifiedProperties": []any{}}}
+		}
+		if _, ok := a["id"]; !ok {
+			a["id"] = fmt.Sprintf("Directory_%s_a%03d", u.ID()[:8], i)
+		}
+		if _, ok := a["category"]; !ok {
+			a["category"] = "UserManagement"
+		}
+		if _, ok := a["additionalDetails"]; !ok {
+			a["additionalDetails"] = []any{}
+		}
+	}
+}
+
+// Rebase shifts every timestamp in the tenant so that AsOf becomes now. It does nothing
+// when AsOf is empty, and sets AsOf to now, so a second call is a no-op.
+func (t *Tenant) Rebase(now time.Time) {
+	if t.AsOf == "" {
+		return
+	}
+	asOf, err := time.Parse(time.RFC3339, t.AsOf)
+	if err != nil {
+		return
+	}
+	shift := now.Sub(asOf)
+	for _, u := range t.Users {
+		u.User = shiftTimes(u.User, shift).(map[string]any)
+		for i := range u.Methods {
+			u.Methods[i] = shiftTimes(u.Methods[i], shift).(map[string]any)
+		}
+		if u.Registration != nil {
+			u.Registration = shiftTimes(u.Registration, shift).(map[string]any)
+		}
+		for i := range u.SignIns {
+			u.SignIns[i] = shiftTimes(u.SignIns[i], shift).(map[string]any)
+		}
+		for i := range u.Audits {
+			u.Audits[i] = shiftTimes(u.Audits[i], shift).(map[string]any)
+		}
+	}
+	t.AsOf = now.UTC().Format(time.RFC3339)
+}
+
+// shiftTimes returns v with every RFC 3339 date-time string moved by d.
+func shiftTimes(v any, d time.Duration) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = shiftTimes(e, d)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = shiftTimes(e, d)
+		}
+		return x
+	case string:
+		if len(x) >= 20 && x[4] == '-' && x[10] == 'T' {
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				return t.Add(d).UTC().Format(time.RFC3339)
+			}
+		}
+	}
+	return v
 }
 
 // MustTenant is LoadTenant for tests and the demo, where the embedded file is known good.

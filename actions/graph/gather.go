@@ -1,0 +1,451 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	core "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"github.com/microsoftgraph/msgraph-sdk-go/auditlogs"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/mfadesk/mfadesk/actions"
+)
+
+// betaSources are the sources Graph serves only on /beta. A $batch addresses one version
+// (its item URLs are relative to it), so asking for any of these sends the whole batch
+// to /beta/$batch; the v1.0 models read the beta answers (beta adds properties, which
+// land in AdditionalData). Without them the batch goes to /v1.0.
+const betaSources = actions.SourcePerUserMFA | actions.SourcePreferences | actions.SourceSignIns
+
+// Limits of what one lookup reads: pages beyond the first only for --failed, and a
+// bounded number of them.
+const (
+	groupsPage   = 999
+	auditsPage   = 100
+	signInsPage  = 100
+	maxMorePages = 4
+	batchRetries = 2
+)
+
+// fetch is one source's request inside a batch and, after sending, its answer.
+type fetch struct {
+	src    actions.Source
+	op     string // what is being done, for error messages
+	path   string // the endpoint, to name a missing permission
+	ri     *abs.RequestInformation
+	itemID string
+	resp   core.BatchResponse
+	err    error
+}
+
+// Gather reads the sources q asks for about one user in one round trip: a JSON $batch
+// of at most 20 requests (one per source), each answer handled on its own, so a 403 on
+// sign-ins degrades that section and the rest still comes. A user named by UPN or mail
+// is resolved first (sign-ins, audit events and the registration report are keyed by
+// object id), which costs one more round trip.
+func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Query) (ev actions.Evidence, err error) {
+	q = q.Normalized()
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	ctx, trips := withRoundTrips(ctx)
+	ev = actions.Evidence{Query: q, Taken: time.Now(), Missing: map[actions.Source]error{}}
+	defer func() { ev.RoundTrips = int(trips.Load()) }()
+
+	var known models.Userable
+	id := ref.Value
+	if ref.Kind != actions.RefObjectID {
+		known, err = c.resolve(ctx, ref)
+		if err != nil {
+			return ev, err
+		}
+		id = deref(known.GetId())
+	}
+	if _, err := actions.ParseUserRef(id); err != nil {
+		return ev, &actions.Error{Kind: actions.KindInvalidInput, Op: "read the directory", Message: "not a valid user reference: " + err.Error()}
+	}
+	fs, err := c.plan(ctx, id, q, known == nil)
+	if err != nil {
+		return ev, err
+	}
+	adapter := c.adapter
+	if q.Sources&betaSources != 0 {
+		adapter = c.beta
+	}
+	if err := c.runBatch(ctx, adapter, fs); err != nil {
+		return ev, err
+	}
+	get := func(s actions.Source) *fetch {
+		for _, f := range fs {
+			if f.src == s {
+				return f
+			}
+		}
+		return nil
+	}
+
+	if known == nil {
+		f := get(actions.SourceUser)
+		if f.err != nil {
+			if actions.KindOf(f.err) == actions.KindNotFound {
+				return ev, &actions.Error{Kind: actions.KindNotFound, Op: f.op, Message: fmt.Sprintf("No user %s in the directory.", ref), Err: f.err}
+			}
+			return ev, f.err
+		}
+		mu, err := core.GetBatchResponseById[models.Userable](f.resp, f.itemID, models.CreateUserFromDiscriminatorValue)
+		if err != nil || mu == nil || mu.GetId() == nil {
+			return ev, &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph returned an empty user", Err: errors.Join(errNoBody, err)}
+		}
+		known = mu
+	}
+	ev.User = toUser(known)
+
+	for _, f := range fs {
+		if f.src == actions.SourceUser {
+			continue
+		}
+		if f.err == nil {
+			f.err = c.read(ctx, f, &ev, q)
+		}
+		if f.err != nil {
+			ev.Missing[f.src] = f.err
+			c.log.WarnContext(ctx, "graph source unavailable", "source", f.src.String(), "user", id, "err", f.err)
+		}
+	}
+	ev.User.GroupsNote = ev.Note(actions.SourceGroups)
+	ev.User.SignInNote = ev.Note(actions.SourceLastSignIn)
+	return ev, nil
+}
+
+// plan builds one request per source. Requests come from the v1.0 builders where they
+// exist (the batch rewrites their base URL); the beta-only ones are built by hand.
+func (c *Client) plan(ctx context.Context, id string, q actions.Query, needUser bool) ([]*fetch, error) {
+	var fs []*fetch
+	var firstErr error
+	add := func(src actions.Source, op, path string, ri *abs.RequestInformation, err error) {
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("%s: build request: %w", op, err)
+		}
+		if ri != nil {
+			fs = append(fs, &fetch{src: src, op: op, path: path, ri: ri})
+		}
+	}
+	user := c.sdk.Users().ByUserId(id)
+	if needUser {
+		ri, err := user.ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userSelect}})
+		add(actions.SourceUser, "look up "+id, "/users", ri, err)
+	}
+	s := q.Sources
+	if s&actions.SourceLastSignIn != 0 {
+		ri, err := user.ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: []string{"id", "signInActivity"}}})
+		add(actions.SourceLastSignIn, "read the last sign-in of "+id, "/users?$select=signInActivity", ri, err)
+	}
+	if s&actions.SourceGroups != 0 {
+		top := int32(groupsPage)
+		ri, err := user.TransitiveMemberOf().ToGetRequestInformation(ctx, &users.ItemTransitiveMemberOfRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.ItemTransitiveMemberOfRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}, Top: &top}})
+		add(actions.SourceGroups, "list the groups of "+id, "/transitiveMemberOf", ri, err)
+	}
+	if s&actions.SourceMethods != 0 {
+		ri, err := user.Authentication().Methods().ToGetRequestInformation(ctx, nil)
+		add(actions.SourceMethods, "list the methods of "+id, "/authentication/methods", ri, err)
+	}
+	if s&actions.SourceRegistration != 0 {
+		ri, err := c.sdk.Reports().AuthenticationMethods().UserRegistrationDetails().ByUserRegistrationDetailsId(id).ToGetRequestInformation(ctx, nil)
+		add(actions.SourceRegistration, "read the registration report of "+id, "/reports/authenticationMethods", ri, err)
+	}
+	if s&actions.SourcePerUserMFA != 0 {
+		add(actions.SourcePerUserMFA, "read the per-user MFA state of "+id, "/authentication/requirements", rawGet("/users/{user%2Did}/authentication/requirements", id), nil)
+	}
+	if s&actions.SourcePreferences != 0 {
+		add(actions.SourcePreferences, "read the sign-in preferences of "+id, "/authentication/signInPreferences", rawGet("/users/{user%2Did}/authentication/signInPreferences", id), nil)
+	}
+	if s&actions.SourceSignIns != 0 {
+		since := time.Now().Add(-time.Duration(q.SignInDays) * 24 * time.Hour)
+		filter := "userId eq " + actions.Quote(id) + " and createdDateTime ge " + odataTime(since)
+		top := int32(q.SignInLast)
+		if q.SignInFailedOnly {
+			top = signInsPage
+		}
+		ri, err := c.sdk.AuditLogs().SignIns().ToGetRequestInformation(ctx, &auditlogs.SignInsRequestBuilderGetRequestConfiguration{
+			QueryParameters: &auditlogs.SignInsRequestBuilderGetQueryParameters{Filter: &filter, Top: &top}})
+		add(actions.SourceSignIns, "read the sign-ins of "+id, "/auditLogs/signIns", ri, err)
+	}
+	if s&actions.SourceAudits != 0 {
+		since := time.Now().Add(-time.Duration(q.AuditDays) * 24 * time.Hour)
+		filter := "targetResources/any(t: t/id eq " + actions.Quote(id) + ") and activityDateTime ge " + odataTime(since)
+		top := int32(auditsPage)
+		ri, err := c.sdk.AuditLogs().DirectoryAudits().ToGetRequestInformation(ctx, &auditlogs.DirectoryAuditsRequestBuilderGetRequestConfiguration{
+			QueryParameters: &auditlogs.DirectoryAuditsRequestBuilderGetQueryParameters{Filter: &filter, Top: &top}})
+		add(actions.SourceAudits, "read the audit log of "+id, "/auditLogs/directoryAudits", ri, err)
+	}
+	if len(fs) > 20 { // Graph's limit per $batch
+		return nil, fmt.Errorf("read the directory: %d requests do not fit one batch", len(fs))
+	}
+	return fs, firstErr
+}
+
+// rawGet builds a GET for an endpoint the v1.0 SDK has no builder for.
+func rawGet(template, userID string) *abs.RequestInformation {
+	ri := abs.NewRequestInformation()
+	ri.Method = abs.GET
+	ri.UrlTemplate = "{+baseurl}" + template
+	ri.PathParameters["user%2Did"] = userID
+	ri.Headers.TryAdd("Accept", "application/json")
+	return ri
+}
+
+func odataTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// runBatch sends fs as one $batch through adapter and records each item's answer. Items
+// answered 429, 503 or 504 are sent again, alone in a smaller batch, after the longest
+// Retry-After among them — the SDK retries whole requests, never batch items — as long
+// as the total wait stays within MaxRetryWait and the deadline. What still fails keeps
+// its error; only a failure of the batch request itself is returned.
+func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []*fetch) error {
+	pending := fs
+	var waited time.Duration
+	for attempt := 0; ; attempt++ {
+		br := core.NewBatchRequest(adapter)
+		for _, f := range pending {
+			f.ri.PathParameters["baseurl"] = adapter.GetBaseUrl()
+			item, err := br.AddBatchRequestStep(*f.ri)
+			if err != nil {
+				return fmt.Errorf("read the directory: add %s to the batch: %w", f.src, err)
+			}
+			f.itemID = deref(item.GetId())
+		}
+		resp, err := br.Send(ctx, adapter)
+		if err != nil {
+			return classify("read the directory", "/$batch", err)
+		}
+		var retry []*fetch
+		var wait time.Duration
+		for _, f := range pending {
+			f.resp, f.err = resp, nil
+			it := resp.GetResponseById(f.itemID)
+			if it == nil || it.GetStatus() == nil {
+				f.err = &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph left this part of the batch unanswered"}
+				continue
+			}
+			status := int(*it.GetStatus())
+			if status < 400 {
+				continue
+			}
+			// The SDK maps the item's error body through the registered error mappings.
+			_, terr := core.GetBatchResponseById[models.Entityable](resp, f.itemID, models.CreateEntityFromDiscriminatorValue)
+			f.err = classifyItem(f.op, f.path, status, it.GetHeaders(), terr)
+			var ae *actions.Error
+			if errors.As(f.err, &ae) && ae.Kind == actions.KindThrottled {
+				retry = append(retry, f)
+				wait = max(wait, ae.RetryAfter)
+			}
+		}
+		if len(retry) == 0 || attempt >= batchRetries {
+			return nil
+		}
+		if waited+wait > c.cfg.MaxRetryWait {
+			return nil
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil
+		}
+		c.log.InfoContext(ctx, "graph throttled batch items, retrying", "items", len(retry), "retry_after", wait)
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+		waited += wait
+		pending = retry
+	}
+}
+
+// read turns one answered source into evidence.
+func (c *Client) read(ctx context.Context, f *fetch, ev *actions.Evidence, q actions.Query) error {
+	bad := func(err error) error {
+		return &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph's answer could not be read", Err: err}
+	}
+	switch f.src {
+	case actions.SourceLastSignIn:
+		mu, err := core.GetBatchResponseById[models.Userable](f.resp, f.itemID, models.CreateUserFromDiscriminatorValue)
+		if err != nil {
+			return bad(err)
+		}
+		if a := mu.GetSignInActivity(); a != nil && a.GetLastSignInDateTime() != nil {
+			ev.User.LastSignIn = *a.GetLastSignInDateTime()
+		}
+	case actions.SourceGroups:
+		page, err := core.GetBatchResponseById[models.DirectoryObjectCollectionResponseable](f.resp, f.itemID, models.CreateDirectoryObjectCollectionResponseFromDiscriminatorValue)
+		if err != nil {
+			return bad(err)
+		}
+		return c.memberships(ctx, page, &ev.User)
+	case actions.SourceMethods:
+		page, err := core.GetBatchResponseById[models.AuthenticationMethodCollectionResponseable](f.resp, f.itemID, models.CreateAuthenticationMethodCollectionResponseFromDiscriminatorValue)
+		if err != nil {
+			return bad(err)
+		}
+		for _, m := range page.GetValue() {
+			ev.Methods = append(ev.Methods, toMethod(m))
+		}
+	case actions.SourceRegistration:
+		r, err := core.GetBatchResponseById[models.UserRegistrationDetailsable](f.resp, f.itemID, models.CreateUserRegistrationDetailsFromDiscriminatorValue)
+		if err != nil {
+			return bad(err)
+		}
+		reg := toRegistration(r)
+		ev.Registration = &reg
+	case actions.SourcePerUserMFA:
+		var v struct {
+			State string `json:"perUserMfaState"`
+		}
+		if err := decodeItem(f, &v); err != nil {
+			return bad(err)
+		}
+		ev.PerUserMFA = v.State
+	case actions.SourcePreferences:
+		var v struct {
+			System    *bool   `json:"isSystemPreferredAuthenticationMethodEnabled"`
+			Preferred *string `json:"userPreferredMethodForSecondaryAuthentication"`
+		}
+		if err := decodeItem(f, &v); err != nil {
+			return bad(err)
+		}
+		ev.Preferences = &actions.SignInPreferences{SystemPreferredEnabled: deref(v.System), UserPreferred: deref(v.Preferred)}
+	case actions.SourceSignIns:
+		var page signInPage
+		if err := decodeItem(f, &page); err != nil {
+			return bad(err)
+		}
+		return c.signIns(ctx, page, ev, q)
+	case actions.SourceAudits:
+		page, err := core.GetBatchResponseById[models.DirectoryAuditCollectionResponseable](f.resp, f.itemID, models.CreateDirectoryAuditCollectionResponseFromDiscriminatorValue)
+		if err != nil {
+			return bad(err)
+		}
+		for _, a := range page.GetValue() {
+			ev.Audits = append(ev.Audits, toAudit(a))
+		}
+		ev.AuditsMore = page.GetOdataNextLink() != nil
+	}
+	return nil
+}
+
+// decodeItem reads a batch item's body into v. The SDK keeps item bodies as generic
+// maps; beta-only answers have no SDK model, so they go through encoding/json.
+func decodeItem(f *fetch, v any) error {
+	it := f.resp.GetResponseById(f.itemID)
+	b, err := json.Marshal(it.GetBody())
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// memberships fills the MFA-relevant groups and directory roles from the first page
+// and, when the user is in more groups than fit one page, the following pages: a
+// configured MFA group on page two still makes MFA required.
+func (c *Client) memberships(ctx context.Context, page models.DirectoryObjectCollectionResponseable, u *actions.User) error {
+	want := map[string]bool{}
+	for _, g := range c.cfg.MFAGroups {
+		want[strings.ToLower(g)] = true
+	}
+	visit := func(o models.DirectoryObjectable) bool {
+		switch v := o.(type) {
+		case models.DirectoryRoleable:
+			u.Roles = append(u.Roles, deref(v.GetDisplayName()))
+		case models.Groupable:
+			if name := deref(v.GetDisplayName()); want[strings.ToLower(name)] {
+				u.MFAGroups = append(u.MFAGroups, name)
+			}
+		}
+		return true
+	}
+	if page.GetOdataNextLink() == nil {
+		for _, o := range page.GetValue() {
+			visit(o)
+		}
+		return nil
+	}
+	it, err := core.NewPageIterator[models.DirectoryObjectable](page, c.adapter, models.CreateDirectoryObjectCollectionResponseFromDiscriminatorValue)
+	if err != nil {
+		return fmt.Errorf("list groups: %w", err)
+	}
+	if err := it.Iterate(ctx, visit); err != nil {
+		return classify("list the groups of "+u.ID, "/transitiveMemberOf", err)
+	}
+	return nil
+}
+
+// signInPage is a page of beta sign-ins.
+type signInPage struct {
+	Value    []rawSignIn `json:"value"`
+	NextLink string      `json:"@odata.nextLink"`
+}
+
+// signIns keeps the newest N sign-ins, or the newest N failures; for failures it reads
+// later pages (a bounded number) until it has N.
+func (c *Client) signIns(ctx context.Context, page signInPage, ev *actions.Evidence, q actions.Query) error {
+	for pages := 0; ; pages++ {
+		for _, r := range page.Value {
+			s := r.toSignIn()
+			if q.SignInFailedOnly && !s.Failed() {
+				continue
+			}
+			if len(ev.SignIns) == q.SignInLast {
+				ev.SignInsMore = true
+				return nil
+			}
+			ev.SignIns = append(ev.SignIns, s)
+		}
+		if page.NextLink == "" {
+			return nil
+		}
+		if !q.SignInFailedOnly || pages >= maxMorePages {
+			ev.SignInsMore = true
+			return nil
+		}
+		next, err := c.nextPage(ctx, page.NextLink, "/auditLogs/signIns")
+		if err != nil {
+			return err
+		}
+		page = signInPage{}
+		if err := json.Unmarshal(next, &page); err != nil {
+			return &actions.Error{Kind: actions.KindUnavailable, Op: "read sign-ins", Message: "Microsoft Graph's answer could not be read", Err: err}
+		}
+	}
+}
+
+// nextPage follows an @odata.nextLink verbatim, as Graph requires, through the same
+// pipeline (retry, compression, auth) and returns the raw page.
+func (c *Client) nextPage(ctx context.Context, link, path string) ([]byte, error) {
+	ri := abs.NewRequestInformation()
+	ri.Method = abs.GET
+	ri.Headers.TryAdd("Accept", "application/json")
+	u, err := parseURL(link)
+	if err != nil {
+		return nil, fmt.Errorf("follow next page: %w", err)
+	}
+	ri.SetUri(*u)
+	b, err := c.beta.SendPrimitive(ctx, ri, "[]byte", errorMap)
+	if err != nil {
+		return nil, classify("read the next page", path, err)
+	}
+	raw, _ := b.([]byte)
+	return raw, nil
+}
+
+var errorMap = abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}

@@ -1,0 +1,241 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Writer is what the approvals executor needs: the two approved actions and the
+// temporary access pass that lets a user register again. Each takes the target's object
+// id (never a name: a request is bound to one directory object) and is safe to retry.
+type Writer interface {
+	// RevokeSessions signs the user out everywhere (Graph revokeSignInSessions).
+	RevokeSessions(ctx context.Context, userID string) (Result, error)
+	// Reregister deletes the user's phone, Authenticator and software OATH methods (the
+	// set is configurable), the default one last, then revokes sessions. It refuses
+	// with KindStale when the user's methods are not the ones in snapshot, the methods
+	// the request was approved against.
+	Reregister(ctx context.Context, userID string, snapshot []MethodRef) (Result, error)
+	// IssueTAP creates a temporary access pass. The pass is in the result only once.
+	IssueTAP(ctx context.Context, userID string, lifetime time.Duration, usableOnce bool) (TAP, error)
+}
+
+// MethodRef names one authentication method as it was when a request was filed: what
+// the approver saw and approved. Label is masked: it is stored and shown on cards.
+type MethodRef struct {
+	ID    string     `json:"id"`
+	Type  MethodType `json:"type"`
+	Label string     `json:"label"`
+}
+
+// Snapshot records methods for a request, sorted by type and id so two snapshots of the
+// same methods are equal.
+func Snapshot(methods []Method) []MethodRef {
+	out := make([]MethodRef, 0, len(methods))
+	for _, m := range methods {
+		out = append(out, MethodRef{ID: m.ID, Type: m.Type, Label: m.Label()})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Type != out[j].Type {
+			return out[i].Type < out[j].Type
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// SnapshotDiff says how current methods differ from an approved snapshot. Added are
+// methods the approver never saw (a new method, or a changed one: another phone number
+// behind the same id); Gone are approved methods that no longer exist. Only Added makes
+// a snapshot stale: Gone is what a resumed run finds after deleting some already.
+type SnapshotDiff struct {
+	Added []MethodRef
+	Gone  []MethodRef
+}
+
+// Stale reports whether acting now would act on something the approver did not see.
+func (d SnapshotDiff) Stale() bool { return len(d.Added) > 0 }
+
+// DiffSnapshot compares the current methods with an approved snapshot.
+func DiffSnapshot(approved, current []MethodRef) SnapshotDiff {
+	key := func(r MethodRef) string { return string(r.Type) + "\x00" + strings.ToLower(r.ID) + "\x00" + r.Label }
+	inApproved := map[string]bool{}
+	for _, r := range approved {
+		inApproved[key(r)] = true
+	}
+	inCurrent := map[string]bool{}
+	var d SnapshotDiff
+	for _, r := range current {
+		inCurrent[key(r)] = true
+		if !inApproved[key(r)] {
+			d.Added = append(d.Added, r)
+		}
+	}
+	for _, r := range approved {
+		if !inCurrent[key(r)] {
+			d.Gone = append(d.Gone, r)
+		}
+	}
+	return d
+}
+
+// Outcome of one step of a write action.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeDone        Outcome = "done"
+	OutcomeDeleted     Outcome = "deleted"
+	OutcomeAlreadyGone Outcome = "already gone"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeNotTried    Outcome = "not attempted"
+)
+
+// Step is one thing a write action did or failed to do. It is stored, audited and shown
+// on cards, so it never holds a secret or a full phone number.
+type Step struct {
+	Action  string    `json:"action"`           // "delete method", "revoke sessions", "issue temporary access pass"
+	Method  MethodRef `json:"method,omitempty"` // for deletions
+	Outcome Outcome   `json:"outcome"`
+	Reason  string    `json:"reason,omitempty"` // why it failed or was not attempted
+	At      time.Time `json:"at"`
+}
+
+// String is the step in one line, e.g. "delete method mobile +1 425•••••99: deleted".
+func (s Step) String() string {
+	out := s.Action
+	if s.Method.Label != "" {
+		out += " " + s.Method.Label
+	}
+	out += ": " + string(s.Outcome)
+	if s.Reason != "" {
+		out += " (" + s.Reason + ")"
+	}
+	return out
+}
+
+// Result is what a write action did, step by step, with an honest summary.
+type Result struct {
+	Summary string `json:"summary"`
+	Steps   []Step `json:"steps"`
+}
+
+// Failed reports whether any step failed.
+func (r Result) Failed() bool {
+	for _, s := range r.Steps {
+		if s.Outcome == OutcomeFailed {
+			return true
+		}
+	}
+	return false
+}
+
+// RevokeSummary is what revoking sessions really does. The portal's "Revoke MFA
+// sessions" only clears remembered MFA; Graph has no such call, and
+// revokeSignInSessions is broader: it signs the user out of every app and browser.
+const RevokeSummary = "Signed the user out everywhere: every refresh token and browser session is revoked (broader than the portal's \"Revoke MFA sessions\"), so they must sign in again, with MFA, on every device. It can take a few minutes to reach every app."
+
+// TAP is a temporary access pass. The pass itself is unexported and read with Reveal:
+// formatting, logging (slog), and JSON encoding all show it redacted, so it cannot
+// reach a log or an audit event by accident. Deliver it once, privately.
+type TAP struct {
+	pass       string
+	MethodID   string
+	Created    time.Time
+	Start      time.Time
+	Lifetime   time.Duration
+	UsableOnce bool
+}
+
+// NewTAP wraps a pass returned by the directory.
+func NewTAP(pass, methodID string, created, start time.Time, lifetime time.Duration, usableOnce bool) TAP {
+	return TAP{pass: pass, MethodID: methodID, Created: created, Start: start, Lifetime: lifetime, UsableOnce: usableOnce}
+}
+
+// Reveal returns the pass. Call it only to show the pass to the person who delivers it.
+func (t TAP) Reveal() string { return t.pass }
+
+// String describes the pass without revealing it.
+func (t TAP) String() string {
+	use := "multi-use"
+	if t.UsableOnce {
+		use = "one-time"
+	}
+	return fmt.Sprintf("temporary access pass [redacted], %s, valid %s from %s", use, t.Lifetime, t.Start.UTC().Format(time.RFC3339))
+}
+
+// GoString keeps %#v from printing the pass.
+func (t TAP) GoString() string { return "actions.TAP{" + t.String() + "}" }
+
+// LogValue keeps slog from printing the pass.
+func (t TAP) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("pass", "[redacted]"),
+		slog.String("method_id", t.MethodID),
+		slog.Time("start", t.Start),
+		slog.Duration("lifetime", t.Lifetime),
+		slog.Bool("usable_once", t.UsableOnce),
+	)
+}
+
+// MarshalJSON keeps encoders from writing the pass.
+func (t TAP) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprintf(`{"pass":"[redacted]","method_id":%q,"start":%q,"lifetime_minutes":%d,"usable_once":%t}`,
+		t.MethodID, t.Start.UTC().Format(time.RFC3339), int(t.Lifetime/time.Minute), t.UsableOnce)), nil
+}
+
+// MaskPhone masks a phone number for anything that leaves the caller's private answer:
+// the country code, the first three and the last two digits stay, e.g.
+// "+1 4255550199" → "+1 425•••••99". Numbers too short to mask that way keep only their
+// last two digits.
+func MaskPhone(number string) string {
+	number = strings.TrimSpace(number)
+	if number == "" {
+		return ""
+	}
+	prefix, national := "", number
+	if strings.HasPrefix(number, "+") {
+		if cc, rest, ok := strings.Cut(number, " "); ok {
+			prefix, national = cc+" ", rest
+		}
+	}
+	var digits []rune
+	for _, r := range national {
+		if r >= '0' && r <= '9' {
+			digits = append(digits, r)
+		}
+	}
+	if len(digits) == 0 {
+		return prefix + "•••"
+	}
+	keepHead, keepTail := 3, 2
+	if len(digits) < keepHead+keepTail+3 {
+		keepHead = 0
+	}
+	if len(digits) <= keepTail {
+		keepTail = 0
+	}
+	var b strings.Builder
+	b.WriteString(prefix)
+	for i, r := range digits {
+		if i < keepHead || i >= len(digits)-keepTail {
+			b.WriteRune(r)
+		} else {
+			b.WriteString("•")
+		}
+	}
+	return b.String()
+}
+
+// MaskEmail keeps the first letter of the local part and the domain: "j•••@contoso.com".
+func MaskEmail(addr string) string {
+	local, domain, ok := strings.Cut(addr, "@")
+	if !ok || local == "" {
+		return "•••"
+	}
+	return string([]rune(local)[:1]) + "•••@" + domain
+}

@@ -278,6 +278,7 @@ func TestSubmitRefusals(t *testing.T) {
 	}{
 		{"short reason", agent, bad(func(f *bot.FormSubmission) { f.Reason = "pls" }), "reason", ""},
 		{"no verification", agent, bad(func(f *bot.FormSubmission) { f.Verification = "trust me" }), "verification", ""},
+		{"no verification detail", agent, bad(func(f *bot.FormSubmission) { f.VerificationDetail = " " }), "verification_detail", ""},
 		{"no ticket", agent, bad(func(f *bot.FormSubmission) { f.Ticket = "" }), "ticket", ""},
 		{"target by name", agent, bad(func(f *bot.FormSubmission) { f.Target = "mfatest2@contoso.example" }), "", "not a directory object id"},
 		{"unknown action", agent, bad(func(f *bot.FormSubmission) { f.Action = "delete" }), "", "not for a known request"},

@@ -112,7 +112,10 @@ func checkForm(f FormSubmission) FieldErrors {
 	if _, ok := verificationLabels[approvals.VerificationMethod(f.Verification)]; !ok {
 		errs["verification"] = "Choose how you verified the person's identity."
 	}
-	if d := strings.TrimSpace(f.VerificationDetail); utf8.RuneCountInString(d) > 500 {
+	switch n := utf8.RuneCountInString(strings.TrimSpace(f.VerificationDetail)); {
+	case n < 3:
+		errs["verification_detail"] = "Describe the identity check in a few words (what was seen or who attested)."
+	case n > 500:
 		errs["verification_detail"] = "Keep the detail under 500 characters."
 	}
 	if !ticketRe.MatchString(strings.TrimSpace(f.Ticket)) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -20,6 +21,8 @@ const usage = `mfadesk — an MFA helpdesk bot for Slack and Microsoft Teams, wi
 Usage:
   mfadesk serve --config FILE   run the bot (Slack and/or Teams, Microsoft Graph)
   mfadesk demo [--listen ADDR]  run the whole bot locally: fake tenant, web chat
+  mfadesk audit export|verify   export the audit log as JSON lines, or verify its hash chain
+  mfadesk approvals list|show   list requests, or show one with its history
   mfadesk version               print the version
 
 Run 'mfadesk <command> --help' for a command's flags.
@@ -47,6 +50,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdServe(ctx, args[1:], stdout, stderr, getenv)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = cmdAudit(ctx, args[1:], stdout, stderr, getenv)
+	case "approvals":
+		err = cmdApprovals(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mfadesk", version)
 	case "help", "-h", "--help":
@@ -61,6 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
+		if msg := strings.TrimSuffix(err.Error(), ": "+errUsage.Error()); err != errUsage {
+			fmt.Fprintln(stderr, "mfadesk:", msg)
+		}
 		return 2
 	default:
 		fmt.Fprintln(stderr, "mfadesk:", err)

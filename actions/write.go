@@ -60,7 +60,9 @@ type SnapshotDiff struct {
 // Stale reports whether acting now would act on something the approver did not see.
 func (d SnapshotDiff) Stale() bool { return len(d.Added) > 0 }
 
-// DiffSnapshot compares the current methods with an approved snapshot.
+// DiffSnapshot compares the current methods with an approved snapshot. The password
+// method is ignored on both sides: every user has it, nothing deletes it, and a request
+// may leave it out of its snapshot.
 func DiffSnapshot(approved, current []MethodRef) SnapshotDiff {
 	key := func(r MethodRef) string { return string(r.Type) + "\x00" + strings.ToLower(r.ID) + "\x00" + r.Label }
 	inApproved := map[string]bool{}
@@ -70,13 +72,16 @@ func DiffSnapshot(approved, current []MethodRef) SnapshotDiff {
 	inCurrent := map[string]bool{}
 	var d SnapshotDiff
 	for _, r := range current {
+		if r.Type == MethodPassword {
+			continue
+		}
 		inCurrent[key(r)] = true
 		if !inApproved[key(r)] {
 			d.Added = append(d.Added, r)
 		}
 	}
 	for _, r := range approved {
-		if !inCurrent[key(r)] {
+		if !inCurrent[key(r)] && r.Type != MethodPassword {
 			d.Gone = append(d.Gone, r)
 		}
 	}

@@ -121,6 +121,8 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 	switch cmd.Verb {
 	case VerbUser:
 		return r.userLookup(ctx, cmd)
+	case VerbMethods, VerbStatus, VerbSignins, VerbAudit, VerbDiagnose:
+		return r.lookup(ctx, cmd)
 	case VerbReregister, VerbRevoke:
 		return r.requestForm(ctx, ev.Caller, cmd, roles)
 	case VerbPending, VerbShow, VerbCancel:

@@ -46,6 +46,9 @@ type Config struct {
 	// ReregisterTypes are the method types Reregister deletes (default: phone, Microsoft
 	// Authenticator, software OATH — what the portal's "Require re-register MFA" removes).
 	ReregisterTypes []actions.MethodType
+	// Unbatched sends a lookup's requests one at a time instead of in one $batch: for
+	// benchmarks, and for networks whose proxies refuse $batch.
+	Unbatched bool
 	// Logger receives Graph failures and write actions; nil means slog.Default(). Nothing
 	// secret is logged: a temporary access pass redacts itself.
 	Logger *slog.Logger

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/auditlogs"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -41,7 +42,7 @@ type fetch struct {
 	path   string // the endpoint, to name a missing permission
 	ri     *abs.RequestInformation
 	itemID string
-	resp   core.BatchResponse
+	body   []byte // the answer's JSON body
 	err    error
 }
 
@@ -52,10 +53,14 @@ type fetch struct {
 // object id), which costs one more round trip.
 func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Query) (ev actions.Evidence, err error) {
 	q = q.Normalized()
+	ev = actions.Evidence{Query: q, Taken: time.Now(), Missing: map[actions.Source]error{}}
+	// A UserRef can be built by hand: check it again before it reaches a URL or $filter.
+	if checked, perr := actions.ParseUserRef(ref.Value); perr != nil || checked.Kind != ref.Kind {
+		return ev, &actions.Error{Kind: actions.KindInvalidInput, Op: "read the directory", Message: fmt.Sprintf("%q is not a UPN, mail address or object id", ref.Value)}
+	}
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	ctx, trips := withRoundTrips(ctx)
-	ev = actions.Evidence{Query: q, Taken: time.Now(), Missing: map[actions.Source]error{}}
 	defer func() { ev.RoundTrips = int(trips.Load()) }()
 
 	var known models.Userable
@@ -67,9 +72,6 @@ func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Quer
 		}
 		id = deref(known.GetId())
 	}
-	if _, err := actions.ParseUserRef(id); err != nil {
-		return ev, &actions.Error{Kind: actions.KindInvalidInput, Op: "read the directory", Message: "not a valid user reference: " + err.Error()}
-	}
 	fs, err := c.plan(ctx, id, q, known == nil)
 	if err != nil {
 		return ev, err
@@ -78,7 +80,9 @@ func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Quer
 	if q.Sources&betaSources != 0 {
 		adapter = c.beta
 	}
-	if err := c.runBatch(ctx, adapter, fs); err != nil {
+	if c.cfg.Unbatched {
+		c.runEach(ctx, adapter, fs)
+	} else if err := c.runBatch(ctx, adapter, fs); err != nil {
 		return ev, err
 	}
 	get := func(s actions.Source) *fetch {
@@ -98,7 +102,7 @@ func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Quer
 			}
 			return ev, f.err
 		}
-		mu, err := core.GetBatchResponseById[models.Userable](f.resp, f.itemID, models.CreateUserFromDiscriminatorValue)
+		mu, err := parseAs[models.Userable](f.body, models.CreateUserFromDiscriminatorValue)
 		if err != nil || mu == nil || mu.GetId() == nil {
 			return ev, &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph returned an empty user", Err: errors.Join(errNoBody, err)}
 		}
@@ -230,7 +234,7 @@ func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []
 		var retry []*fetch
 		var wait time.Duration
 		for _, f := range pending {
-			f.resp, f.err = resp, nil
+			f.body, f.err = nil, nil
 			it := resp.GetResponseById(f.itemID)
 			if it == nil || it.GetStatus() == nil {
 				f.err = &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph left this part of the batch unanswered"}
@@ -238,6 +242,10 @@ func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []
 			}
 			status := int(*it.GetStatus())
 			if status < 400 {
+				// The SDK keeps item bodies as generic maps; back to JSON for the models.
+				if f.body, err = json.Marshal(it.GetBody()); err != nil {
+					f.err = &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph's answer could not be read", Err: err}
+				}
 				continue
 			}
 			// The SDK maps the item's error body through the registered error mappings.
@@ -273,6 +281,38 @@ func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []
 	}
 }
 
+// runEach sends the requests one at a time instead of in a batch (Config.Unbatched):
+// for comparison in benchmarks, and for networks whose proxies refuse $batch.
+func (c *Client) runEach(ctx context.Context, adapter abs.RequestAdapter, fs []*fetch) {
+	for _, f := range fs {
+		b, err := adapter.SendPrimitive(ctx, f.ri, "[]byte", errorMap)
+		if err != nil {
+			f.err = classify(f.op, f.path, err)
+			continue
+		}
+		f.body, _ = b.([]byte)
+	}
+}
+
+// parseAs reads a JSON body into an SDK model through the SDK's own JSON parser (so
+// @odata.type picks the derived type).
+func parseAs[T any](body []byte, factory absser.ParsableFactory) (T, error) {
+	var zero T
+	node, err := absser.DefaultParseNodeFactoryInstance.GetRootParseNode("application/json", body)
+	if err != nil {
+		return zero, err
+	}
+	v, err := node.GetObjectValue(factory)
+	if err != nil {
+		return zero, err
+	}
+	t, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("unexpected answer type %T", v)
+	}
+	return t, nil
+}
+
 // read turns one answered source into evidence.
 func (c *Client) read(ctx context.Context, f *fetch, ev *actions.Evidence, q actions.Query) error {
 	bad := func(err error) error {
@@ -280,7 +320,7 @@ func (c *Client) read(ctx context.Context, f *fetch, ev *actions.Evidence, q act
 	}
 	switch f.src {
 	case actions.SourceLastSignIn:
-		mu, err := core.GetBatchResponseById[models.Userable](f.resp, f.itemID, models.CreateUserFromDiscriminatorValue)
+		mu, err := parseAs[models.Userable](f.body, models.CreateUserFromDiscriminatorValue)
 		if err != nil {
 			return bad(err)
 		}
@@ -288,13 +328,13 @@ func (c *Client) read(ctx context.Context, f *fetch, ev *actions.Evidence, q act
 			ev.User.LastSignIn = *a.GetLastSignInDateTime()
 		}
 	case actions.SourceGroups:
-		page, err := core.GetBatchResponseById[models.DirectoryObjectCollectionResponseable](f.resp, f.itemID, models.CreateDirectoryObjectCollectionResponseFromDiscriminatorValue)
+		page, err := parseAs[models.DirectoryObjectCollectionResponseable](f.body, models.CreateDirectoryObjectCollectionResponseFromDiscriminatorValue)
 		if err != nil {
 			return bad(err)
 		}
 		return c.memberships(ctx, page, &ev.User)
 	case actions.SourceMethods:
-		page, err := core.GetBatchResponseById[models.AuthenticationMethodCollectionResponseable](f.resp, f.itemID, models.CreateAuthenticationMethodCollectionResponseFromDiscriminatorValue)
+		page, err := parseAs[models.AuthenticationMethodCollectionResponseable](f.body, models.CreateAuthenticationMethodCollectionResponseFromDiscriminatorValue)
 		if err != nil {
 			return bad(err)
 		}
@@ -302,7 +342,7 @@ func (c *Client) read(ctx context.Context, f *fetch, ev *actions.Evidence, q act
 			ev.Methods = append(ev.Methods, toMethod(m))
 		}
 	case actions.SourceRegistration:
-		r, err := core.GetBatchResponseById[models.UserRegistrationDetailsable](f.resp, f.itemID, models.CreateUserRegistrationDetailsFromDiscriminatorValue)
+		r, err := parseAs[models.UserRegistrationDetailsable](f.body, models.CreateUserRegistrationDetailsFromDiscriminatorValue)
 		if err != nil {
 			return bad(err)
 		}
@@ -312,7 +352,7 @@ func (c *Client) read(ctx context.Context, f *fetch, ev *actions.Evidence, q act
 		var v struct {
 			State string `json:"perUserMfaState"`
 		}
-		if err := decodeItem(f, &v); err != nil {
+		if err := json.Unmarshal(f.body, &v); err != nil {
 			return bad(err)
 		}
 		ev.PerUserMFA = v.State
@@ -321,18 +361,18 @@ func (c *Client) read(ctx context.Context, f *fetch, ev *actions.Evidence, q act
 			System    *bool   `json:"isSystemPreferredAuthenticationMethodEnabled"`
 			Preferred *string `json:"userPreferredMethodForSecondaryAuthentication"`
 		}
-		if err := decodeItem(f, &v); err != nil {
+		if err := json.Unmarshal(f.body, &v); err != nil {
 			return bad(err)
 		}
 		ev.Preferences = &actions.SignInPreferences{SystemPreferredEnabled: deref(v.System), UserPreferred: deref(v.Preferred)}
 	case actions.SourceSignIns:
 		var page signInPage
-		if err := decodeItem(f, &page); err != nil {
+		if err := json.Unmarshal(f.body, &page); err != nil {
 			return bad(err)
 		}
 		return c.signIns(ctx, page, ev, q)
 	case actions.SourceAudits:
-		page, err := core.GetBatchResponseById[models.DirectoryAuditCollectionResponseable](f.resp, f.itemID, models.CreateDirectoryAuditCollectionResponseFromDiscriminatorValue)
+		page, err := parseAs[models.DirectoryAuditCollectionResponseable](f.body, models.CreateDirectoryAuditCollectionResponseFromDiscriminatorValue)
 		if err != nil {
 			return bad(err)
 		}
@@ -342,17 +382,6 @@ func (c *Client) read(ctx context.Context, f *fetch, ev *actions.Evidence, q act
 		ev.AuditsMore = page.GetOdataNextLink() != nil
 	}
 	return nil
-}
-
-// decodeItem reads a batch item's body into v. The SDK keeps item bodies as generic
-// maps; beta-only answers have no SDK model, so they go through encoding/json.
-func decodeItem(f *fetch, v any) error {
-	it := f.resp.GetResponseById(f.itemID)
-	b, err := json.Marshal(it.GetBody())
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 // memberships fills the MFA-relevant groups and directory roles from the first page

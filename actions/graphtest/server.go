@@ -27,6 +27,8 @@ type Faults struct {
 	Latency time.Duration
 	// ThrottleEvery answers every Nth call with 429 and Retry-After (0 = never).
 	ThrottleEvery int
+	// ThrottleFirst answers the first N calls with 429 (then they pass).
+	ThrottleFirst int
 	// ThrottleAbove answers 429 to calls beyond this many per second (0 = no limit).
 	ThrottleAbove int
 	// ThrottleOnly limits throttling to calls whose path contains any of these.
@@ -219,6 +221,9 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 	if len(f.ThrottleOnly) == 0 || containsAny(target, f.ThrottleOnly) {
 		s.calls++
 		if f.ThrottleEvery > 0 && s.calls%int64(f.ThrottleEvery) == 0 {
+			throttle = true
+		}
+		if s.calls <= int64(f.ThrottleFirst) {
 			throttle = true
 		}
 		if f.ThrottleAbove > 0 {

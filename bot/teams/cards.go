@@ -127,7 +127,12 @@ func newCard(fallback string) Card {
 	return c
 }
 
-func textBlock(s string) Element { return Element{Type: "TextBlock", Text: s, Wrap: true} }
+func textBlock(s string) Element { return Element{Type: "TextBlock", Text: noLinks(s), Wrap: true} }
+
+// noLinks breaks markdown link syntax. TextBlocks and FactSet values render markdown,
+// and cards show text users typed (a request's reason, a justification): a reason
+// reading "[verify here](https://…)" must not become a link on an approver's card.
+func noLinks(s string) string { return strings.ReplaceAll(s, "](", "]\u200b(") }
 
 // execute is an Action.Execute with an Action.Submit fallback for clients without
 // Universal Actions; the fallback carries the verb in its data so the message it
@@ -159,7 +164,7 @@ func severityWords(s bot.Severity) (label, color string) {
 func RenderCard(m bot.Message) Card {
 	c := newCard(m.Text)
 	if m.Title != "" {
-		c.Body = append(c.Body, Element{Type: "TextBlock", Text: m.Title, Wrap: true, Weight: "Bolder", Size: "Medium"})
+		c.Body = append(c.Body, Element{Type: "TextBlock", Text: noLinks(m.Title), Wrap: true, Weight: "Bolder", Size: "Medium"})
 	}
 	if len(m.Sections) == 0 || m.Refusal {
 		tb := textBlock(m.Text)
@@ -188,7 +193,7 @@ func RenderCard(m bot.Message) Card {
 func renderSection(s bot.Section) []Element {
 	var out []Element
 	if s.Heading != "" {
-		out = append(out, Element{Type: "TextBlock", Text: s.Heading, Wrap: true, Weight: "Bolder", Separator: true, Spacing: "Medium"})
+		out = append(out, Element{Type: "TextBlock", Text: noLinks(s.Heading), Wrap: true, Weight: "Bolder", Separator: true, Spacing: "Medium"})
 	}
 	if s.Text != "" {
 		out = append(out, textBlock(s.Text))
@@ -196,7 +201,7 @@ func renderSection(s bot.Section) []Element {
 	if len(s.Facts) > 0 {
 		fs := Element{Type: "FactSet"}
 		for _, f := range s.Facts {
-			fs.Facts = append(fs.Facts, Fact{Title: f.Label, Value: orDash(f.Value)})
+			fs.Facts = append(fs.Facts, Fact{Title: noLinks(f.Label), Value: noLinks(orDash(f.Value))})
 		}
 		out = append(out, fs)
 	}
@@ -205,7 +210,7 @@ func renderSection(s bot.Section) []Element {
 	}
 	for _, f := range s.Findings {
 		label, color := severityWords(f.Severity)
-		items := []Element{{Type: "TextBlock", Text: label + ": " + f.Title, Wrap: true, Weight: "Bolder", Color: color}}
+		items := []Element{{Type: "TextBlock", Text: label + ": " + noLinks(f.Title), Wrap: true, Weight: "Bolder", Color: color}}
 		if f.Detail != "" {
 			items = append(items, textBlock(f.Detail))
 		}
@@ -320,7 +325,7 @@ func RenderForm(m bot.Message, f bot.Form, errs bot.FieldErrors, prev formState)
 		title = fmt.Sprintf("Request: %s %s", f.Action, f.Target)
 	}
 	c := newCard(orText(m.Text, title))
-	c.Body = append(c.Body, Element{Type: "TextBlock", Text: title, Wrap: true, Weight: "Bolder", Size: "Medium"})
+	c.Body = append(c.Body, Element{Type: "TextBlock", Text: noLinks(title), Wrap: true, Weight: "Bolder", Size: "Medium"})
 	if f.Warning != "" {
 		w := textBlock(f.Warning)
 		w.Color = "warning"

@@ -156,6 +156,7 @@ type connCall struct {
 	ActID  string // activity id in the path
 	Auth   string
 	Body   map[string]any
+	RespID string // the id the fake answered with (activity id, or conversation id)
 }
 
 type fault struct {
@@ -219,7 +220,6 @@ func (fc *fakeConnector) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(raw, &c.Body)
 
 	fc.mu.Lock()
-	fc.calls = append(fc.calls, c)
 	var f *fault
 	if len(fc.faults) > 0 {
 		f = &fc.faults[0]
@@ -227,6 +227,10 @@ func (fc *fakeConnector) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	fc.next++
 	id := fmt.Sprint(fc.next)
+	if f == nil {
+		c.RespID = id
+	}
+	fc.calls = append(fc.calls, c)
 	fc.mu.Unlock()
 
 	if c.Auth != "Bearer "+testConnectorToken {

@@ -350,7 +350,11 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 	}
 	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just})
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
-	if ok && ans.Refusal {
+	switch {
+	case !ok:
+	case ans.Errors[inputJustification] != "":
+		c = withJustificationError(c, ans.Errors[inputJustification])
+	case ans.Refusal:
 		c = withNote(c, ans.Text, true)
 	}
 	return c, ok, ans

@@ -2,6 +2,7 @@ package teams
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"net/http"
 	"os"
@@ -182,5 +183,22 @@ func TestCardGolden(t *testing.T) {
 		if !strings.Contains(a, want) {
 			t.Errorf("approval card lacks %q", want)
 		}
+	}
+}
+
+// Text users typed cannot become a link on an approver's card.
+func TestCardsBreakMarkdownLinks(t *testing.T) {
+	m := bot.Message{Text: "x", Title: "[t](https://evil.example)", Sections: []bot.Section{{
+		Text:     "see [here](https://evil.example/a)",
+		Facts:    []bot.Fact{{Label: "Reason", Value: "[verify](https://evil.example/b)"}},
+		Findings: []bot.Finding{{Severity: bot.SeverityInfo, Title: "[f](https://evil.example/c)"}},
+	}}}
+	b := mustJSON(RenderCard(m))
+	var back Card
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if s := string(mustJSON(back)); strings.Contains(strings.ReplaceAll(s, `\u200b`, "\u200b"), "](") {
+		t.Errorf("a markdown link survived: %s", s)
 	}
 }

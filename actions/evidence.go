@@ -31,7 +31,7 @@ const (
 const (
 	ForUser     = SourceUser | SourceGroups | SourceLastSignIn
 	ForMethods  = SourceUser | SourceMethods | SourceRegistration | SourcePreferences | SourceAudits
-	ForStatus   = SourceUser | SourceMethods | SourceRegistration | SourcePerUserMFA | SourcePreferences
+	ForStatus   = SourceUser | SourceRegistration | SourcePerUserMFA | SourcePreferences
 	ForSignIns  = SourceUser | SourceSignIns
 	ForAudit    = SourceUser | SourceAudits
 	ForDiagnose = SourceUser | SourceGroups | SourceLastSignIn | SourceMethods | SourceRegistration |

@@ -104,7 +104,7 @@ const (
 // on cards, so it never holds a secret or a full phone number.
 type Step struct {
 	Action  string    `json:"action"`           // "delete method", "revoke sessions", "issue temporary access pass"
-	Method  MethodRef `json:"method,omitempty"` // for deletions
+	Method  MethodRef `json:"method"`           // for deletions; zero otherwise
 	Outcome Outcome   `json:"outcome"`
 	Reason  string    `json:"reason,omitempty"` // why it failed or was not attempted
 	At      time.Time `json:"at"`

@@ -187,7 +187,7 @@ func RenderStatus(ev actions.Evidence) Message {
 	if r := ev.Registration; ev.Has(actions.SourceRegistration) && r != nil {
 		facts = append(facts, Fact{"Report updated", when(r.Updated) + " (the report can lag behind the methods)"})
 	}
-	sec := Section{Facts: facts, Note: notes(ev, actions.SourceRegistration, actions.SourcePerUserMFA, actions.SourcePreferences, actions.SourceMethods)}
+	sec := Section{Facts: facts, Note: notes(ev, actions.SourceRegistration, actions.SourcePerUserMFA, actions.SourcePreferences)}
 	if ev.PerUserMFA == "disabled" {
 		sec.Text = "Per-user MFA \"disabled\" is normal when MFA is enforced by Conditional Access or security defaults; do not enable it. Users manage their methods at " + actions.SecurityInfoURL + "."
 	}

@@ -236,3 +236,28 @@ func TestRebase(t *testing.T) {
 		t.Errorf("spacing changed: %s → %s", g0, g1)
 	}
 }
+
+func TestThrottleFaults(t *testing.T) {
+	w := newWire(t)
+	path := "/v1.0/users/" + olive
+	w.s.SetFaults(Faults{ThrottleAbove: 2, RetryAfter: 1500 * time.Millisecond})
+	var got []int
+	var ra string
+	for range 3 {
+		st, hdr, _ := w.do("GET", path, nil)
+		got = append(got, st)
+		ra = hdr.Get("Retry-After")
+	}
+	if fmt.Sprint(got) != "[200 200 429]" || ra != "1.5" {
+		t.Errorf("above 2 per second: %v, Retry-After %q", got, ra)
+	}
+	w.s.SetFaults(Faults{ThrottleEvery: 2, ThrottleOnly: []string{"/authentication/"}})
+	got = nil
+	for _, p := range []string{path, path + "/authentication/methods", path, path + "/authentication/methods"} {
+		st, _, _ := w.do("GET", p, nil)
+		got = append(got, st)
+	}
+	if fmt.Sprint(got) != "[200 200 200 429]" {
+		t.Errorf("every 2nd matching call: %v", got)
+	}
+}

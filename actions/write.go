@@ -103,8 +103,8 @@ const (
 // Step is one thing a write action did or failed to do. It is stored, audited and shown
 // on cards, so it never holds a secret or a full phone number.
 type Step struct {
-	Action  string    `json:"action"`           // "delete method", "revoke sessions", "issue temporary access pass"
-	Method  MethodRef `json:"method"`           // for deletions; zero otherwise
+	Action  string    `json:"action"` // "delete method", "revoke sessions", "issue temporary access pass"
+	Method  MethodRef `json:"method"` // for deletions; zero otherwise
 	Outcome Outcome   `json:"outcome"`
 	Reason  string    `json:"reason,omitempty"` // why it failed or was not attempted
 	At      time.Time `json:"at"`

@@ -185,6 +185,21 @@ func (a *Adapter) Close() error {
 	return nil
 }
 
+// LoadKeys reads the OpenID metadata and signing keys now instead of on the first
+// request; serve can call it at start-up or from its readiness check. A failure is
+// retried by the next request (at most every 30 s), so it need not be fatal.
+func (a *Adapter) LoadKeys(ctx context.Context) error {
+	if _, _, err := a.auth.bf.ready(ctx); err != nil {
+		return fmt.Errorf("teams: load Bot Framework signing keys: %w", err)
+	}
+	if a.auth.entra != nil {
+		if _, _, err := a.auth.entra.ready(ctx); err != nil {
+			return fmt.Errorf("teams: load Entra signing keys: %w", err)
+		}
+	}
+	return nil
+}
+
 func (a *Adapter) botAccount() *outAccount { return &outAccount{ID: "28:" + a.opts.AppID} }
 
 // PostApproval posts an approval card as a new thread in the approvals channel

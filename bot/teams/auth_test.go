@@ -1,6 +1,7 @@
 package teams
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
@@ -292,4 +293,21 @@ func TestNewRefusesUnsafeOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Close()
+}
+
+func TestLoadKeys(t *testing.T) {
+	e := newEnv(t)
+	if err := e.ad.LoadKeys(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.is.fetches(); n != 1 {
+		t.Fatalf("%d key fetches", n)
+	}
+	if rec := e.post(readVector(t, "channel-message-activity.json")); rec.Code != 200 || e.is.fetches() != 1 {
+		t.Fatalf("HTTP %d, %d key fetches", rec.Code, e.is.fetches())
+	}
+	bad := newEnv(t, func(o *Options) { o.OpenIDMetadataURL += "-missing" })
+	if err := bad.ad.LoadKeys(context.Background()); err == nil {
+		t.Error("missing metadata loaded")
+	}
 }

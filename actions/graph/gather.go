@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -119,7 +120,12 @@ func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Quer
 		}
 		if f.err != nil {
 			ev.Missing[f.src] = f.err
-			c.log.WarnContext(ctx, "graph source unavailable", "source", f.src.String(), "user", id, "err", f.err)
+			// A refusal is how the tenant is set up (permission, licence): not a warning.
+			level := slog.LevelWarn
+			if actions.KindOf(f.err) == actions.KindForbidden {
+				level = slog.LevelInfo
+			}
+			c.log.Log(ctx, level, "graph source unavailable", "source", f.src.String(), "user", id, "err", f.err)
 		}
 	}
 	ev.User.GroupsNote = ev.Note(actions.SourceGroups)

@@ -45,7 +45,8 @@ type Options struct {
 	// EntraMetadataURL lists the keys of Entra-issued tokens; default DefaultEntraMetadataURL.
 	EntraMetadataURL string
 	// EntraTenants are the tenants whose Entra-issued tokens are accepted (each bound to
-	// its tid claim); default: TenantID, as for a single-tenant bot.
+	// its tid claim); nil means TenantID, as for a single-tenant bot, and an empty
+	// non-nil list accepts Bot Framework tokens only.
 	EntraTenants []string
 	// KeyRefresh is how often the signing keys are re-read; default 12 h, at most 24 h.
 	KeyRefresh time.Duration

@@ -150,8 +150,15 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MaxFollowUps <= 0 {
+		o.MaxFollowUps = 32
+	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		// Keep a connection per concurrent follow-up: the default transport keeps two
+		// per host, so a burst of answers would pay a TLS handshake each.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = o.MaxFollowUps
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -174,9 +181,6 @@ func (o *Options) defaults() {
 	}
 	if o.ReplayCacheSize <= 0 {
 		o.ReplayCacheSize = 50_000
-	}
-	if o.MaxFollowUps <= 0 {
-		o.MaxFollowUps = 32
 	}
 }
 

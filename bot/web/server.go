@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	_ "embed"
+	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,13 +14,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/mfadesk/mfadesk/bot"
 )
 
-//go:embed static/index.html
-var indexHTML string
+//go:embed static
+var static embed.FS
 
 // Persona is someone the demo user can act as.
 type Persona struct {
@@ -31,46 +34,76 @@ type Persona struct {
 	UPN      string `json:"upn"`
 }
 
-// Handler is the router the web chat needs.
+// Handler is the router the web chat needs: commands, form submissions and clicks.
 type Handler interface {
 	Handle(ctx context.Context, ev bot.Event) bot.Message
+	Submit(ctx context.Context, c bot.Caller, f bot.FormSubmission) bot.Message
+	Decide(ctx context.Context, c bot.Caller, d bot.Decision) bot.Message
 }
 
-// Server is the web chat.
+// Server is the web chat: the state of its panes, the bot.Notifier that fills them,
+// and (through Handler) the page and its API.
 type Server struct {
-	h        Handler
 	personas []Persona
 	token    string
 	page     *template.Template
 	log      *slog.Logger
+	now      func() time.Time
+
+	mu      sync.Mutex
+	version uint64
+	seq     uint64
+	cardSeq uint64
+	convo   map[string][]*Entry
+	inbox   map[string][]*Entry
+	notes   map[string]map[string]Entry // persona → request id → last answer to their click
+	cards   []*Card
+	audit   []AuditPost
 }
 
-// New builds the web chat for h with the given personas.
-func New(h Handler, personas []Persona, log *slog.Logger) (*Server, error) {
+// New builds the web chat for the given personas. It is a bot.Notifier from the start,
+// so it can be handed to bot.Assemble before the router exists; Handler then serves
+// it with that router.
+func New(personas []Persona, log *slog.Logger) (*Server, error) {
 	if len(personas) == 0 {
 		return nil, errors.New("web chat: no personas")
+	}
+	seen := map[string]bool{}
+	for _, p := range personas {
+		if p.ID == "" || seen[p.ID] {
+			return nil, fmt.Errorf("web chat: persona id %q is empty or repeated", p.ID)
+		}
+		seen[p.ID] = true
 	}
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("web chat token: %w", err)
 	}
-	page, err := template.New("index").Parse(indexHTML)
+	page, err := template.ParseFS(static, "static/index.html")
 	if err != nil {
 		return nil, fmt.Errorf("web chat page: %w", err)
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{h: h, personas: personas, token: hex.EncodeToString(b), page: page, log: log}, nil
+	return &Server{
+		personas: personas, token: hex.EncodeToString(b), page: page, log: log, now: time.Now, version: 1,
+		convo: map[string][]*Entry{}, inbox: map[string][]*Entry{}, notes: map[string]map[string]Entry{},
+	}, nil
 }
 
-// Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler {
+// Handler returns the HTTP handler of the page and its API, answering through h.
+func (s *Server) Handler(h Handler) http.Handler {
+	a := &api{s: s, h: h}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.index)
-	mux.HandleFunc("GET /api/personas", s.api(s.listPersonas))
-	mux.HandleFunc("POST /api/command", s.api(s.command))
-	return securityHeaders(mux)
+	mux.Handle("GET /static/", staticFiles())
+	mux.HandleFunc("GET /api/personas", s.api(a.listPersonas))
+	mux.HandleFunc("GET /api/state", s.api(a.state))
+	mux.HandleFunc("POST /api/command", s.api(a.command))
+	mux.HandleFunc("POST /api/submit", s.api(a.submit))
+	mux.HandleFunc("POST /api/decide", s.api(a.decide))
+	return loopbackHost(securityHeaders(mux))
 }
 
 // Listen binds addr, refusing anything but loopback: whoever reaches the page can act
@@ -91,33 +124,72 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// loopbackHost refuses requests whose Host is not a loopback name. A loopback
+// listener is not enough on its own: a site that re-points its own DNS name at
+// 127.0.0.1 (DNS rebinding) becomes same-origin with the page and could read the
+// token; its requests still carry its own name in Host.
+func loopbackHost(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		host = strings.Trim(host, "[]")
+		ip := net.ParseIP(host)
+		if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, "the demo chat answers only on loopback addresses (127.0.0.1, localhost)", http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// csp allows only the page's own script and style files: no inline script or style,
+// no inline event handlers, no other origin, no forms posting anywhere.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// staticFiles serves app.js and app.css (not index.html: it is a template).
+func staticFiles() http.Handler {
+	files := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/static/app.js", "/static/app.css":
+			w.Header().Set("Cache-Control", "no-cache")
+			files.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("X-Frame-Options", "DENY")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		h.ServeHTTP(w, r)
 	})
 }
 
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.page.Execute(w, map[string]string{"Token": s.token}); err != nil {
-		s.log.Error("render web chat", "err", err)
+		s.log.Error("render web chat page", "err", err)
 	}
 }
 
-// api checks the page token and decodes/encodes JSON.
+// api checks the page token and encodes the answer as JSON.
 func (s *Server) api(fn func(r *http.Request, body []byte) (any, int)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Mfadesk-Token")), []byte(s.token)) != 1 {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "missing or wrong page token; reload the page"})
+			writeJSON(w, http.StatusForbidden, apiError{"missing or wrong page token; reload the page"})
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "could not read the request"})
+			writeJSON(w, http.StatusBadRequest, apiError{"could not read the request"})
 			return
 		}
 		v, status := fn(r, body)
@@ -125,11 +197,8 @@ func (s *Server) api(fn func(r *http.Request, body []byte) (any, int)) http.Hand
 	}
 }
 
-func (s *Server) listPersonas(*http.Request, []byte) (any, int) { return s.personas, http.StatusOK }
-
-type commandRequest struct {
-	Persona string `json:"persona"`
-	Text    string `json:"text"`
+type apiError struct {
+	Error string `json:"error"`
 }
 
 func (s *Server) persona(id string) (Persona, bool) {
@@ -141,21 +210,6 @@ func (s *Server) persona(id string) (Persona, bool) {
 	return Persona{}, false
 }
 
-func (s *Server) command(r *http.Request, body []byte) (any, int) {
-	var req commandRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return map[string]string{"error": "the request is not JSON"}, http.StatusBadRequest
-	}
-	p, ok := s.persona(req.Persona)
-	if !ok {
-		return map[string]string{"error": "unknown persona"}, http.StatusBadRequest
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	msg := s.h.Handle(ctx, bot.Event{Caller: caller(p), Text: req.Text})
-	return msg, http.StatusOK
-}
-
 func caller(p Persona) bot.Caller {
 	return bot.Caller{Platform: "web", ChatID: p.ID, Name: p.Name, ObjectID: p.ObjectID}
 }
@@ -165,4 +219,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func parseUint(s string) uint64 {
+	n, _ := strconv.ParseUint(s, 10, 64)
+	return n
 }

@@ -1,0 +1,361 @@
+"use strict";
+// Every piece of text from the server is set with textContent: user input (reasons,
+// names, justifications) never becomes markup.
+const TOKEN = document.querySelector('meta[name="mfadesk-token"]').content;
+const $ = (id) => document.getElementById(id);
+const COLORS = ["#4f46e5", "#0e7490", "#b45309", "#be185d", "#15803d", "#7c3aed"];
+let personas = [];
+let me = "";
+let version = 0;
+let polling = null;
+const shown = { conversation: new Map(), inbox: new Map(), approvals: new Map(), audit: new Map() };
+
+function el(tag, cls, text, testid) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = text;
+  if (testid) e.dataset.testid = testid;
+  return e;
+}
+
+async function api(path, body) {
+  const r = await fetch(path, {
+    method: body ? "POST" : "GET",
+    headers: { "Content-Type": "application/json", "X-Mfadesk-Token": TOKEN },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  let j = {};
+  try { j = await r.json(); } catch (e) { /* not JSON: use the status */ }
+  if (!r.ok) throw new Error(j.error || r.statusText);
+  $("conn").textContent = "";
+  return j;
+}
+
+function persona(id) { return personas.find((p) => p.id === id); }
+function initials(name) { return name.split(/\s+/).map((w) => w[0] || "").join("").slice(0, 2).toUpperCase(); }
+function avatar(name, i) {
+  const a = el("span", "avatar", initials(name));
+  a.style.background = COLORS[i % COLORS.length];
+  a.setAttribute("aria-hidden", "true");
+  return a;
+}
+function botAvatar() { const a = el("span", "avatar", "✓"); a.style.background = "#1d2433"; a.setAttribute("aria-hidden", "true"); return a; }
+function hhmm(t) { const d = new Date(t); return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+
+// renderBody renders a bot message's title, text and sections into box.
+function renderBody(box, m, opts) {
+  opts = opts || {};
+  if (m.Title && !opts.noTitle) box.appendChild(el("div", "title", m.Title));
+  if (m.Text && (opts.alwaysText || !m.Sections || m.Sections.length === 0 || m.Refusal)) box.appendChild(el("div", "text", m.Text, "message-text"));
+  for (const s of m.Sections || []) {
+    const sec = el("div", "section");
+    if (s.Heading) sec.appendChild(el("div", "sec-h", s.Heading));
+    if (s.Text) sec.appendChild(el("div", "text", s.Text));
+    if (s.Facts && s.Facts.length) {
+      const dl = el("dl", "facts");
+      for (const f of s.Facts) { dl.appendChild(el("dt", null, f.Label)); dl.appendChild(el("dd", null, f.Value)); }
+      sec.appendChild(dl);
+    }
+    if (s.Table) {
+      const wrap = el("div", "tablewrap");
+      const t = el("table", "grid-t");
+      const hr = el("tr");
+      for (const c of s.Table.Columns || []) hr.appendChild(el("th", null, c));
+      t.appendChild(hr);
+      for (const row of s.Table.Rows || []) {
+        const tr = el("tr");
+        for (const c of row) tr.appendChild(el("td", null, c));
+        t.appendChild(tr);
+      }
+      wrap.appendChild(t);
+      sec.appendChild(wrap);
+    }
+    for (const f of s.Findings || []) {
+      const d = el("div", "finding", null, "finding");
+      d.appendChild(el("span", "sev " + f.Severity, f.Severity));
+      d.appendChild(el("strong", null, f.Title, "finding-title"));
+      if (f.Detail) d.appendChild(el("div", null, f.Detail));
+      if (f.Evidence) d.appendChild(el("div", "evidence", "Evidence: " + f.Evidence));
+      sec.appendChild(d);
+    }
+    if (s.Note) sec.appendChild(el("div", "note", s.Note));
+    box.appendChild(sec);
+  }
+}
+
+// ---- conversation ----
+function renderEntry(e) {
+  const p = persona(me);
+  const you = e.from === "you";
+  const line = el("div", "line " + (you ? "you" : "bot"));
+  line.appendChild(you ? avatar(p.name, personas.indexOf(p)) : botAvatar());
+  const bubble = el("div", "bubble msg" + (!you && e.message && e.message.Refusal ? " refusal" : ""), null, you ? "you-message" : "bot-message");
+  const who = el("div", "who");
+  who.appendChild(el("b", null, you ? p.name : "mfadesk"));
+  who.appendChild(document.createTextNode(" " + hhmm(e.time) + (!you && e.message && e.message.Private ? " · only you can see this" : "")));
+  bubble.appendChild(who);
+  if (you) bubble.appendChild(el("div", null, e.text));
+  else {
+    renderBody(bubble, e.message);
+    if (e.message.Form) bubble.appendChild(e.filed ? el("span", "filed", "✓ Filed as request " + e.filed, "form-filed") : renderForm(e));
+  }
+  line.appendChild(bubble);
+  return line;
+}
+
+const FIELDS = [
+  ["reason", "Reason (what happened, why this action)", "textarea"],
+  ["verification", "How was the person's identity verified?", "select"],
+  ["verification_detail", "Verification detail (what was seen, who attested)", "input"],
+  ["ticket", "Ticket", "input"],
+];
+
+function renderForm(e) {
+  const f = e.message.Form;
+  const form = el("form", "reqform", null, "request-form");
+  form.noValidate = true;
+  if (f.Warning) form.appendChild(el("div", "warning", f.Warning, "form-warning"));
+  const inputs = {}, errs = {};
+  for (const [name, label, kind] of FIELDS) {
+    const id = "f" + e.seq + "-" + name;
+    const lab = el("label", null, label);
+    lab.htmlFor = id;
+    const input = el(kind, null, null, "form-" + name.replace("_", "-"));
+    input.id = id;
+    input.name = name;
+    if (kind === "select") {
+      input.appendChild(el("option", null, "Choose…")).value = "";
+      for (const c of f.Verifications || []) input.appendChild(el("option", null, c.Label)).value = c.Value;
+    }
+    if (name === "ticket") input.placeholder = "e.g. INC-1042";
+    const err = el("div", "ferr", null, "error-" + name.replace("_", "-"));
+    err.id = id + "-err";
+    input.setAttribute("aria-describedby", err.id);
+    lab.appendChild(input);
+    form.appendChild(lab);
+    form.appendChild(err);
+    inputs[name] = input;
+    errs[name] = err;
+  }
+  const general = el("div", "ferr", null, "form-error");
+  const submit = el("button", "btn primary", "File request", "form-submit");
+  submit.type = "submit";
+  form.appendChild(general);
+  form.appendChild(submit);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    submit.disabled = true;
+    const body = { persona: me, entry: e.seq };
+    for (const k in inputs) body[k] = inputs[k].value;
+    try {
+      const m = await api("/api/submit", body);
+      for (const k in errs) { errs[k].textContent = ""; inputs[k].removeAttribute("aria-invalid"); }
+      general.textContent = "";
+      if (m.Errors) {
+        for (const k in m.Errors) if (errs[k]) { errs[k].textContent = m.Errors[k]; inputs[k].setAttribute("aria-invalid", "true"); }
+      } else if (m.Refusal) {
+        general.textContent = m.Text;
+      }
+    } catch (err) {
+      general.textContent = "The demo server did not answer: " + err.message;
+    }
+    submit.disabled = false;
+    poll();
+  });
+  return form;
+}
+
+// ---- approvals channel ----
+function factOf(m, label) {
+  for (const s of m.Sections || []) for (const f of s.Facts || []) if (f.Label === label) return f.Value;
+  return "";
+}
+
+function renderCard(c) {
+  const m = c.message;
+  const state = factOf(m, "State") || "pending";
+  const art = el("article", "card s-" + state.split(/[\s(]/)[0], null, "approval-card");
+  art.dataset.request = m.RequestID || "";
+  art.dataset.state = state;
+  const head = el("div", "cardhead");
+  head.appendChild(el("span", "pill", state, "card-state"));
+  head.appendChild(el("span", "title", m.Title, "card-title"));
+  head.appendChild(el("span", "cardmeta", "posted " + hhmm(c.posted) + (c.rev > 1 ? " · updated " + hhmm(c.updated) : "")));
+  art.appendChild(head);
+  renderBody(art, m, { noTitle: true });
+  if (m.Buttons && m.Buttons.length) {
+    const actions = el("div", "actions");
+    const denyBox = el("div", "denybox");
+    denyBox.hidden = true;
+    const just = el("input", null, null, "deny-justification");
+    just.placeholder = "Why deny? (the requester sees this)";
+    just.setAttribute("aria-label", "Justification for denying");
+    const confirm = el("button", "btn deny", "Deny request", "deny-confirm");
+    const denyErr = el("div", "ferr", null, "deny-error");
+    denyBox.append(just, confirm, denyErr);
+    for (const b of m.Buttons) {
+      const btn = el("button", "btn " + b.Kind, b.Label, b.Kind);
+      if (b.Kind === "approve") btn.addEventListener("click", () => decide(b.Value, true, "", [btn]));
+      else btn.addEventListener("click", () => { denyBox.hidden = false; just.focus(); });
+      actions.appendChild(btn);
+    }
+    confirm.addEventListener("click", async () => {
+      const m2 = await decide(m.RequestID, false, just.value, [confirm]);
+      if (m2 && m2.Errors && m2.Errors.justification) { denyErr.textContent = m2.Errors.justification; just.setAttribute("aria-invalid", "true"); }
+    });
+    art.appendChild(actions);
+    art.appendChild(denyBox);
+  }
+  if (c.note) {
+    const n = c.note.message;
+    const box = el("div", "private" + (n.Refusal ? " refusal" : ""), null, "card-note");
+    box.appendChild(el("div", "who", "Only you can see this · " + hhmm(c.note.time)));
+    box.appendChild(el("div", "text", n.Text, "card-note-text"));
+    art.appendChild(box);
+  }
+  return art;
+}
+
+async function decide(id, approve, justification, buttons) {
+  for (const b of buttons) b.disabled = true;
+  let m = null;
+  try {
+    m = await api("/api/decide", { persona: me, request_id: id, approve, justification });
+  } catch (err) {
+    $("conn").textContent = "The demo server did not answer: " + err.message;
+  }
+  for (const b of buttons) b.disabled = false;
+  await poll();
+  return m;
+}
+
+// ---- inbox and audit ----
+function renderInbox(e) {
+  const box = el("div", "inbox-item" + (e.message.Refusal ? " refusal" : ""), null, "inbox-message");
+  box.appendChild(el("div", "who", "mfadesk · " + hhmm(e.time)));
+  box.appendChild(el("div", "text", e.message.Text));
+  return box;
+}
+
+function renderAudit(a) {
+  const d = el("div", "audit-line", null, "audit-line");
+  const m = /^(#\d+) ([\s\S]*)$/.exec(a.text);
+  if (m) { d.appendChild(el("span", "seq", m[1])); d.appendChild(document.createTextNode(m[2])); }
+  else d.textContent = a.text;
+  return d;
+}
+
+// sync brings a pane in line with a list: new items are appended, changed ones (by
+// their revision) replaced in place, dropped ones removed.
+function sync(pane, map, items, key, rev, render, emptyText) {
+  const node = $(pane);
+  const atBottom = node.scrollHeight - node.scrollTop - node.clientHeight < 40;
+  const keep = new Set();
+  let added = false;
+  for (const it of items) {
+    const k = key(it), r = rev(it);
+    keep.add(k);
+    const have = map.get(k);
+    if (have && have.rev === r) continue;
+    const n = render(it);
+    if (have) node.replaceChild(n, have.node);
+    else { node.appendChild(n); added = true; }
+    map.set(k, { rev: r, node: n });
+  }
+  for (const [k, v] of map) if (!keep.has(k)) { v.node.remove(); map.delete(k); }
+  const empty = node.querySelector(":scope > .empty");
+  if (items.length === 0 && !empty) node.appendChild(el("div", "empty", emptyText));
+  if (items.length > 0 && empty) empty.remove();
+  if (added && (atBottom || pane !== "audit")) node.scrollTop = node.scrollHeight;
+}
+
+function apply(st) {
+  version = st.version;
+  sync("conversation", shown.conversation, st.conversation || [], (e) => e.seq, (e) => e.rev, renderEntry,
+    "Type a command below, or pick one. Lookups answer only you; reregister and revoke open a request form.");
+  sync("inbox", shown.inbox, st.inbox || [], (e) => e.seq, () => 1, renderInbox, "Outcomes of your requests arrive here.");
+  sync("approvals", shown.approvals, st.approvals || [], (c) => c.id, (c) => c.rev + "/" + (c.note ? c.note.seq : 0), renderCard,
+    "No requests yet. When a helpdesk agent files one, its card appears here for an approver.");
+  sync("audit", shown.audit, st.audit || [], (a) => a.seq, () => 1, renderAudit, "Every request, decision, refusal and Graph call is logged here.");
+  $("inbox-count").textContent = (st.inbox || []).length || "";
+}
+
+async function poll() {
+  const who = me;
+  try {
+    const st = await api("/api/state?persona=" + encodeURIComponent(who) + "&since=" + version);
+    if (who === me && !st.unchanged) apply(st);
+  } catch (err) {
+    $("conn").textContent = "Lost the demo server (" + err.message + "); retrying…";
+  }
+}
+
+function schedule() {
+  clearTimeout(polling);
+  polling = setTimeout(async () => { await poll(); schedule(); }, 1000);
+}
+
+// ---- persona switching and the composer ----
+function choose(id) {
+  me = id;
+  try { sessionStorage.setItem("mfadesk-persona", id); } catch (e) { /* storage off */ }
+  version = 0;
+  for (const pane in shown) { shown[pane].clear(); $(pane).replaceChildren(); }
+  for (const b of document.querySelectorAll(".persona")) b.setAttribute("aria-pressed", String(b.dataset.persona === id));
+  const p = persona(id);
+  $("convo-who").textContent = "you are " + p.name + ", " + p.role;
+  renderChips(p);
+  poll();
+  $("text").focus();
+}
+
+function renderChips(p) {
+  const domain = (p.upn.split("@")[1]) || "mfademo.example";
+  const cmds = ["help", "diagnose mfatest2@" + domain, "methods mfatest2@" + domain, "reregister mfatest2@" + domain, "revoke fiona.failures@" + domain, "pending"];
+  const box = $("chips");
+  box.replaceChildren();
+  for (const c of cmds) {
+    const b = el("button", "chip", c, "suggestion");
+    b.type = "button";
+    b.addEventListener("click", () => send(c));
+    box.appendChild(b);
+  }
+}
+
+async function send(text) {
+  $("send").disabled = true;
+  try { await api("/api/command", { persona: me, text }); }
+  catch (err) { $("conn").textContent = "The demo server did not answer: " + err.message; }
+  $("send").disabled = false;
+  await poll();
+}
+
+$("bar").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const t = $("text").value.trim();
+  if (!t) return;
+  $("text").value = "";
+  send(t);
+});
+
+api("/api/personas").then((ps) => {
+  personas = ps;
+  ps.forEach((p, i) => {
+    const b = el("button", "persona", null, "persona-" + p.id);
+    b.type = "button";
+    b.dataset.persona = p.id;
+    b.setAttribute("aria-pressed", "false");
+    b.appendChild(avatar(p.name, i));
+    const t = el("span");
+    t.appendChild(el("span", "pname", p.name));
+    t.appendChild(el("span", "prole", p.role));
+    b.appendChild(t);
+    b.addEventListener("click", () => choose(p.id));
+    $("personas").appendChild(b);
+  });
+  $("tenant").textContent = "fake Entra tenant " + ((ps[0].upn.split("@")[1]) || "");
+  let start = ps[0].id;
+  try { const s = sessionStorage.getItem("mfadesk-persona"); if (persona(s)) start = s; } catch (e) { /* storage off */ }
+  choose(start);
+  schedule();
+}).catch((err) => { $("conn").textContent = "Could not load the personas: " + err.message; });

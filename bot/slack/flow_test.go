@@ -67,7 +67,7 @@ func TestRequestForm(t *testing.T) {
 	t.Run("quick errors on their block", func(t *testing.T) {
 		ack := ackJSON(t, h.interact(h.submitView(userHana, v, map[string]string{fieldReason: "  ", fieldTicket: "INC1"})))
 		errs, _ := ack["errors"].(map[string]any)
-		if ack["response_action"] != "errors" || errs[fieldReason] == nil || errs[fieldVerification] == nil || errs[fieldTicket] != nil {
+		if ack["response_action"] != "errors" || errs[fieldReason] == nil || errs[fieldVerification] == nil || errs[fieldDetail] == nil || errs[fieldTicket] != nil {
 			t.Fatalf("ack = %v", ack)
 		}
 	})
@@ -93,7 +93,7 @@ func TestRequestForm(t *testing.T) {
 		h.h.submit = func(bot.Caller, bot.FormSubmission) bot.Message {
 			return bot.Message{Refusal: true, Private: true, Text: "Fix the form.", Errors: bot.FieldErrors{fieldTicket: "INC1 is closed."}}
 		}
-		ack := ackJSON(t, h.interact(h.submitView(userHana, v, map[string]string{fieldReason: "lost phone", fieldVerification: "in_person", fieldTicket: "INC1"})))
+		ack := ackJSON(t, h.interact(h.submitView(userHana, v, map[string]string{fieldReason: "lost phone", fieldVerification: "in_person", fieldDetail: "badge", fieldTicket: "INC1"})))
 		errs, _ := ack["errors"].(map[string]any)
 		if ack["response_action"] != "errors" || errs[fieldTicket] != "INC1 is closed." {
 			t.Fatalf("ack = %v", ack)
@@ -126,7 +126,7 @@ func TestRequestFormSlowRouter(t *testing.T) {
 	h.h.mu.Lock()
 	h.h.gate = gate
 	h.h.mu.Unlock()
-	ic := h.submitView(userHana, v, map[string]string{fieldReason: "lost phone", fieldVerification: "in_person", fieldTicket: "INC3"})
+	ic := h.submitView(userHana, v, map[string]string{fieldReason: "lost phone", fieldVerification: "in_person", fieldDetail: "badge", fieldTicket: "INC3"})
 	rec := h.interact(ic)
 	ack := ackJSON(t, rec)
 	h.fake.ackUpdate(v.ID, &goslack.ViewSubmissionResponse{ResponseAction: goslack.RAUpdate, View: decodeModal(t, ack["view"])})

@@ -10,6 +10,7 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
+	"github.com/mfadesk/mfadesk/actions"
 	"github.com/mfadesk/mfadesk/bot"
 )
 
@@ -27,6 +28,35 @@ type ResolverFunc func(ctx context.Context, email string) (string, error)
 // ObjectIDByEmail calls f.
 func (f ResolverFunc) ObjectIDByEmail(ctx context.Context, email string) (string, error) {
 	return f(ctx, email)
+}
+
+// UserLookup is the directory lookup DirectoryResolver needs; the Graph client's
+// User method is one. It must refuse a mail address that matches several users.
+type UserLookup interface {
+	User(ctx context.Context, ref actions.UserRef) (actions.User, error)
+}
+
+// DirectoryResolver resolves a Slack email through the directory's user lookup (UPN,
+// then mail), refusing disabled accounts and guests: neither may act on the
+// directory through mfadesk, whatever their Slack account says.
+func DirectoryResolver(d UserLookup) Resolver {
+	return ResolverFunc(func(ctx context.Context, email string) (string, error) {
+		ref, err := actions.ParseUserRef(email)
+		if err != nil {
+			return "", fmt.Errorf("slack email is not a directory name: %w", err)
+		}
+		u, err := d.User(ctx, ref)
+		if err != nil {
+			return "", fmt.Errorf("look up the directory user of a slack email: %w", err)
+		}
+		switch {
+		case !u.Enabled:
+			return "", errors.New("the directory account is disabled")
+		case strings.EqualFold(u.UserType, "Guest"):
+			return "", errors.New("the directory account is a guest")
+		}
+		return u.ID, nil
+	})
 }
 
 // refusal is a refused identity: Msg is the one line the Slack user sees, Err the

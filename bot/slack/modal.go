@@ -38,8 +38,9 @@ const (
 
 // Limits of the form's fields.
 const (
-	maxReason  = 1000
-	maxDetail  = 1000
+	// The router's limits (bot.checkForm): the form refuses more as it is typed.
+	maxReason  = 500
+	maxDetail  = 500
 	maxTicket  = 64
 	maxJustify = 1000
 	// maxMetadata is Slack's private_metadata limit.
@@ -218,7 +219,10 @@ func validateSubmission(m formMeta, s submission) bot.FieldErrors {
 			errs[fieldVerification] = "Choose how you verified the user's identity."
 		}
 	}
-	if utf8.RuneCountInString(s.Detail) > maxDetail {
+	switch {
+	case s.Detail == "":
+		errs[fieldDetail] = "Describe the identity check: what was seen, or who attested."
+	case utf8.RuneCountInString(s.Detail) > maxDetail:
 		errs[fieldDetail] = fmt.Sprintf("Keep the detail under %d characters.", maxDetail)
 	}
 	switch {
@@ -326,7 +330,7 @@ func requestView(m formMeta, meta string, values submission, errs bot.FieldError
 	if values.Detail != "" {
 		detail.InitialValue = clipRunes(values.Detail, maxDetail)
 	}
-	blocks = append(blocks, goslack.NewInputBlock(fieldDetail, plainText("Verification detail", 2000), plainText("What exactly you checked.", 2000), detail).WithOptional(true))
+	blocks = append(blocks, goslack.NewInputBlock(fieldDetail, plainText("Verification detail", 2000), plainText("What exactly you checked. The approver sees it.", 2000), detail))
 	fieldError(fieldDetail)
 
 	ticket := goslack.NewPlainTextInputBlockElement(plainText("e.g. INC0012345", 150), inputAction).WithMaxLength(maxTicket)

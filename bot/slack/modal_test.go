@@ -68,7 +68,7 @@ func TestMetadata(t *testing.T) {
 
 func TestValidateSubmission(t *testing.T) {
 	withChoices := formMeta{Choices: []metaChoice{{"video_with_id", "Video"}, {"in_person", "In person"}}}
-	ok := submission{Reason: "Locked out after a new phone", Verification: "video_with_id", Ticket: "INC42"}
+	ok := submission{Reason: "Locked out after a new phone", Verification: "video_with_id", Detail: "video call, badge", Ticket: "INC42"}
 	tests := []struct {
 		name string
 		meta formMeta
@@ -84,7 +84,8 @@ func TestValidateSubmission(t *testing.T) {
 		{"detail too long", withChoices, func(s *submission) { s.Detail = strings.Repeat("d", maxDetail+1) }, []string{fieldDetail}},
 		{"no ticket", withChoices, func(s *submission) { s.Ticket = "" }, []string{fieldTicket}},
 		{"ticket on two lines", withChoices, func(s *submission) { s.Ticket = "INC1\nINC2" }, []string{fieldTicket}},
-		{"everything wrong", withChoices, func(s *submission) { *s = submission{} }, []string{fieldReason, fieldVerification, fieldTicket}},
+		{"no detail", withChoices, func(s *submission) { s.Detail = "" }, []string{fieldDetail}},
+		{"everything wrong", withChoices, func(s *submission) { *s = submission{} }, []string{fieldReason, fieldVerification, fieldDetail, fieldTicket}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,361 @@
+package slack
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mfadesk/mfadesk/actions/graph"
+	"github.com/mfadesk/mfadesk/actions/graphtest"
+	"github.com/mfadesk/mfadesk/approvals"
+	"github.com/mfadesk/mfadesk/bot"
+)
+
+// flowEnv is the real bot: the router and approvals on bbolt (bot.Assemble), the
+// Graph client against the fake tenant, and this adapter against the extended
+// slacktest server, wired as serve wires them.
+type flowEnv struct {
+	*harness
+	tenant *graphtest.Tenant
+	graph  *graphtest.Server
+}
+
+func newFlowEnv(t *testing.T) *flowEnv {
+	t.Helper()
+	ctx := context.Background()
+	tenant := graphtest.MustTenant("demo")
+	fg := graphtest.NewServer(tenant)
+	gsrv := httptest.NewServer(fg)
+	t.Cleanup(gsrv.Close)
+	dir, err := graph.New(graph.Config{BaseURL: gsrv.URL + "/v1.0", MFAGroups: []string{"mfaoptin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := func(name string) string {
+		for _, g := range tenant.Groups {
+			if g.DisplayName == name {
+				return g.ID
+			}
+		}
+		t.Fatalf("demo tenant has no group %s", name)
+		return ""
+	}
+	st, err := approvals.OpenBolt(filepath.Join(t.TempDir(), "mfadesk.db"), approvals.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+
+	fake := newFakeSlack(t)
+	for _, p := range []struct{ id, local string }{{userHana, "hana.helpdesk"}, {userAlex, "alex.approver"}, {"U0SAM", "sam.approver"}, {"U0NORA", "nora.norights"}} {
+		fake.addUser(p.id, tenant.Email(p.local), nil)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	clock := newClock()
+	o := Options{
+		Mode: ModeHTTP, BotToken: fake.botToken, SigningSecret: testSecret, APIURL: fake.apiURL(), TeamID: testTeam,
+		ApprovalsChannel: testApprovals, AuditChannel: testAudit, Logger: logger, Now: clock.Now,
+		ResponseURLHosts: []string{"127.0.0.1"}, Resolver: DirectoryResolver(dir),
+		// The fake tenant answers in milliseconds; a generous budget keeps the test
+		// independent of how loaded the machine is (the default is 2 s).
+		SubmitBudget: 20 * time.Second,
+	}
+	n, err := NewNotifier(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, _, err := bot.Assemble(ctx, bot.AssembleOptions{
+		Backend: dir, Store: st, Logger: logger,
+		Policy:    approvals.Policy{HelpdeskGroupID: group("mfadesk-helpdesk"), ApproversGroupID: group("mfadesk-approvers")},
+		Notifiers: map[string]bot.Notifier{"slack": n},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Handler = router
+	a, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Shutdown(sctx)
+	})
+	return &flowEnv{harness: &harness{t: t, fake: fake, a: a, clock: clock}, tenant: tenant, graph: fg}
+}
+
+func (e *flowEnv) graphWrites() int {
+	n := 0
+	for _, r := range e.graph.Records() {
+		if r.Method == http.MethodDelete || (r.Method == http.MethodPost && strings.Contains(r.Path, "revokeSignInSessions")) {
+			n++
+		}
+	}
+	return n
+}
+
+// approvalCard waits for the approval card of a request in the approvals channel.
+func (e *flowEnv) approvalCard(reqID string) *fakeMessage {
+	var card *fakeMessage
+	e.fake.waitFor("the approval card of "+reqID, func() bool {
+		for _, m := range e.fake.messages {
+			if m.Channel == testApprovals && strings.Contains(m.Text+texts(m.Blocks), reqID) {
+				card = m
+				return true
+			}
+		}
+		return false
+	})
+	return card
+}
+
+// The whole flow with the real router: /mfa reregister → modal → request →
+// approval card → self-approval and a non-approver refused privately → Approve by
+// another user → Graph calls on the fake tenant → card updated in place without
+// buttons → the requester told by DM → every audit event posted with the chain head.
+func TestWholeFlowRealRouter(t *testing.T) {
+	e := newFlowEnv(t)
+	target := e.tenant.FindUser(e.tenant.Email("mfatest2"))
+
+	// 1. The slash command opens the form (after a "checking" view).
+	rec, _ := e.slash(userHana, "reregister "+e.tenant.Email("mfatest2"))
+	if ack := ackJSON(t, rec); ack != nil {
+		t.Fatalf("ack = %v", ack)
+	}
+	var form *fakeView
+	e.fake.waitFor("the request form", func() bool {
+		for _, v := range e.fake.views {
+			if v.View["callback_id"] == callbackRequest {
+				form = v
+				return true
+			}
+		}
+		return false
+	})
+	form = e.fake.view(form.ID)
+	if all := texts(form.View["blocks"]); !strings.Contains(all, target.UPN()) || !strings.Contains(all, "What this does") {
+		t.Fatalf("form:\n%s", all)
+	}
+	choice := firstOption(t, form)
+
+	// 2. The router's own checks come back on the failing block.
+	short := e.submitView(userHana, form, map[string]string{fieldReason: "lost", fieldVerification: choice, fieldDetail: "Slack huddle, badge photo", fieldTicket: "INC-4711"})
+	ack := ackJSON(t, e.interact(short))
+	if errs, _ := ack["errors"].(map[string]any); ack["response_action"] != "errors" || errs[fieldReason] == nil {
+		t.Fatalf("short reason ack = %v", ack)
+	}
+
+	// 3. Filed: the modal shows the request id, the approval card is posted.
+	ok := e.submitView(userHana, form, map[string]string{
+		fieldReason: "Lost her phone; locked out of Authenticator", fieldVerification: choice,
+		fieldDetail: "Slack huddle with video, badge photo matched", fieldTicket: "INC-4711",
+	})
+	ack = ackJSON(t, e.interact(ok))
+	filed := texts(ack["view"])
+	if ack["response_action"] != "update" || !strings.Contains(filed, "filed") {
+		t.Fatalf("submit ack = %v", ack)
+	}
+	reqID := requestIDIn(t, filed)
+	card := e.approvalCard(reqID)
+	cardText := card.Text + "\n" + texts(card.Blocks)
+	for _, want := range []string{"INC-4711", target.UPN(), "What will run", "Lost her phone"} {
+		if !strings.Contains(cardText, want) {
+			t.Errorf("approval card lacks %q:\n%s", want, cardText)
+		}
+	}
+	if last := card.Blocks[len(card.Blocks)-1]; last["type"] != "actions" {
+		t.Fatalf("approval card has no buttons")
+	}
+
+	// 4. Hana cannot approve her own request; Nora is no approver. Both are told
+	// privately, and nothing runs.
+	for _, who := range []struct{ user, want string }{{userHana, "you filed it"}, {"U0NORA", "approver"}} {
+		ic, ru := e.click(who.user, actionApprove, reqID, testApprovals, card.TS)
+		e.interact(ic)
+		p := e.fake.waitResponses(ru, 1)[0]
+		if p["response_type"] != "ephemeral" || !strings.Contains(strings.ToLower(p["text"].(string)), who.want) {
+			t.Errorf("%s's click answered %v", who.user, p["text"])
+		}
+	}
+	if n := e.graphWrites(); n != 0 {
+		t.Fatalf("%d Graph writes after refused clicks", n)
+	}
+
+	// 5. Alex approves: Graph runs, the card is updated in place, Hana is told.
+	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
+	e.interact(ic)
+	if p := e.fake.waitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "approved") {
+		t.Fatalf("Alex's answer: %v", p["text"])
+	}
+	var done *fakeMessage
+	e.fake.waitFor("the card updated to done", func() bool {
+		for _, u := range card.Updates {
+			if strings.Contains(u.Text, "done") {
+				done = u
+				return true
+			}
+		}
+		return false
+	})
+	doneText := done.Text + "\n" + texts(done.Blocks)
+	if !strings.Contains(doneText, "Approved by") || !strings.Contains(doneText, "Result") {
+		t.Errorf("updated card:\n%s", doneText)
+	}
+	for _, b := range done.Blocks {
+		if b["type"] == "actions" {
+			t.Fatal("the decided card still has buttons")
+		}
+	}
+	var deleted, revoked bool
+	for _, r := range e.graph.Records() {
+		deleted = deleted || (r.Method == http.MethodDelete && strings.Contains(r.Path, target.ID()))
+		revoked = revoked || (r.Method == http.MethodPost && strings.Contains(r.Path, "revokeSignInSessions"))
+	}
+	if !deleted || !revoked {
+		t.Fatalf("Graph: deleted a method %v, revoked sessions %v", deleted, revoked)
+	}
+	e.fake.waitFor("the DM to Hana", func() bool {
+		for _, m := range e.fake.messages {
+			if m.Channel == "D0HANA" && strings.Contains(m.Text, reqID) {
+				return true
+			}
+		}
+		return false
+	})
+	e.fake.waitFor("the audit trail", func() bool {
+		var all []string
+		for _, m := range e.fake.messages {
+			if m.Channel == testAudit {
+				all = append(all, m.Text)
+			}
+		}
+		s := strings.Join(all, "\n")
+		for _, want := range []string{"request_created", "access_refused", "request_approved", "request_succeeded", "chain head #"} {
+			if !strings.Contains(s, want) {
+				return false
+			}
+		}
+		return true
+	})
+
+	// 6. A second click on the old card runs nothing again.
+	writes := e.graphWrites()
+	ic, ru = e.click("U0SAM", actionApprove, reqID, testApprovals, card.TS)
+	e.interact(ic)
+	if p := e.fake.waitResponses(ru, 1)[0]; p["response_type"] != "ephemeral" {
+		t.Fatalf("late click answer: %v", p)
+	}
+	if n := e.graphWrites(); n != writes {
+		t.Fatalf("a late click ran Graph writes (%d → %d)", writes, n)
+	}
+}
+
+// Deny with a reason: the deny modal, the router's decision, the card updated and
+// the requester told why.
+func TestWholeFlowDeny(t *testing.T) {
+	e := newFlowEnv(t)
+	e.slash(userHana, "revoke "+e.tenant.Email("mfatest2"))
+	var form *fakeView
+	e.fake.waitFor("the request form", func() bool {
+		for _, v := range e.fake.views {
+			if v.View["callback_id"] == callbackRequest {
+				form = v
+				return true
+			}
+		}
+		return false
+	})
+	form = e.fake.view(form.ID)
+	ack := ackJSON(t, e.interact(e.submitView(userHana, form, map[string]string{
+		fieldReason: "Phone stolen at the airport this morning", fieldVerification: firstOption(t, form),
+		fieldDetail: "Called back on the HR number", fieldTicket: "INC-4712",
+	})))
+	reqID := requestIDIn(t, texts(ack["view"]))
+	card := e.approvalCard(reqID)
+
+	ic, _ := e.click(userAlex, actionDeny, reqID, testApprovals, card.TS)
+	e.interact(ic)
+	var deny *fakeView
+	e.fake.waitFor("the deny form", func() bool {
+		for _, v := range e.fake.views {
+			if v.View["callback_id"] == callbackDeny {
+				deny = v
+				return true
+			}
+		}
+		return false
+	})
+	deny = e.fake.view(deny.ID)
+	// The router wants at least a few words; its error lands on the block.
+	ack = ackJSON(t, e.interact(e.submitView(userAlex, deny, map[string]string{fieldJustify: "no"})))
+	if ack["response_action"] != "errors" {
+		t.Fatalf("short justification ack = %v", ack)
+	}
+	ack = ackJSON(t, e.interact(e.submitView(userAlex, deny, map[string]string{fieldJustify: "Call-back number was not the one on record"})))
+	if !strings.Contains(texts(ack["view"]), "denied") {
+		t.Fatalf("deny ack = %v", ack)
+	}
+	e.fake.waitFor("the card updated to denied", func() bool {
+		for _, u := range card.Updates {
+			if strings.Contains(u.Text, "denied") && strings.Contains(texts(u.Blocks), "Call-back number") {
+				return true
+			}
+		}
+		return false
+	})
+	e.fake.waitFor("the DM to Hana", func() bool {
+		for _, m := range e.fake.messages {
+			if m.Channel == "D0HANA" && strings.Contains(m.Text, reqID) && strings.Contains(m.Text, "denied") {
+				return true
+			}
+		}
+		return false
+	})
+	if n := e.graphWrites(); n != 0 {
+		t.Fatalf("a denied request ran %d Graph writes", n)
+	}
+}
+
+func firstOption(t *testing.T, v *fakeView) string {
+	t.Helper()
+	blocks, _ := v.View["blocks"].([]any)
+	for _, b := range blocks {
+		m, _ := b.(map[string]any)
+		if m["block_id"] != fieldVerification {
+			continue
+		}
+		el, _ := m["element"].(map[string]any)
+		opts, _ := el["options"].([]any)
+		if len(opts) > 0 {
+			if val, ok := opts[0].(map[string]any)["value"].(string); ok {
+				return val
+			}
+		}
+	}
+	t.Fatal("the form has no verification options")
+	return ""
+}
+
+func requestIDIn(t *testing.T, s string) string {
+	t.Helper()
+	i := strings.Index(s, "R-")
+	if i < 0 {
+		t.Fatalf("no request id in %s", s)
+	}
+	j := i + 2
+	for j < len(s) && (s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9') {
+		j++
+	}
+	return s[i:j]
+}

@@ -359,3 +359,38 @@ func requestIDIn(t *testing.T, s string) string {
 	}
 	return s[i:j]
 }
+
+// Every lookup of the real router, on every seeded case, renders as Block Kit the
+// fake accepts (it answers invalid_blocks otherwise), answered privately, with a
+// summary in the top-level text and diagnose's findings in words.
+func TestWholeFlowLookups(t *testing.T) {
+	e := newFlowEnv(t)
+	users := []string{"mfatest1", "mfatest2", "casey.ca", "olive.optin", "paul.password", "fiona.failures", "ada.admin"}
+	verbs := []string{"user", "methods", "status", "signins --last 50", "audit --days 30", "diagnose"}
+	for _, u := range users {
+		for _, v := range verbs {
+			t.Run(u+"/"+v, func(t *testing.T) {
+				verb, flags, _ := strings.Cut(v, " ")
+				rec, ru := e.slash(userHana, strings.TrimSpace(verb+" "+e.tenant.Email(u)+" "+flags))
+				if ack := ackJSON(t, rec); !strings.Contains(ack["text"].(string), "Looking that up") {
+					t.Fatalf("ack = %v", ack)
+				}
+				p := e.fake.waitResponses(ru, 1)[0]
+				text, _ := p["text"].(string)
+				blocks, _ := p["blocks"].([]any)
+				if p["response_type"] != "ephemeral" || strings.TrimSpace(text) == "" || len(blocks) == 0 {
+					t.Fatalf("answer = %v", p)
+				}
+				if strings.HasPrefix(texts(blocks), ":no_entry:") {
+					t.Fatalf("refused: %s", text)
+				}
+				if verb == "diagnose" {
+					all := texts(blocks)
+					if !strings.Contains(all, "*Problem:*") && !strings.Contains(all, "*Warning:*") && !strings.Contains(all, "*Info:*") {
+						t.Errorf("diagnose shows no finding with its severity in words:\n%s", all)
+					}
+				}
+			})
+		}
+	}
+}

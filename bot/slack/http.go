@@ -23,8 +23,12 @@ func (a *Adapter) HTTPHandler() http.Handler {
 // is written and flushed, and only then does the slow work start, so an answer
 // through response_url cannot overtake the ack.
 func (a *Adapter) serve(w http.ResponseWriter, r *http.Request, command bool) {
-	if a.mode != ModeHTTP || a.closing.Load() {
+	if a.mode != ModeHTTP {
 		http.NotFound(w, r)
+		return
+	}
+	if a.closing.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {

@@ -28,6 +28,8 @@ type AssembleOptions struct {
 	Notifiers       map[string]Notifier
 	Logger          *slog.Logger
 	Clock           func() time.Time
+	// Hook, if set, wraps the router's change hook (metrics count transitions there).
+	Hook func(next func(approvals.Request)) func(approvals.Request)
 }
 
 // Assemble builds the router and the approvals service around one store, with the
@@ -49,13 +51,17 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Router, *approvals.Servi
 	if err != nil {
 		return nil, nil, err
 	}
+	onChange := router.OnChange
+	if o.Hook != nil {
+		onChange = o.Hook(onChange)
+	}
 	svc, err := approvals.New(ctx, approvals.Options{
 		Store:     o.Store,
 		Directory: ApprovalsDirectory{Dir: o.Backend, ProtectedGroups: o.ProtectedGroups},
 		Executor:  Executor{W: o.Backend},
 		Policy:    o.Policy,
 		Clock:     o.Clock,
-		OnChange:  router.OnChange,
+		OnChange:  onChange,
 		OnAudit:   router.OnAudit,
 		Logger:    o.Logger,
 	})

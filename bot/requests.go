@@ -399,8 +399,10 @@ func AuditLine(ev approvals.Event, head approvals.Head) string {
 	if ev.Target.ObjectID != "" || ev.Target.UPN != "" {
 		fmt.Fprintf(&b, " target %s", ev.Target.String())
 	}
-	if a := ev.Actor.String(); a != "" {
-		fmt.Fprintf(&b, " by %s", a)
+	if ev.Actor.ObjectID == "" && ev.Actor.ChatID == "" {
+		b.WriteString(" by mfadesk")
+	} else {
+		fmt.Fprintf(&b, " by %s", ev.Actor.String())
 		if ev.Actor.ObjectID != "" {
 			fmt.Fprintf(&b, " (%s)", ev.Actor.ObjectID)
 		}

@@ -113,6 +113,7 @@ func (s *Server) routes() {
 			s.mux.HandleFunc(method+" /"+v+path, func(w http.ResponseWriter, r *http.Request) { h(w, r, v) })
 		}
 		handle("GET /users/{id}", s.getUser)
+		handle("GET /groups/{id}", s.getGroup)
 		handle("GET /users", s.listUsers)
 		handle("GET /users/{id}/transitiveMemberOf", s.transitiveMemberOf)
 		handle("POST /users/{id}/checkMemberGroups", s.checkMemberGroups)
@@ -413,6 +414,20 @@ func errorBody(code, msg string) json.RawMessage {
 }
 
 // ---- users ------------------------------------------------------------------------
+
+// getGroup answers GET /groups/{id} for the groups of the tenant.
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := r.PathValue("id")
+	item, typ, ok := s.tenant.item(id)
+	if !ok || typ != "#microsoft.graph.group" {
+		notFound(w, id)
+		return
+	}
+	obj := map[string]any{"id": item.ID, "displayName": item.DisplayName, "description": item.Description}
+	writeJSON(w, http.StatusOK, withContext(r, v, "groups/$entity", selectFields(obj, r.URL.Query().Get("$select"))))
+}
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, v string) {
 	s.mu.Lock()

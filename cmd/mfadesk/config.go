@@ -64,9 +64,10 @@ type ApprovalsConfig struct {
 // SlackConfig configures the Slack adapter.
 type SlackConfig struct {
 	Enabled          bool   `yaml:"enabled"`
-	Mode             string `yaml:"mode"`    // socket (default) or http
-	APIURL           string `yaml:"api_url"` // default https://slack.com/api/ (GovSlack: https://slack-gov.com/api/)
-	TeamID           string `yaml:"team_id"`
+	Mode             string `yaml:"mode"`           // socket (default) or http
+	APIURL           string `yaml:"api_url"`        // default https://slack.com/api/ (GovSlack: https://slack-gov.com/api/)
+	TeamID           string `yaml:"team_id"`        // the workspace served; people of other workspaces are refused
+	EnterpriseID     string `yaml:"enterprise_id"`  // instead of team_id, for an org-wide Enterprise Grid install
 	BotToken         string `yaml:"bot_token"`      // secret: MFADESK_SLACK_BOT_TOKEN(_FILE)
 	AppToken         string `yaml:"app_token"`      // secret: MFADESK_SLACK_APP_TOKEN(_FILE), Socket Mode
 	SigningSecret    string `yaml:"signing_secret"` // secret: MFADESK_SLACK_SIGNING_SECRET(_FILE), HTTP mode
@@ -82,9 +83,10 @@ type TeamsConfig struct {
 	Credential        string `yaml:"credential"`   // client_secret, certificate, managed_identity
 	AppPassword       string `yaml:"app_password"` // secret: MFADESK_TEAMS_APP_PASSWORD(_FILE)
 	CertificateFile   string `yaml:"certificate_file"`
-	OpenIDMetadataURL string `yaml:"openid_metadata_url"` // default: Bot Framework's
-	ServiceURL        string `yaml:"service_url"`         // e.g. https://smba.trafficmanager.net/teams/
-	ApprovalsChannel  string `yaml:"approvals_channel"`   // channel conversation id
+	CertificatePass   string `yaml:"certificate_password"` // secret: MFADESK_TEAMS_CERTIFICATE_PASSWORD(_FILE)
+	OpenIDMetadataURL string `yaml:"openid_metadata_url"`  // default: Bot Framework's
+	ServiceURL        string `yaml:"service_url"`          // e.g. https://smba.trafficmanager.net/teams/
+	ApprovalsChannel  string `yaml:"approvals_channel"`    // channel conversation id
 	AuditChannel      string `yaml:"audit_channel"`
 }
 
@@ -149,6 +151,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		{"SLACK_APP_TOKEN", &c.Slack.AppToken},
 		{"SLACK_SIGNING_SECRET", &c.Slack.SigningSecret},
 		{"TEAMS_APP_PASSWORD", &c.Teams.AppPassword},
+		{"TEAMS_CERTIFICATE_PASSWORD", &c.Teams.CertificatePass},
 	} {
 		if err := secret(getenv, s.name, s.dst); err != nil {
 			return err
@@ -290,6 +293,9 @@ func (s *SlackConfig) validate(bad func(string, string, ...any) error) error {
 	}
 	if !strings.HasSuffix(s.APIURL, "/") {
 		s.APIURL += "/"
+	}
+	if s.TeamID == "" && s.EnterpriseID == "" {
+		return bad("slack.team_id", "is required (or slack.enterprise_id): people of other workspaces must be refused")
 	}
 	if !strings.HasPrefix(s.BotToken, "xoxb-") {
 		return bad("slack.bot_token", "must be a bot token (xoxb-…): set MFADESK_SLACK_BOT_TOKEN")

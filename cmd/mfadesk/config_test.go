@@ -18,6 +18,7 @@ groups:
   approvers: 44444444-4444-4444-8444-444444444444
 slack:
   enabled: true
+  team_id: T0TEAM
   approvals_channel: C0APPROVE
   audit_channel: C0AUDIT
 `
@@ -99,6 +100,7 @@ func TestConfigErrors(t *testing.T) {
 		{"slack socket without app token", func(s string) string { return s }, map[string]string{"MFADESK_GRAPH_CLIENT_SECRET": "x", "MFADESK_SLACK_BOT_TOKEN": "xoxb-1"}, "slack.app_token"},
 		{"slack http without signing secret", func(s string) string { return strings.Replace(s, "enabled: true", "enabled: true\n  mode: http", 1) }, goodEnv, "slack.signing_secret"},
 		{"slack user token", func(s string) string { return s }, map[string]string{"MFADESK_GRAPH_CLIENT_SECRET": "x", "MFADESK_SLACK_BOT_TOKEN": "xoxp-1", "MFADESK_SLACK_APP_TOKEN": "xapp-1"}, "slack.bot_token"},
+		{"slack no team", func(s string) string { return strings.Replace(s, "  team_id: T0TEAM\n", "", 1) }, goodEnv, "slack.team_id"},
 		{"slack no audit channel", func(s string) string { return strings.Replace(s, "  audit_channel: C0AUDIT\n", "", 1) }, goodEnv, "slack.audit_channel"},
 		{"nothing enabled", func(s string) string { return strings.Replace(s, "enabled: true", "enabled: false", 1) }, goodEnv, "neither slack nor teams"},
 		{"teams without app id", func(s string) string { return s + "teams:\n  enabled: true\n" }, goodEnv, "teams.app_id"},

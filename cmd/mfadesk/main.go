@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,6 +22,8 @@ const usage = `mfadesk — an MFA helpdesk bot for Slack and Microsoft Teams, wi
 Usage:
   mfadesk serve --config FILE   run the bot (Slack and/or Teams, Microsoft Graph)
   mfadesk demo [--listen ADDR]  run the whole bot locally: fake tenant, web chat
+  mfadesk validate --config FILE check the configuration against Graph, Slack, Teams, the database
+  mfadesk manifest slack|teams  print the Slack app manifest, or write the Teams app package
   mfadesk audit export|verify   export the audit log as JSON lines, or verify its hash chain
   mfadesk approvals list|show   list requests, or show one with its history
   mfadesk version               print the version
@@ -52,6 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr, getenv)
+	case "manifest":
+		err = cmdManifest(ctx, args[1:], stdout, stderr, getenv)
+	case "validate":
+		err = cmdValidate(ctx, args[1:], stdout, stderr, getenv)
 	case "approvals":
 		err = cmdApprovals(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
@@ -109,4 +116,12 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ln, nil
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mfadesk/mfadesk/actions/graphtest"
+)
+
+// TestServeWiring starts serve against the fake Graph tenant and a stand-in Slack Web
+// API, in HTTP mode, and checks health, readiness, metrics and that an unsigned Slack
+// request is refused.
+func TestServeWiring(t *testing.T) {
+	tenant := graphtest.MustTenant("demo")
+	gs := httptest.NewServer(graphtest.NewServer(tenant))
+	defer gs.Close()
+	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"ok":true}`)
+	}))
+	defer slackAPI.Close()
+	var helpdesk, approvers string
+	for _, g := range tenant.Groups {
+		switch g.DisplayName {
+		case "mfadesk-helpdesk":
+			helpdesk = g.ID
+		case "mfadesk-approvers":
+			approvers = g.ID
+		}
+	}
+	yaml := fmt.Sprintf(`
+listen: 127.0.0.1:0
+database: %s
+graph:
+  base_url: %s/v1.0
+  credential: none
+groups:
+  helpdesk: %s
+  approvers: %s
+slack:
+  enabled: true
+  mode: http
+  team_id: T0TEAM
+  api_url: %s/
+  approvals_channel: C0APPROVE
+  audit_channel: C0AUDIT
+`, filepath.Join(t.TempDir(), "mfadesk.db"), gs.URL, helpdesk, approvers, slackAPI.URL)
+	cfg, err := ParseConfig([]byte(yaml), env(map[string]string{"MFADESK_SLACK_BOT_TOKEN": "xoxb-test", "MFADESK_SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), started) }()
+	var addr string
+	select {
+	case addr = <-started:
+	case err := <-done:
+		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz: %d %q", code, body)
+	}
+	if code, _ := get("/readyz"); code != 200 {
+		t.Errorf("readyz: %d", code)
+	}
+	resp, err := http.Post("http://"+addr+"/slack/commands", "application/x-www-form-urlencoded", strings.NewReader("command=%2Fmfa&text=help"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unsigned slash command: %d, want 401", resp.StatusCode)
+	}
+	code, metrics := get("/metrics")
+	if code != 200 || !strings.Contains(metrics, `mfadesk_ack_latency_seconds_count{endpoint="slack"} 1`) {
+		t.Errorf("metrics: %d\n%s", code, metrics)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestGraphEndpointLabel(t *testing.T) {
+	tests := map[string]string{
+		"/v1.0/users/5a1b0001-0000-4000-8000-000000000002/authentication/methods": "/v1.0/users/{id}/authentication/methods",
+		"/v1.0/users/mfatest2@mfademo.example":                                    "/v1.0/users/{id}",
+		"/v1.0/users/mfatest2%40mfademo.example/transitiveMemberOf":               "/v1.0/users/{id}/transitiveMemberOf",
+		"/beta/$batch": "/beta/$batch",
+	}
+	for in, want := range tests {
+		if got := graphEndpoint(in); got != want {
+			t.Errorf("graphEndpoint(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

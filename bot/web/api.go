@@ -151,7 +151,8 @@ type decideRequest struct {
 // decide passes an Approve or Deny click to the router. The card does not have to
 // show buttons any more: a late click must still get the router's reason (expired,
 // already decided), not a guess by the page. The answer is private to the clicker:
-// a note under the card, or in their conversation if the card is not in the pane.
+// a note under the card, or in their conversation if the card is not in the pane;
+// a missing justification goes back to the page only, to show beside its input.
 func (a *api) decide(r *http.Request, body []byte) (any, int) {
 	var req decideRequest
 	if err := json.Unmarshal(body, &req); err != nil {
@@ -164,7 +165,9 @@ func (a *api) decide(r *http.Request, body []byte) (any, int) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
 	msg := a.h.Decide(ctx, caller(p), bot.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification})
-	a.s.noteDecision(p.ID, req.RequestID, msg)
+	if len(msg.Errors) == 0 { // a field error is shown beside the field, not as a note
+		a.s.noteDecision(p.ID, req.RequestID, msg)
+	}
 	return msg, http.StatusOK
 }
 

@@ -301,9 +301,13 @@ func TestWebChatRequestFlow(t *testing.T) {
 		if !strings.Contains(m.Text, tt.want) || (tt.field != "" && m.Errors[tt.field] == "") {
 			t.Errorf("%s decides (approve %v): %+v", tt.persona, tt.approve, m)
 		}
-		// The answer is private: a note under the card for the clicker alone.
+		// The answer is private: a note under the card for the clicker alone; a field
+		// error only goes back to the page, beside the field.
 		note := cardOf(c.state(tt.persona), id).Note
-		if note == nil || note.Message.Text != m.Text {
+		switch {
+		case tt.field != "" && note != nil:
+			t.Errorf("%s's field error became a note: %+v", tt.persona, note)
+		case tt.field == "" && (note == nil || note.Message.Text != m.Text):
 			t.Errorf("%s's note under the card: %+v, want %q", tt.persona, note, m.Text)
 		}
 	}

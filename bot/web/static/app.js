@@ -8,6 +8,7 @@ let personas = [];
 let me = "";
 let version = 0;
 let polling = null;
+const denyState = new Map(); // request id → { open, value, error } of its deny box
 const shown = { conversation: new Map(), inbox: new Map(), approvals: new Map(), audit: new Map() };
 
 function el(tag, cls, text, testid) {
@@ -184,25 +185,33 @@ function renderCard(c) {
   art.appendChild(head);
   renderBody(art, m, { noTitle: true });
   if (m.Buttons && m.Buttons.length) {
+    // The deny box survives a redraw of the card (a poll, a note): its state is kept
+    // per request, not in the DOM.
+    const ds = denyState.get(m.RequestID) || { open: false, value: "", error: "" };
     const actions = el("div", "actions");
     const denyBox = el("div", "denybox");
-    denyBox.hidden = true;
+    denyBox.hidden = !ds.open;
     const just = el("input", null, null, "deny-justification");
     just.placeholder = "Why deny? (the requester sees this)";
     just.setAttribute("aria-label", "Justification for denying");
+    just.value = ds.value;
+    just.addEventListener("input", () => { ds.value = just.value; });
     const confirm = el("button", "btn deny", "Deny request", "deny-confirm");
-    const denyErr = el("div", "ferr", null, "deny-error");
+    const denyErr = el("div", "ferr", ds.error, "deny-error");
+    if (ds.error) just.setAttribute("aria-invalid", "true");
     denyBox.append(just, confirm, denyErr);
     for (const b of m.Buttons) {
       const btn = el("button", "btn " + b.Kind, b.Label, b.Kind);
       if (b.Kind === "approve") btn.addEventListener("click", () => decide(b.Value, true, "", [btn]));
-      else btn.addEventListener("click", () => { denyBox.hidden = false; just.focus(); });
+      else btn.addEventListener("click", () => { ds.open = true; denyState.set(m.RequestID, ds); denyBox.hidden = false; just.focus(); });
       actions.appendChild(btn);
     }
-    confirm.addEventListener("click", async () => {
-      const m2 = await decide(m.RequestID, false, just.value, [confirm]);
-      if (m2 && m2.Errors && m2.Errors.justification) { denyErr.textContent = m2.Errors.justification; just.setAttribute("aria-invalid", "true"); }
-    });
+    confirm.addEventListener("click", () => decide(m.RequestID, false, just.value, [confirm], (m2) => {
+      ds.error = (m2 && m2.Errors && m2.Errors.justification) || "";
+      denyState.set(m.RequestID, ds);
+      denyErr.textContent = ds.error;
+      if (ds.error) just.setAttribute("aria-invalid", "true"); else just.removeAttribute("aria-invalid");
+    }));
     art.appendChild(actions);
     art.appendChild(denyBox);
   }
@@ -216,7 +225,9 @@ function renderCard(c) {
   return art;
 }
 
-async function decide(id, approve, justification, buttons) {
+// decide sends a click; then (answer) runs before the redraw, so state it keeps
+// for the card shows in the redrawn card.
+async function decide(id, approve, justification, buttons, then) {
   for (const b of buttons) b.disabled = true;
   let m = null;
   try {
@@ -224,9 +235,9 @@ async function decide(id, approve, justification, buttons) {
   } catch (err) {
     $("conn").textContent = "The demo server did not answer: " + err.message;
   }
+  if (then) then(m);
   for (const b of buttons) b.disabled = false;
   await poll();
-  return m;
 }
 
 // ---- inbox and audit ----
@@ -237,11 +248,20 @@ function renderInbox(e) {
   return box;
 }
 
+// renderAudit lays out bot.AuditLine ("#SEQ TIME KIND rest · chain head #N HASH")
+// for reading: number, kind and time on top, the rest below, the chain head small.
+// A line in another shape is shown as it is.
 function renderAudit(a) {
   const d = el("div", "audit-line", null, "audit-line");
-  const m = /^(#\d+) ([\s\S]*)$/.exec(a.text);
-  if (m) { d.appendChild(el("span", "seq", m[1])); d.appendChild(document.createTextNode(m[2])); }
-  else d.textContent = a.text;
+  const m = /^#(\d+) (\d{4}-\d\d-\d\d \d\d:\d\d UTC) (\S+) ([\s\S]*?)(?: · (chain head #\d+ \S+))?$/.exec(a.text);
+  if (!m) { d.textContent = a.text; return d; }
+  const head = el("div", "ahead");
+  head.appendChild(el("span", "seq", "#" + m[1]));
+  head.appendChild(el("span", "kind k-" + m[3].replace(/^request_/, ""), m[3]));
+  head.appendChild(el("span", "atime", m[2]));
+  d.appendChild(head);
+  d.appendChild(el("div", "abody", m[4]));
+  if (m[5]) d.appendChild(el("div", "chain", m[5]));
   return d;
 }
 
@@ -264,15 +284,37 @@ function sync(pane, map, items, key, rev, render, emptyText) {
   }
   for (const [k, v] of map) if (!keep.has(k)) { v.node.remove(); map.delete(k); }
   const empty = node.querySelector(":scope > .empty");
-  if (items.length === 0 && !empty) node.appendChild(el("div", "empty", emptyText));
+  if (items.length === 0 && !empty) node.appendChild(typeof emptyText === "function" ? emptyText() : el("div", "empty", emptyText));
   if (items.length > 0 && empty) empty.remove();
-  if (added && (atBottom || pane !== "audit")) node.scrollTop = node.scrollHeight;
+  if (!added) return;
+  // A new card is read from its top (what, on whom, why); chat-like panes follow the
+  // newest line, the audit pane only if the reader has not scrolled up.
+  if (pane === "approvals") node.lastElementChild.scrollIntoView({ block: "start" });
+  else if (atBottom || pane !== "audit") node.scrollTop = node.scrollHeight;
+}
+
+// tour is the empty conversation: the five-minute walk through the two-person rule.
+function tour() {
+  const p = persona(me);
+  const domain = (p.upn.split("@")[1]) || "mfademo.example";
+  const box = el("div", "empty tour", null, "tour");
+  box.appendChild(el("div", "title", "Try the two-person rule in five steps"));
+  const ol = el("ol");
+  for (const step of [
+    "As Hana Helpdesk, type: diagnose mfatest2@" + domain + " — the Authenticator was added but never verified.",
+    "Type: reregister mfatest2@" + domain + " and fill in the form (reason, identity check, ticket).",
+    "Click Approve on the card in #mfa-approvals: Hana may not approve her own request.",
+    "Switch to Alex Approver at the top and approve: the card updates with what ran on the tenant.",
+    "Watch #mfa-audit fill with hash-chained events; Nora Norights may do nothing at all.",
+  ]) ol.appendChild(el("li", null, step));
+  box.appendChild(ol);
+  box.appendChild(el("div", "hint", "Lookups answer only you. Type help for every command."));
+  return box;
 }
 
 function apply(st) {
   version = st.version;
-  sync("conversation", shown.conversation, st.conversation || [], (e) => e.seq, (e) => e.rev, renderEntry,
-    "Type a command below, or pick one. Lookups answer only you; reregister and revoke open a request form.");
+  sync("conversation", shown.conversation, st.conversation || [], (e) => e.seq, (e) => e.rev, renderEntry, tour);
   sync("inbox", shown.inbox, st.inbox || [], (e) => e.seq, () => 1, renderInbox, "Outcomes of your requests arrive here.");
   sync("approvals", shown.approvals, st.approvals || [], (c) => c.id, (c) => c.rev + "/" + (c.note ? c.note.seq : 0), renderCard,
     "No requests yet. When a helpdesk agent files one, its card appears here for an approver.");
@@ -301,9 +343,10 @@ function choose(id) {
   try { sessionStorage.setItem("mfadesk-persona", id); } catch (e) { /* storage off */ }
   version = 0;
   for (const pane in shown) { shown[pane].clear(); $(pane).replaceChildren(); }
+  denyState.clear();
   for (const b of document.querySelectorAll(".persona")) b.setAttribute("aria-pressed", String(b.dataset.persona === id));
   const p = persona(id);
-  $("convo-who").textContent = "you are " + p.name + ", " + p.role;
+  $("convo-who").textContent = "as " + p.name;
   renderChips(p);
   poll();
   $("text").focus();

@@ -77,8 +77,13 @@ func (s *Server) PostApproval(_ context.Context, card bot.Message) (bot.CardRef,
 	now := s.now()
 	c := &Card{ID: strconv.FormatUint(s.cardSeq, 10), Rev: 1, Posted: now, Updated: now, Message: card}
 	s.cards = append(s.cards, c)
-	if len(s.cards) > maxCards {
-		s.cards = s.cards[len(s.cards)-maxCards:]
+	if n := len(s.cards) - maxCards; n > 0 {
+		for _, old := range s.cards[:n] { // their notes go with them
+			for _, notes := range s.notes {
+				delete(notes, old.Message.RequestID)
+			}
+		}
+		s.cards = s.cards[n:]
 	}
 	s.changed()
 	return bot.CardRef{Platform: "web", Channel: approvalsChannel, ID: c.ID}, nil

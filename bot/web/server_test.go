@@ -521,3 +521,25 @@ func TestListenLoopbackOnly(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// TestWebChatCapsCards: the approvals pane keeps the newest cards only, so a demo left
+// running does not grow without bound.
+func TestWebChatCapsCards(t *testing.T) {
+	c := newChat(t)
+	ctx := context.Background()
+	var last bot.CardRef
+	for i := range 105 {
+		ref, err := c.server.PostApproval(ctx, bot.Message{Title: "card", RequestID: "R" + jsonNum(uint64(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = ref
+	}
+	st := c.state("hana")
+	if len(st.Approvals) != 100 || st.Approvals[0].Message.RequestID != "R5" || st.Approvals[99].ID != last.ID {
+		t.Errorf("pane holds %d cards, first %s", len(st.Approvals), st.Approvals[0].Message.RequestID)
+	}
+	if err := c.server.UpdateApproval(ctx, bot.CardRef{Platform: "web", Channel: "approvals", ID: "1"}, bot.Message{}); err == nil {
+		t.Error("a dropped card was updated")
+	}
+}

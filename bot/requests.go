@@ -189,7 +189,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	card := RenderApproval(req, risk)
 	posted := r.postCard(ctx, c.Platform, req.ID, card)
-	ack := fmt.Sprintf("Request %s filed: %s for %s. It waits for an approver until %s.", req.ID, strings.ToLower(actionTitle[action]), u.DisplayName, fmtTime(req.Expires))
+	ack := fmt.Sprintf("Request %s filed: %s for %s. It waits for an approver until %s.", req.ID, actionTitle[action], u.DisplayName, fmtTime(req.Expires))
 	if !posted {
 		ack += " The approval card could not be posted; approvers can find it with /mfa pending."
 	}

@@ -21,7 +21,8 @@ const usage = `mfadesk — an MFA helpdesk bot for Slack and Microsoft Teams, wi
 
 Usage:
   mfadesk serve --config FILE   run the bot (Slack and/or Teams, Microsoft Graph)
-  mfadesk demo [--listen ADDR]  run the whole bot locally: fake tenant, web chat
+  mfadesk demo [--listen ADDR] [--db FILE] [--expiry 30m]
+                                run the whole bot locally: fake tenant, web chat
   mfadesk validate --config FILE check the configuration against Graph, Slack, Teams, the database
   mfadesk manifest slack|teams  print the Slack app manifest, or write the Teams app package
   mfadesk audit export|verify   export the audit log as JSON lines, or verify its hash chain

@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -121,7 +123,7 @@ func New(cfg Config) (*Client, error) {
 		transport = hc.Transport
 	}
 	client := &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(countingTransport{transport}, middlewares(cfg.MaxRetryWait)...),
+		Transport: khttp.NewCustomTransportWithParentTransport(countingTransport{ownBody{transport}}, middlewares(cfg.MaxRetryWait)...),
 		Timeout:   100 * time.Second,
 		// Graph never needs a redirect followed by net/http: kiota's handler does it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -173,6 +175,29 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		n.Add(1)
 	}
 	return t.next.RoundTrip(r)
+}
+
+// ownBody hands the transport its own copy of the request body. kiota's retry handler
+// rewinds and resends the body reader it gave the transport as soon as RoundTrip
+// returns, but net/http may still be writing that reader from its connection goroutine
+// (RoundTrip may close the body "even after RoundTrip returns"): a data race the race
+// detector catches on a throttled POST. Request bodies to Graph are small.
+type ownBody struct{ next http.RoundTripper }
+
+func (t ownBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return t.next.RoundTrip(r)
+	}
+	b, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read request body for %s: %w", r.URL.Path, err)
+	}
+	r2 := r.Clone(r.Context())
+	r2.Body = io.NopCloser(bytes.NewReader(b))
+	r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	r2.ContentLength = int64(len(b))
+	return t.next.RoundTrip(r2)
 }
 
 // withRoundTrips returns a context that counts the requests made with it.

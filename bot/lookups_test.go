@@ -19,15 +19,7 @@ func lookupRouter(t *testing.T, edit func(*graphtest.Tenant)) (*Router, *graphte
 	if edit != nil {
 		edit(tenant)
 	}
-	group := func(name string) string {
-		for _, g := range tenant.Groups {
-			if g.DisplayName == name {
-				return g.ID
-			}
-		}
-		t.Fatalf("no group %s", name)
-		return ""
-	}
+	group := tenant.GroupID
 	hana := tenant.FindUser(tenant.Email("hana.helpdesk"))
 	fake := graphtest.NewServer(tenant)
 	srv := httptest.NewServer(fake)

@@ -200,6 +200,16 @@ func (t *Tenant) FindUser(key string) *TenantUser {
 	return nil
 }
 
+// GroupID returns the object id of the group with this display name, or "".
+func (t *Tenant) GroupID(name string) string {
+	for _, g := range t.Groups {
+		if g.DisplayName == name {
+			return g.ID
+		}
+	}
+	return ""
+}
+
 // Email returns the UPN of the user with this local part in the tenant's domain.
 func (t *Tenant) Email(local string) string { return local + "@" + t.Domain }
 

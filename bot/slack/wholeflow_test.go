@@ -5,17 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/actions/graphtest"
-	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/bottest"
 )
 
 // flowEnv is the real bot: the router and approvals on bbolt (bot.Assemble), the
@@ -29,30 +26,7 @@ type flowEnv struct {
 
 func newFlowEnv(t *testing.T) *flowEnv {
 	t.Helper()
-	ctx := context.Background()
 	tenant := graphtest.MustTenant("demo")
-	fg := graphtest.NewServer(tenant)
-	gsrv := httptest.NewServer(fg)
-	t.Cleanup(gsrv.Close)
-	dir, err := graph.New(graph.Config{BaseURL: gsrv.URL + "/v1.0", MFAGroups: []string{"mfaoptin"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	group := func(name string) string {
-		for _, g := range tenant.Groups {
-			if g.DisplayName == name {
-				return g.ID
-			}
-		}
-		t.Fatalf("demo tenant has no group %s", name)
-		return ""
-	}
-	st, err := approvals.OpenBolt(filepath.Join(t.TempDir(), "mfadesk.db"), approvals.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-
 	fake := newFakeSlack(t)
 	for _, p := range []struct{ id, local string }{{userHana, "hana.helpdesk"}, {userAlex, "alex.approver"}, {"U0SAM", "sam.approver"}, {"U0NORA", "nora.norights"}} {
 		fake.addUser(p.id, tenant.Email(p.local), nil)
@@ -65,7 +39,7 @@ func newFlowEnv(t *testing.T) *flowEnv {
 	o := Options{
 		Mode: ModeHTTP, BotToken: fake.botToken, SigningSecret: testSecret, APIURL: fake.apiURL(), TeamID: testTeam,
 		ApprovalsChannel: testApprovals, AuditChannel: testAudit, Logger: logger, Now: clock.Now,
-		ResponseURLHosts: []string{"127.0.0.1"}, Resolver: DirectoryResolver(dir),
+		ResponseURLHosts: []string{"127.0.0.1"},
 		// The fake tenant answers in milliseconds; a generous budget keeps the test
 		// independent of how loaded the machine is (the default is 2 s).
 		SubmitBudget: 20 * time.Second,
@@ -74,15 +48,9 @@ func newFlowEnv(t *testing.T) *flowEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, _, err := bot.Assemble(ctx, bot.AssembleOptions{
-		Backend: dir, Store: st, Logger: logger,
-		Policy:    approvals.Policy{HelpdeskGroupID: group("mfadesk-helpdesk"), ApproversGroupID: group("mfadesk-approvers")},
-		Notifiers: map[string]bot.Notifier{"slack": n},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Handler = router
+	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"slack": n}, Logger: logger})
+	o.Handler = stack.Router
+	o.Resolver = DirectoryResolver(stack.Client)
 	a, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +60,7 @@ func newFlowEnv(t *testing.T) *flowEnv {
 		defer cancel()
 		_ = a.Shutdown(sctx)
 	})
-	return &flowEnv{harness: &harness{t: t, fake: fake, a: a, clock: clock}, tenant: tenant, graph: fg}
+	return &flowEnv{harness: &harness{t: t, fake: fake, a: a, clock: clock}, tenant: stack.Tenant, graph: stack.Graph}
 }
 
 func (e *flowEnv) graphWrites() int {

@@ -1,18 +1,15 @@
 package teams
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/actions/graphtest"
-	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/bottest"
 )
 
 // The whole flow through the real router, approvals on bbolt and the Graph client
@@ -23,39 +20,9 @@ import (
 // requester is told, and every audit event is posted with the chain head.
 func TestWholeFlow(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 
-	tenant := graphtest.MustTenant("demo")
-	fakeGraph := graphtest.NewServer(tenant)
-	gsrv := httptest.NewServer(fakeGraph)
-	t.Cleanup(gsrv.Close)
-	dir, err := graph.New(graph.Config{BaseURL: gsrv.URL + "/v1.0", MFAGroups: []string{"mfaoptin"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	group := func(name string) string {
-		for _, g := range tenant.Groups {
-			if g.DisplayName == name {
-				return g.ID
-			}
-		}
-		t.Fatalf("no group %s", name)
-		return ""
-	}
-	st, err := approvals.OpenBolt(filepath.Join(t.TempDir(), "mfadesk.db"), approvals.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	router, _, err := bot.Assemble(ctx, bot.AssembleOptions{
-		Backend:   dir,
-		Store:     st,
-		Policy:    approvals.Policy{HelpdeskGroupID: group("mfadesk-helpdesk"), ApproversGroupID: group("mfadesk-approvers")},
-		Notifiers: map[string]bot.Notifier{"teams": e.ad},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"teams": e.ad}})
+	tenant, fakeGraph, router := stack.Tenant, stack.Graph, stack.Router
 	h := e.ad.Handler(router)
 	post := func(body []byte) *httptest.ResponseRecorder {
 		t.Helper()

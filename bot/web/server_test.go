@@ -7,15 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/actions/graphtest"
 	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/bottest"
 	"github.com/mfadesk/mfadesk/bot/web"
 )
 
@@ -34,31 +33,7 @@ type chat struct {
 
 func newChat(t *testing.T) *chat {
 	t.Helper()
-	ctx := context.Background()
 	tenant := graphtest.MustTenant("demo")
-	fake := graphtest.NewServer(tenant)
-	gs := httptest.NewServer(fake)
-	t.Cleanup(gs.Close)
-	client, err := graph.New(graph.Config{BaseURL: gs.URL + "/v1.0", MFAGroups: []string{"mfaoptin"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var policy approvals.Policy
-	for _, g := range tenant.Groups {
-		switch g.DisplayName {
-		case "mfadesk-helpdesk":
-			policy.HelpdeskGroupID = g.ID
-		case "mfadesk-approvers":
-			policy.ApproversGroupID = g.ID
-		}
-	}
-	policy.Resume = map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true}
-	store, err := approvals.OpenBolt(filepath.Join(t.TempDir(), "mfadesk.db"), approvals.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-
 	var personas []web.Persona
 	for _, p := range []struct{ id, local, role string }{
 		{"hana", "hana.helpdesk", "helpdesk agent"},
@@ -73,15 +48,8 @@ func newChat(t *testing.T) *chat {
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, svc, err := bot.Assemble(ctx, bot.AssembleOptions{
-		Backend:   client,
-		Store:     store,
-		Policy:    policy,
-		Notifiers: map[string]bot.Notifier{"web": srv},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"web": srv}})
+	router, svc, fake := stack.Router, stack.Approvals, stack.Graph
 	hs := httptest.NewServer(srv.Handler(router))
 	t.Cleanup(hs.Close)
 	c := &chat{t: t, url: hs.URL, svc: svc, fake: fake, server: srv}

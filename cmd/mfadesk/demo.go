@@ -190,14 +190,8 @@ func demoDirectory(tenant *graphtest.Tenant) ([]web.Persona, approvals.Policy, e
 		// the next start with the same --db.
 		Resume: map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true},
 	}
-	for _, g := range tenant.Groups {
-		switch g.DisplayName {
-		case "mfadesk-helpdesk":
-			policy.HelpdeskGroupID = g.ID
-		case "mfadesk-approvers":
-			policy.ApproversGroupID = g.ID
-		}
-	}
+	policy.HelpdeskGroupID = tenant.GroupID("mfadesk-helpdesk")
+	policy.ApproversGroupID = tenant.GroupID("mfadesk-approvers")
 	if policy.HelpdeskGroupID == "" || policy.ApproversGroupID == "" {
 		return nil, approvals.Policy{}, errors.New("demo tenant lacks the mfadesk-helpdesk or mfadesk-approvers group")
 	}

@@ -27,15 +27,7 @@ func TestServeWiring(t *testing.T) {
 		fmt.Fprint(w, `{"ok":true}`)
 	}))
 	defer slackAPI.Close()
-	var helpdesk, approvers string
-	for _, g := range tenant.Groups {
-		switch g.DisplayName {
-		case "mfadesk-helpdesk":
-			helpdesk = g.ID
-		case "mfadesk-approvers":
-			approvers = g.ID
-		}
-	}
+	helpdesk, approvers := tenant.GroupID("mfadesk-helpdesk"), tenant.GroupID("mfadesk-approvers")
 	yaml := fmt.Sprintf(`
 listen: 127.0.0.1:0
 database: %s

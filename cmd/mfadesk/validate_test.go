@@ -48,12 +48,7 @@ func TestValidate(t *testing.T) {
 		}
 	}))
 	defer slackAPI.Close()
-	var helpdesk string
-	for _, g := range tenant.Groups {
-		if g.DisplayName == "mfadesk-helpdesk" {
-			helpdesk = g.ID
-		}
-	}
+	helpdesk := tenant.GroupID("mfadesk-helpdesk")
 	db := filepath.Join(t.TempDir(), "mfadesk.db")
 	cfg := &Config{
 		Database: db,

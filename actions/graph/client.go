@@ -51,6 +51,9 @@ type Config struct {
 	// Unbatched sends a lookup's requests one at a time instead of in one $batch: for
 	// benchmarks, and for networks whose proxies refuse $batch.
 	Unbatched bool
+	// NameCacheTTL is how long a UPN or mail → object id resolution is reused, so a
+	// lookup after the first is one round trip; default 10 minutes, negative disables.
+	NameCacheTTL time.Duration
 	// Logger receives Graph failures and write actions; nil means slog.Default(). Nothing
 	// secret is logged: a temporary access pass redacts itself.
 	Logger *slog.Logger
@@ -66,6 +69,7 @@ type Client struct {
 	beta *msgraph.GraphRequestAdapter
 	cfg  Config
 	log  *slog.Logger
+	ids  *idCache
 }
 
 // New builds a Graph client. It refuses a missing credential unless the base URL is
@@ -139,7 +143,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("create graph beta request adapter: %w", err)
 	}
 	beta.SetBaseUrl(strings.TrimSuffix(base, "/v1.0") + "/beta")
-	return &Client{sdk: msgraph.NewGraphServiceClient(adapter), adapter: adapter, beta: beta, cfg: cfg, log: cfg.Logger}, nil
+	return &Client{sdk: msgraph.NewGraphServiceClient(adapter), adapter: adapter, beta: beta, cfg: cfg, log: cfg.Logger, ids: newIDCache(cfg.NameCacheTTL, 4096)}, nil
 }
 
 var (

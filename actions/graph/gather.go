@@ -67,12 +67,39 @@ func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Quer
 	var known models.Userable
 	id := ref.Value
 	if ref.Kind != actions.RefObjectID {
+		if cached, ok := c.ids.get(ref.Value); ok {
+			id = cached.id
+			ev, err = c.gatherByID(ctx, ref, id, q, ev)
+			// Trust the entry only if the user still carries the name the way it was
+			// found: by UPN (which wins over any mail, as /users/{upn} does) or by mail.
+			still := strings.EqualFold(ev.User.UPN, ref.Value)
+			if cached.byMail {
+				still = strings.EqualFold(ev.User.Mail, ref.Value)
+			}
+			if err == nil && still {
+				return ev, nil
+			}
+			// The name now belongs to someone else, or the user is gone: resolve afresh.
+			c.ids.forget(ref.Value)
+			ev = actions.Evidence{Query: q, Taken: time.Now(), Missing: map[actions.Source]error{}}
+		}
 		known, err = c.resolve(ctx, ref)
 		if err != nil {
 			return ev, err
 		}
 		id = deref(known.GetId())
 	}
+	return c.gatherWith(ctx, ref, id, known, q, ev)
+}
+
+// gatherByID is Gather for an object id taken from the name cache.
+func (c *Client) gatherByID(ctx context.Context, ref actions.UserRef, id string, q actions.Query, ev actions.Evidence) (actions.Evidence, error) {
+	return c.gatherWith(ctx, actions.UserRef{Kind: actions.RefObjectID, Value: id}, id, nil, q, ev)
+}
+
+// gatherWith runs the batch for a resolved id; known is the user when resolving
+// already fetched it (then the batch need not fetch it again).
+func (c *Client) gatherWith(ctx context.Context, ref actions.UserRef, id string, known models.Userable, q actions.Query, ev actions.Evidence) (actions.Evidence, error) {
 	fs, err := c.plan(ctx, id, q, known == nil)
 	if err != nil {
 		return ev, err

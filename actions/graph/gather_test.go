@@ -196,7 +196,7 @@ func TestRoundTrips(t *testing.T) {
 	for _, tt := range []struct {
 		ref  string
 		want int
-	}{{id, 1}, {"mfatest2@mfademo.example", 2}} {
+	}{{id, 1}, {"mfatest2@mfademo.example", 2}, {"MFATest2@mfademo.example", 1}} {
 		before := fake.Requests()
 		ev, err := c.Gather(context.Background(), ref(t, tt.ref), diagnoseQuery)
 		if err != nil {
@@ -208,6 +208,29 @@ func TestRoundTrips(t *testing.T) {
 		if len(ev.Missing) != 0 || len(ev.Methods) == 0 || ev.Registration == nil || ev.PerUserMFA == "" || ev.Preferences == nil || len(ev.SignIns) == 0 || len(ev.Audits) == 0 {
 			t.Errorf("%s: incomplete evidence: %+v", tt.ref, ev)
 		}
+	}
+}
+
+// TestNameCacheFollowsReassignedUPN: a cached name is trusted only while the user
+// fetched by id still carries it.
+func TestNameCacheFollowsReassignedUPN(t *testing.T) {
+	c, fake := fakeTenant(t, nil, graph.Config{})
+	upn := "mfatest2@mfademo.example"
+	ev, err := c.Gather(context.Background(), ref(t, upn), diagnoseQuery)
+	if err != nil || ev.User.DisplayName != "MFA Test 2" {
+		t.Fatalf("first: %v %+v", err, ev.User)
+	}
+	// MFA Test 2 is renamed and MFA Test 1 is given the old name.
+	fake.Tenant(func(tn *graphtest.Tenant) {
+		tn.FindUser(upn).User["userPrincipalName"] = "mfatest2.old@mfademo.example"
+		tn.FindUser("mfatest1@mfademo.example").User["userPrincipalName"] = upn
+	})
+	ev, err = c.Gather(context.Background(), ref(t, upn), diagnoseQuery)
+	if err != nil || ev.User.DisplayName != "MFA Test 1" {
+		t.Fatalf("after the rename the name must resolve to its new owner: %v %+v", err, ev.User)
+	}
+	if ev.RoundTrips != 3 {
+		t.Errorf("round trips = %d, want 3 (cached id, then resolve, then batch)", ev.RoundTrips)
 	}
 }
 

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
@@ -30,6 +31,14 @@ func (c *Client) User(ctx context.Context, ref actions.UserRef) (actions.User, e
 // resolve finds the user. /users/{key} accepts an object id or a UPN; a mail address
 // that is not also a UPN needs a $filter.
 func (c *Client) resolve(ctx context.Context, ref actions.UserRef) (models.Userable, error) {
+	mu, err := c.lookup(ctx, ref)
+	if err == nil && ref.Kind == actions.RefUPN {
+		c.ids.put(ref.Value, deref(mu.GetId()), !strings.EqualFold(deref(mu.GetUserPrincipalName()), ref.Value))
+	}
+	return mu, err
+}
+
+func (c *Client) lookup(ctx context.Context, ref actions.UserRef) (models.Userable, error) {
 	op := fmt.Sprintf("look up %s", ref)
 	mu, err := c.sdk.Users().ByUserId(ref.Value).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userSelect},

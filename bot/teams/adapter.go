@@ -44,10 +44,16 @@ type Options struct {
 	OpenIDMetadataURL string
 	// EntraMetadataURL lists the keys of Entra-issued tokens; default DefaultEntraMetadataURL.
 	EntraMetadataURL string
-	// EntraTenants are the tenants whose Entra-issued tokens are accepted (each bound to
-	// its tid claim); nil means TenantID, as for a single-tenant bot, and an empty
-	// non-nil list accepts Bot Framework tokens only.
+	// EntraTenants are the tenants whose Entra-issued tokens are accepted, each bound to
+	// its tid claim. nil means BotServiceTenants: the Azure Bot Service's own tenants,
+	// which it is migrating channels to. An empty non-nil list accepts Bot Framework
+	// tokens only. Any other tenant — our own included — lets every app registered there
+	// mint a token for our app id, and the activity it signs names the user: so such a
+	// tenant is accepted only together with EntraCallers.
 	EntraTenants []string
+	// EntraCallers are the app ids (appid / azp claim) whose tokens from a tenant that
+	// is not a Bot Service tenant are accepted.
+	EntraCallers []string
 	// KeyRefresh is how often the signing keys are re-read; default 12 h, at most 24 h.
 	KeyRefresh time.Duration
 	// UnknownKeyRefresh is the least time between refreshes caused by an unknown key id;
@@ -123,11 +129,19 @@ func New(o Options) (*Adapter, error) {
 		o.ServiceHosts = DefaultServiceHosts
 	}
 	if o.EntraTenants == nil {
-		o.EntraTenants = []string{o.TenantID}
+		o.EntraTenants = BotServiceTenants
 	}
 	for _, t := range o.EntraTenants {
 		if !guidRe.MatchString(t) {
 			return nil, fmt.Errorf("teams: Entra tenant %q is not a GUID", clip(t, 64))
+		}
+		if !isBotServiceTenant(t) && len(o.EntraCallers) == 0 {
+			return nil, fmt.Errorf("teams: Entra tokens of tenant %s would let any app registered there speak for any user: name the accepted callers in EntraCallers", t)
+		}
+	}
+	for _, a := range o.EntraCallers {
+		if !guidRe.MatchString(a) {
+			return nil, fmt.Errorf("teams: Entra caller %q is not an app id (GUID)", clip(a, 64))
 		}
 	}
 	defd(&o.KeyRefresh, 12*time.Hour)
@@ -169,7 +183,7 @@ func New(o Options) (*Adapter, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	a := &Adapter{opts: o, cards: newCardCache(1000), log: o.Logger, bg: bg, cancel: cancel}
 	a.auth = newValidator(bg, validatorConfig{
-		appID: o.AppID, entraTenants: o.EntraTenants, bfMetadataURL: o.OpenIDMetadataURL, entraMetaURL: o.EntraMetadataURL,
+		appID: o.AppID, entraTenants: o.EntraTenants, entraCallers: o.EntraCallers, bfMetadataURL: o.OpenIDMetadataURL, entraMetaURL: o.EntraMetadataURL,
 		client: o.HTTPClient, refreshEvery: o.KeyRefresh, unknownKIDEvery: o.UnknownKeyRefresh, now: o.Now, log: o.Logger,
 	})
 	a.conn = &connector{

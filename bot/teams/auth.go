@@ -74,13 +74,32 @@ type validator struct {
 	bf           *keySource
 	entra        *keySource
 	entraIssuers map[string]string // issuer → tenant id it must carry in tid
+	entraCallers []string          // app ids accepted from tenants other than the Bot Service's
 	now          func() time.Time
 	log          *slog.Logger
+}
+
+// BotServiceTenants are the Azure Bot Service's infrastructure tenants, whose
+// Entra-issued tokens Microsoft's own hosting code accepts from channels.
+var BotServiceTenants = []string{
+	"d6d49420-f39b-4df7-a1dc-d59a935871db",
+	"f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+	"69e9b82d-4842-4902-8d1e-abc5b98a55e8",
+}
+
+func isBotServiceTenant(t string) bool {
+	for _, b := range BotServiceTenants {
+		if strings.EqualFold(b, t) {
+			return true
+		}
+	}
+	return false
 }
 
 type validatorConfig struct {
 	appID           string
 	entraTenants    []string
+	entraCallers    []string
 	bfMetadataURL   string
 	entraMetaURL    string
 	client          *http.Client
@@ -91,7 +110,7 @@ type validatorConfig struct {
 }
 
 func newValidator(bg context.Context, c validatorConfig) *validator {
-	v := &validator{appID: c.appID, now: c.now, log: c.log, entraIssuers: map[string]string{}}
+	v := &validator{appID: c.appID, now: c.now, log: c.log, entraIssuers: map[string]string{}, entraCallers: c.entraCallers}
 	src := func(name, u string) *keySource {
 		return &keySource{
 			name: name, metadataURL: u, client: c.client, refreshEvery: c.refreshEvery,
@@ -186,6 +205,17 @@ func (v *validator) verify(ctx context.Context, header string) (*verified, error
 		tid, _ := claims["tid"].(string)
 		if !strings.EqualFold(tid, tenant) {
 			return nil, unauthorized(fmt.Sprintf("tid %q does not match the issuer's tenant", clip(tid, 64)), nil)
+		}
+		// Outside the Bot Service's tenants any app can get a token for our app id:
+		// only the named callers may speak (appid in v1 tokens, azp in v2).
+		if !isBotServiceTenant(tenant) {
+			caller, _ := claims["appid"].(string)
+			if caller == "" {
+				caller, _ = claims["azp"].(string)
+			}
+			if !slices.ContainsFunc(v.entraCallers, func(a string) bool { return strings.EqualFold(a, caller) }) {
+				return nil, unauthorized(fmt.Sprintf("Entra token of tenant %s from app %q, which is not an accepted caller", tenant, clip(caller, 64)), nil)
+			}
 		}
 	}
 	return out, nil

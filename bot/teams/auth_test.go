@@ -116,10 +116,19 @@ func TestRefusedTokens(t *testing.T) {
 		}, 401, "is not accepted"},
 		{"Entra token whose tid is another tenant", channelMsg, func(e *env) string {
 			return "Bearer " + mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
-				c["iss"] = "https://login.microsoftonline.com/" + testTenant + "/v2.0"
+				c["iss"] = "https://login.microsoftonline.com/" + botServiceTenant + "/v2.0"
 				c["tid"] = otherTenant
 			}))
 		}, 401, "does not match the issuer's tenant"},
+		// Any app registered in our tenant can get a token for our app id: accepting
+		// them would let it approve as anyone the activity names.
+		{"Entra token of our own tenant, any app", channelMsg, func(e *env) string {
+			return "Bearer " + mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
+				c["iss"] = "https://login.microsoftonline.com/" + testTenant + "/v2.0"
+				c["tid"] = testTenant
+				c["azp"] = "44444444-4444-4444-8444-444444444444"
+			}))
+		}, 401, "is not accepted"},
 		{"Bot Framework issuer signed with an Entra key", channelMsg, func(e *env) string {
 			return "Bearer " + mint(t, ks[1], "entra-1", e.claims(svc))
 		}, 401, "no signing key for the token"},
@@ -178,16 +187,16 @@ func TestAcceptedTokens(t *testing.T) {
 			c["aud"] = []string{"other", e.appID}
 			return c
 		}, 0, "bf-1"},
-		{"Entra v2 token of our tenant", func(e *env) jwt.MapClaims {
+		{"Entra v2 token of a Bot Service tenant", func(e *env) jwt.MapClaims {
 			c := e.claims(svc)
-			c["iss"] = "https://login.microsoftonline.com/" + testTenant + "/v2.0"
-			c["tid"] = testTenant
+			c["iss"] = "https://login.microsoftonline.com/" + botServiceTenant + "/v2.0"
+			c["tid"] = botServiceTenant
 			return c
 		}, 1, "entra-1"},
-		{"Entra v1 token of our tenant, no serviceurl", func(e *env) jwt.MapClaims {
+		{"Entra v1 token of a Bot Service tenant, no serviceurl", func(e *env) jwt.MapClaims {
 			c := e.claims(svc)
-			c["iss"] = "https://sts.windows.net/" + testTenant + "/"
-			c["tid"] = testTenant
+			c["iss"] = "https://sts.windows.net/" + botServiceTenant + "/"
+			c["tid"] = botServiceTenant
 			delete(c, "serviceurl")
 			return c
 		}, 1, "entra-1"},
@@ -206,6 +215,44 @@ func TestAcceptedTokens(t *testing.T) {
 			if ev.Text != "reply to thread" || ev.Caller.Platform != "teams" || ev.Caller.ObjectID != "b15a9416-0ad3-4172-9210-7beb711d3f70" ||
 				ev.Caller.ChatID != "29:17bUvCasIPKfQIXHvNzcPjD86fwm6GkWc1PvCGP2-NSkNb7AyGYpjQ7Xw-XgTwaHW5JxZ4KMNDxn1kcL8fwX1Nw" || ev.Caller.Name != "rido" {
 				t.Errorf("event %+v", ev)
+			}
+		})
+	}
+}
+
+const botServiceTenant = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+
+// Our own tenant's Entra tokens are accepted only from the named callers.
+func TestEntraCallers(t *testing.T) {
+	const caller = "33333333-3333-4333-8333-333333333333"
+	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
+	ks := testRSAKeys()
+	own := func(o *Options) { o.EntraTenants = []string{testTenant}; o.EntraCallers = []string{caller} }
+	for _, tc := range []struct {
+		name   string
+		claim  string
+		app    string
+		status int
+	}{
+		{"v1 appid of the accepted caller", "appid", caller, 200},
+		{"v2 azp of the accepted caller", "azp", caller, 200},
+		{"another app of our tenant", "azp", "44444444-4444-4444-8444-444444444444", 401},
+		{"no app claim", "", "", 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, own)
+			c := e.claims(svc)
+			c["iss"] = "https://login.microsoftonline.com/" + testTenant + "/v2.0"
+			c["tid"] = testTenant
+			if tc.claim != "" {
+				c[tc.claim] = tc.app
+			}
+			rec := e.post(readVector(t, "channel-message-activity.json"), "Bearer "+mint(t, ks[1], "entra-1", c))
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d; log:\n%s", rec.Code, tc.status, e.logs.String())
+			}
+			if tc.status != 200 && len(e.router.events) != 0 {
+				t.Fatal("a refused token reached the router")
 			}
 		})
 	}
@@ -277,6 +324,8 @@ func TestNewRefusesUnsafeOptions(t *testing.T) {
 		{"service URL over http", func(o *Options) { o.ServiceURL = "http://smba.trafficmanager.net/teams/" }},
 		{"approvals channel not a channel id", func(o *Options) { o.ApprovalsChannel = "approvals" }},
 		{"Entra tenant not a GUID", func(o *Options) { o.EntraTenants = []string{"contoso.com"} }},
+		{"own tenant's Entra tokens without callers", func(o *Options) { o.EntraTenants = []string{testTenant} }},
+		{"Entra caller not a GUID", func(o *Options) { o.EntraTenants = []string{testTenant}; o.EntraCallers = []string{"bot"} }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -24,6 +24,12 @@ type Writer interface {
 	IssueTAP(ctx context.Context, userID string, lifetime time.Duration, usableOnce bool) (TAP, error)
 }
 
+// DefaultReregisterTypes are the method types a re-register deletes unless configured
+// otherwise: what the portal's "Require re-register MFA" deletes.
+func DefaultReregisterTypes() []MethodType {
+	return []MethodType{MethodPhone, MethodAuthenticator, MethodSoftwareOath}
+}
+
 // MethodRef names one authentication method as it was when a request was filed: what
 // the approver saw and approved. Label is masked: it is stored and shown on cards.
 type MethodRef struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,8 @@ type backend struct {
 	methods map[string][]actions.Method
 	members map[string][]string
 	writes  []string
+	// gatherErr makes Gather fail outright, as a failed $batch does.
+	gatherErr error
 }
 
 func newBackend() *backend {
@@ -45,6 +48,7 @@ func newBackend() *backend {
 			oidTarget: {
 				{ID: "28c10230-6103-485e-b985-444c60001490", Type: actions.MethodPassword},
 				{ID: "b7d3f046-2ec3-4ad4-9742-f23b6136960f", Type: actions.MethodAuthenticator, DisplayName: "iPhone 13"},
+				{ID: "f3b7d48a-6bf7-4e17-9c86-367a047adb43", Type: actions.MethodFido2, DisplayName: "YubiKey 5C"},
 			},
 		},
 		members: map[string][]string{oidAgent: {gHelpdesk}, oidAppr: {gApprovers}},
@@ -90,6 +94,9 @@ func (b *backend) Gather(ctx context.Context, ref actions.UserRef, q actions.Que
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.gatherErr != nil {
+		return actions.Evidence{Query: q.Normalized()}, b.gatherErr
+	}
 	return actions.Evidence{Query: q.Normalized(), User: u, Methods: b.methods[u.ID]}, nil
 }
 
@@ -105,6 +112,9 @@ func (b *backend) Reregister(_ context.Context, id string, snap []actions.Method
 	defer b.mu.Unlock()
 	var res actions.Result
 	for _, m := range snap {
+		if !slices.Contains(actions.DefaultReregisterTypes(), m.Type) {
+			continue
+		}
 		b.writes = append(b.writes, "delete "+m.ID)
 		res.Steps = append(res.Steps, actions.Step{Action: "delete method", Method: m, Outcome: actions.OutcomeDeleted})
 	}
@@ -215,6 +225,11 @@ func TestRequestFlowReregister(t *testing.T) {
 		if !strings.Contains(cardText(card), want) {
 			t.Errorf("card lacks %q", want)
 		}
+	}
+
+	// The card says truthfully which methods go and which stay.
+	if txt := cardText(card); !strings.Contains(txt, "Microsoft Authenticator (iPhone 13) | microsoftAuthenticator | deleted") || !strings.Contains(txt, "FIDO2 security key (YubiKey 5C) | fido2 | kept") {
+		t.Errorf("card does not say what is deleted and what is kept:\n%s", txt)
 	}
 
 	// The requester clicks Approve on their own request: refused, nothing runs.
@@ -370,4 +385,49 @@ func cardText(m bot.Message) string {
 		}
 	}
 	return b.String()
+}
+
+// A failed read of the target must not look like a user with no methods and no
+// failed sign-ins: re-register is refused, and a revoke card says the context is missing.
+func TestSubmitWhenTheDirectoryFails(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.b.gatherErr = &actions.Error{Kind: actions.KindUnavailable, Message: "Microsoft Graph did not answer in time"}
+	if m := h.r.Submit(ctx, agent, goodForm); !m.Refusal || !strings.Contains(m.Text, "could not be read") {
+		t.Fatalf("reregister on a failed read: %+v", m)
+	}
+	f := goodForm
+	f.Action = "revoke"
+	if m := h.r.Submit(ctx, agent, f); m.Refusal {
+		t.Fatalf("revoke: %+v", m)
+	}
+	txt := cardText(h.n.posted[len(h.n.posted)-1])
+	if !strings.Contains(txt, "Risk context unavailable") || strings.Contains(txt, "0 failed") {
+		t.Fatalf("revoke card on a failed read:\n%s", txt)
+	}
+}
+
+// What approvers read on the channel card cannot be spoofed with a chat display name,
+// and a phone number typed into the free text is masked there.
+func TestCardNamesAndMasking(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	spoof := agent
+	spoof.Name = "Alex Approver" // the agent renamed their chat profile
+	f := goodForm
+	f.Verification = "callback_to_number_on_record"
+	f.VerificationDetail = "called back on +1 (425) 555-0199 from HR"
+	if m := h.r.Submit(ctx, spoof, f); m.Refusal {
+		t.Fatal(m.Text)
+	}
+	txt := cardText(h.n.posted[0])
+	if !strings.Contains(txt, "Requested by: Hana Helpdesk (hana@contoso.example) (web)") {
+		t.Errorf("requester not named from the directory:\n%s", txt)
+	}
+	if strings.Contains(txt, "555-0199") || strings.Contains(txt, "5550199") {
+		t.Errorf("full phone number on a channel card:\n%s", txt)
+	}
+	if !strings.Contains(txt, "from HR") {
+		t.Errorf("the rest of the detail was lost:\n%s", txt)
+	}
 }

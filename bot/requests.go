@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -63,6 +64,48 @@ var actionTitle = map[approvals.Action]string{
 
 func actorOf(c Caller) approvals.Actor {
 	return approvals.Actor{Platform: c.Platform, ChatID: c.ChatID, ObjectID: c.ObjectID, DisplayName: c.Name}
+}
+
+// directoryActor names the caller as the directory knows them, not as their chat
+// profile says (a Slack display name is the user's to edit): what approvers and the
+// audit log read must not be spoofable. A caller the directory cannot read is refused.
+func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor, error) {
+	a := actorOf(c)
+	if c.ObjectID == "" {
+		return a, errors.New("caller has no directory identity")
+	}
+	ref, err := actions.ParseUserRef(c.ObjectID)
+	if err != nil || ref.Kind != actions.RefObjectID {
+		return a, fmt.Errorf("caller's object id %q is malformed", clip(c.ObjectID, 40))
+	}
+	u, err := r.dir.User(ctx, ref)
+	if err != nil {
+		return a, fmt.Errorf("read caller %s: %w", c.ObjectID, err)
+	}
+	a.DisplayName = fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
+	return a, nil
+}
+
+// phoneRun is a run of 7 or more digits with the separators people type in numbers.
+var phoneRun = regexp.MustCompile(`\+?\d[\d ().\-]{5,}\d`)
+
+var isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+
+// maskPhones masks phone-number-like runs in free text bound for a channel: an agent
+// who verified by calling back may well type the number.
+func maskPhones(s string) string {
+	return phoneRun.ReplaceAllStringFunc(s, func(m string) string {
+		digits := 0
+		for _, r := range m {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		if digits < 7 || isoDate.MatchString(m) {
+			return m
+		}
+		return actions.MaskPhone(m)
+	})
 }
 
 // requestForm answers `reregister <u>` / `revoke <u>` with the form for the details.
@@ -150,10 +193,15 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	if err != nil {
 		return r.lookupFailed(ctx, Command{Verb: Verb(f.Action), User: ref}, err)
 	}
+	requester, err := r.directoryActor(ctx, c)
+	if err != nil {
+		r.log.WarnContext(ctx, "identify requester", "err", err)
+		return Refuse("Your directory identity could not be read, so no request was filed. Try again shortly.")
+	}
 	in := approvals.NewRequest{
 		Action:       action,
 		Target:       approvals.Target{ObjectID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName},
-		Requester:    actorOf(c),
+		Requester:    requester,
 		Reason:       strings.TrimSpace(f.Reason),
 		Verification: approvals.Verification{Method: approvals.VerificationMethod(f.Verification), Detail: strings.TrimSpace(f.VerificationDetail)},
 		Ticket:       strings.TrimSpace(f.Ticket),
@@ -161,7 +209,14 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	var risk []string
 	if r.gather != nil {
 		ev, err := r.gather.Gather(ctx, ref, actions.Query{Sources: actions.SourceMethods | actions.SourceSignIns, SignInLast: 20, SignInDays: 7})
-		if err == nil || ev.Has(actions.SourceMethods) {
+		if err != nil {
+			// A failed read must not look like an empty one: no methods, no failures.
+			r.log.WarnContext(ctx, "read the target for a request", "target", u.ID, "err", err)
+			if action == approvals.ActionReregister {
+				return Refuse("The user's current methods could not be read, so no request was filed: " + actions.Explain(err))
+			}
+			risk = []string{"Risk context unavailable: " + actions.Explain(err)}
+		} else {
 			risk = riskContext(u, ev)
 		}
 		if action == approvals.ActionReregister {
@@ -187,7 +242,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 		}
 		return Refuse(approvals.UserMessage(err))
 	}
-	card := RenderApproval(req, risk)
+	card := r.render(req, risk)
 	posted := r.postCard(ctx, c.Platform, req.ID, card)
 	ack := fmt.Sprintf("Request %s filed: %s for %s. It waits for an approver until %s.", req.ID, actionTitle[action], u.DisplayName, fmtTime(req.Expires))
 	if !posted {
@@ -270,7 +325,12 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 			return m
 		}
 	}
-	req, err := r.req.Decide(ctx, d.RequestID, actorOf(c), verdict, strings.TrimSpace(d.Justification))
+	by, err := r.directoryActor(ctx, c)
+	if err != nil {
+		r.log.WarnContext(ctx, "identify approver", "err", err)
+		return Refuse("Your directory identity could not be read, so nothing was decided. Try again shortly.")
+	}
+	req, err := r.req.Decide(ctx, d.RequestID, by, verdict, strings.TrimSpace(d.Justification))
 	if err != nil {
 		if approvals.CodeOf(err) == "" {
 			r.log.ErrorContext(ctx, "decide request", "request", d.RequestID, "err", err)
@@ -293,7 +353,7 @@ func (r *Router) show(ctx context.Context, id string) Message {
 	if err != nil {
 		return Refuse(approvals.UserMessage(err))
 	}
-	m := RenderApproval(req, nil)
+	m := r.render(req, nil)
 	m.Private = true
 	m.Buttons = nil // decisions are taken on the card, where the click is verified
 	if hist, err := r.req.History(ctx, id); err == nil {
@@ -352,7 +412,7 @@ func (r *Router) OnChange(req approvals.Request) {
 	if err != nil {
 		r.log.ErrorContext(ctx, "read approval cards", "request", req.ID, "err", err)
 	}
-	card := RenderApproval(req, nil)
+	card := r.render(req, nil)
 	for _, ref := range refs {
 		n, ok := r.notifiers[ref.Platform]
 		if !ok {
@@ -448,17 +508,23 @@ func approvalsGiven(req approvals.Request) int {
 	return n
 }
 
+func (r *Router) render(req approvals.Request, risk []string) Message {
+	return RenderApproval(req, risk, func(t string) bool { return r.deletes[t] })
+}
+
 // RenderApproval renders the approval card: exactly what will run, on whom, asked by
-// whom and why, how the identity was verified, the decisions and the results.
-func RenderApproval(req approvals.Request, risk []string) Message {
+// whom and why, how the identity was verified, the decisions and the results. deletes
+// says which method types a re-register deletes: the card lists those as deleted and
+// every other method of the snapshot as kept, so the approver sees the truth.
+func RenderApproval(req approvals.Request, risk []string, deletes func(methodType string) bool) Message {
 	title := actionTitle[req.Action]
 	facts := []Fact{
 		{"Request", req.ID},
 		{"State", stateWords(req)},
 		{"Target", fmt.Sprintf("%s — %s (object id %s)", req.Target.DisplayName, req.Target.UPN, req.Target.ObjectID)},
 		{"Requested by", fmt.Sprintf("%s (%s)", req.Requester.String(), req.Requester.Platform)},
-		{"Reason", req.Reason},
-		{"Identity verified by", verificationLabel(req.Verification.Method) + detailSuffix(req.Verification.Detail)},
+		{"Reason", maskPhones(req.Reason)},
+		{"Identity verified by", verificationLabel(req.Verification.Method) + detailSuffix(maskPhones(req.Verification.Detail))},
 		{"Ticket", orDash(req.Ticket)},
 		{"Filed", fmtTime(req.Created)},
 		{"Expires", fmtTime(req.Expires)},
@@ -474,14 +540,21 @@ func RenderApproval(req approvals.Request, risk []string) Message {
 	will := Section{Heading: "What will run"}
 	switch req.Action {
 	case approvals.ActionReregister:
-		t := &Table{Columns: []string{"Delete method", "Type"}}
+		t := &Table{Columns: []string{"Method", "Type", "On approval"}}
+		deleted := 0
 		for _, m := range req.Methods {
-			t.Rows = append(t.Rows, []string{orDash(m.Label), m.Type})
+			what := "kept"
+			if deletes(m.Type) {
+				what = "deleted"
+				deleted++
+			}
+			t.Rows = append(t.Rows, []string{orDash(m.Label), m.Type, what})
 		}
 		will.Text = actionWarning[string(req.Action)]
 		if len(t.Rows) > 0 {
 			will.Table = t
-		} else {
+		}
+		if deleted == 0 {
 			will.Note = "The user has no phone, Authenticator or OATH method: only the sign-out will run."
 		}
 	default:
@@ -496,7 +569,7 @@ func RenderApproval(req approvals.Request, risk []string) Message {
 		for _, d := range req.Decisions {
 			l := fmt.Sprintf("%s by %s at %s", map[approvals.Verdict]string{approvals.VerdictApprove: "Approved", approvals.VerdictDeny: "Denied"}[d.Verdict], d.By.String(), fmtTime(d.At))
 			if d.Justification != "" {
-				l += ": " + d.Justification
+				l += ": " + maskPhones(d.Justification)
 			}
 			lines = append(lines, l)
 		}

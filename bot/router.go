@@ -47,6 +47,7 @@ type Router struct {
 	notifiers map[string]Notifier
 	cards     CardStore
 	groups    Groups
+	deletes   map[string]bool // method types a re-register deletes
 	log       *slog.Logger
 	now       func() time.Time
 }
@@ -89,7 +90,15 @@ func NewRouter(o RouterOptions) (*Router, error) {
 	if o.Notifiers == nil {
 		o.Notifiers = map[string]Notifier{}
 	}
-	return &Router{dir: o.Directory, gather: o.Gatherer, req: o.Requests, notifiers: o.Notifiers, cards: o.Cards, groups: o.Groups, log: o.Logger, now: o.Now}, nil
+	types := actions.DefaultReregisterTypes()
+	if t, ok := o.Directory.(interface{ ReregisterTypes() []actions.MethodType }); ok {
+		types = t.ReregisterTypes()
+	}
+	deletes := map[string]bool{}
+	for _, t := range types {
+		deletes[string(t)] = true
+	}
+	return &Router{dir: o.Directory, gather: o.Gatherer, req: o.Requests, notifiers: o.Notifiers, cards: o.Cards, groups: o.Groups, deletes: deletes, log: o.Logger, now: o.Now}, nil
 }
 
 // SetRequests gives the router its approvals service. Call it once, before serving.

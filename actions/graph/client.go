@@ -89,7 +89,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxRetryWait = 8 * time.Second
 	}
 	if len(cfg.ReregisterTypes) == 0 {
-		cfg.ReregisterTypes = []actions.MethodType{actions.MethodPhone, actions.MethodAuthenticator, actions.MethodSoftwareOath}
+		cfg.ReregisterTypes = actions.DefaultReregisterTypes()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -242,6 +242,11 @@ func middlewares(maxWait time.Duration) []khttp.Middleware {
 		khttp.NewUserAgentHandler(),
 		khttp.NewHeadersInspectionHandler(),
 	}
+}
+
+// ReregisterTypes are the method types Reregister deletes; approval cards show them.
+func (c *Client) ReregisterTypes() []actions.MethodType {
+	return append([]actions.MethodType(nil), c.cfg.ReregisterTypes...)
 }
 
 // IsLoopback reports whether u points at this machine.

@@ -48,7 +48,23 @@ func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (ap
 		return approvals.Protection{}, fmt.Errorf("check protection of %s: directory roles unreadable: %s", objectID, u.GroupsNote)
 	}
 	var p approvals.Protection
-	for _, r := range u.Roles {
+	roles := u.Roles
+	if pr, ok := d.Dir.(interface {
+		PrivilegedRoles(ctx context.Context, userID string) ([]string, error)
+	}); ok {
+		// Scoped and PIM-eligible roles: an eligible admin is an admin one click away.
+		more, err := pr.PrivilegedRoles(ctx, u.ID)
+		if err != nil {
+			return approvals.Protection{}, fmt.Errorf("check protection of %s: %w", objectID, err)
+		}
+		roles = append(roles, more...)
+	}
+	seen := map[string]bool{}
+	for _, r := range roles {
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
 		p.Reasons = append(p.Reasons, "holds the directory role "+r)
 	}
 	if len(d.ProtectedGroups) > 0 {

@@ -30,6 +30,7 @@ var permissionFor = []struct{ path, perm string }{
 	{"/auditLogs/directoryAudits", "AuditLog.Read.All"},
 	{"/transitiveMemberOf", "GroupMember.Read.All"},
 	{"/checkMemberGroups", "GroupMember.Read.All"},
+	{"/roleManagement/directory", "RoleManagement.Read.Directory"},
 	{"/groups", "GroupMember.Read.All"},
 	{"/users", "User.Read.All"},
 }

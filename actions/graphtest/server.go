@@ -114,6 +114,8 @@ func (s *Server) routes() {
 		}
 		handle("GET /users/{id}", s.getUser)
 		handle("GET /groups/{id}", s.getGroup)
+		handle("GET /roleManagement/directory/roleAssignments", s.roleAssignments(false))
+		handle("GET /roleManagement/directory/roleEligibilityScheduleInstances", s.roleAssignments(true))
 		handle("GET /users", s.listUsers)
 		handle("GET /users/{id}/transitiveMemberOf", s.transitiveMemberOf)
 		handle("POST /users/{id}/checkMemberGroups", s.checkMemberGroups)
@@ -414,6 +416,58 @@ func errorBody(code, msg string) json.RawMessage {
 }
 
 // ---- users ------------------------------------------------------------------------
+
+// roleAssignments lists unifiedRoleAssignment (active: the roles in memberOf, scope
+// "/") or unifiedRoleEligibilityScheduleInstance objects (PIM eligibility), filtered
+// with $filter=principalId eq '…' and with roleDefinition expanded when asked.
+func (s *Server) roleAssignments(eligible bool) func(http.ResponseWriter, *http.Request, string) {
+	return func(w http.ResponseWriter, r *http.Request, v string) {
+		var f *Filter
+		if q := r.URL.Query().Get("$filter"); q != "" {
+			var err error
+			if f, err = ParseFilter(q); err != nil {
+				writeError(w, http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+err.Error())
+				return
+			}
+		}
+		expand := strings.Contains(r.URL.Query().Get("$expand"), "roleDefinition")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		items := []any{}
+		for _, u := range s.tenant.Users {
+			ids := u.EligibleRoles
+			if !eligible {
+				ids = u.MemberOf
+			}
+			for _, id := range ids {
+				role, typ, ok := s.tenant.item(id)
+				if !ok || typ != "#microsoft.graph.directoryRole" {
+					continue
+				}
+				obj := map[string]any{
+					"id": u.ID() + "_" + role.ID, "principalId": u.ID(), "roleDefinitionId": role.ID, "directoryScopeId": "/",
+				}
+				if eligible {
+					obj["memberType"], obj["startDateTime"], obj["endDateTime"] = "Direct", "2026-01-01T00:00:00Z", nil
+				}
+				if f != nil {
+					if ok, err := f.Match(obj); err != nil || !ok {
+						continue
+					}
+				}
+				if expand {
+					obj["roleDefinition"] = map[string]any{"id": role.ID, "displayName": role.DisplayName, "isBuiltIn": true}
+				}
+				items = append(items, obj)
+			}
+		}
+		ctx := "roleManagement/directory/roleAssignments"
+		if eligible {
+			ctx = "roleManagement/directory/roleEligibilityScheduleInstances"
+		}
+		writeCollection(w, r, v, ctx, items, 100)
+	}
+}
 
 // getGroup answers GET /groups/{id} for the groups of the tenant.
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, v string) {

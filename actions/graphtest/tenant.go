@@ -44,6 +44,9 @@ type TenantUser struct {
 	User map[string]any `json:"user"`
 	// MemberOf lists the ids of the groups and roles the user is a (transitive) member of.
 	MemberOf []string `json:"memberOf"`
+	// EligibleRoles are ids of roles the user may activate through PIM but does not hold:
+	// invisible in memberOf, listed by roleEligibilityScheduleInstances.
+	EligibleRoles []string `json:"eligibleRoles,omitempty"`
 	// Methods are authentication methods, each with its @odata.type.
 	Methods []map[string]any `json:"methods"`
 	// Registration is the userRegistrationDetails report row.

@@ -32,6 +32,7 @@ var requiredGraphRoles = []string{
 	"Directory.Read.All",
 	"Policy.Read.All",
 	"User.RevokeSessions.All",
+	"RoleManagement.Read.Directory",
 }
 
 // check is one line of `mfadesk validate`.

@@ -37,18 +37,20 @@ func toMethod(m models.AuthenticationMethodable) actions.Method {
 		out.DisplayName = deref(v.GetDisplayName())
 		out.Detail = deref(v.GetModel())
 		out.Created = derefTime(v.GetCreatedDateTime())
-	case models.WindowsHelloForBusinessAuthenticationMethodable:
-		out.Type = actions.MethodWindowsHello
-		out.DisplayName = deref(v.GetDisplayName())
-		if k := v.GetKeyStrength(); k != nil {
-			out.Detail = "key " + k.String()
-		}
-		out.Created = derefTime(v.GetCreatedDateTime())
+	// Platform credentials first: their interface is a superset of Windows Hello's,
+	// so the Windows Hello case would also match them.
 	case models.PlatformCredentialAuthenticationMethodable:
 		out.Type = actions.MethodPlatformCred
 		out.DisplayName = deref(v.GetDisplayName())
 		if p := v.GetPlatform(); p != nil {
 			out.Detail = p.String()
+		}
+		out.Created = derefTime(v.GetCreatedDateTime())
+	case models.WindowsHelloForBusinessAuthenticationMethodable:
+		out.Type = actions.MethodWindowsHello
+		out.DisplayName = deref(v.GetDisplayName())
+		if k := v.GetKeyStrength(); k != nil {
+			out.Detail = "key " + k.String()
 		}
 		out.Created = derefTime(v.GetCreatedDateTime())
 	case models.EmailAuthenticationMethodable:

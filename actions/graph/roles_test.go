@@ -34,3 +34,26 @@ func TestPrivilegedRoles(t *testing.T) {
 		t.Fatal("a malformed id reached Graph")
 	}
 }
+
+// A platform credential satisfies the SDK's Windows Hello interface too; it must still
+// be shown as what it is.
+func TestPlatformCredentialIsNotWindowsHello(t *testing.T) {
+	c, fake := fakeTenant(t, func(tn *graphtest.Tenant) {
+		u := tn.FindUser("paul.password@mfademo.example")
+		u.Methods = append(u.Methods,
+			map[string]any{"@odata.type": "#microsoft.graph.platformCredentialAuthenticationMethod", "id": "aa11", "displayName": "MacBook Pro", "keyStrength": "normal", "platform": "macOS", "createdDateTime": "2023-08-01T09:00:00Z"},
+			map[string]any{"@odata.type": "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod", "id": "bb22", "displayName": "Surface", "keyStrength": "normal", "createdDateTime": "2023-08-01T09:00:00Z"},
+		)
+	}, graph.Config{})
+	ev, err := c.Gather(context.Background(), ref(t, idOf(t, fake, "paul.password")), actions.Query{Sources: actions.SourceMethods})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]actions.MethodType{}
+	for _, m := range ev.Methods {
+		got[m.ID] = m.Type
+	}
+	if got["aa11"] != actions.MethodPlatformCred || got["bb22"] != actions.MethodWindowsHello {
+		t.Fatalf("types %v", got)
+	}
+}

@@ -25,7 +25,6 @@ import (
 //
 // Goal: p99 ≤ 10 ms.
 func BenchmarkAckLatency(b *testing.B) {
-	const burst = 200
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")

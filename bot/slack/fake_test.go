@@ -567,20 +567,6 @@ func (f *fakeSlack) view(id string) *fakeView {
 	return f.views[id]
 }
 
-// viewOpenedBy returns the view opened with a trigger id (views are numbered after
-// their trigger, so the newest view is the one).
-func (f *fakeSlack) latestView() *fakeView {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var best *fakeView
-	for _, v := range f.views {
-		if best == nil || v.ID > best.ID {
-			best = v
-		}
-	}
-	return best
-}
-
 func (f *fakeSlack) messagesIn(channel string) []*fakeMessage {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"image"
@@ -142,9 +141,6 @@ func (b *browser) text(what, expr string) string {
 }
 
 func tid(id string) chromedp.CSS { return chromedp.CSS(`[data-testid="` + id + `"]`) }
-
-// js quotes s as a JavaScript string literal.
-func js(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 func (b *browser) as(persona string) {
 	b.t.Helper()

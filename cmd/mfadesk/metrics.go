@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mfadesk/mfadesk/approvals"
@@ -42,7 +43,7 @@ func newMetrics() *metrics {
 		}, []string{"endpoint"}),
 	}
 	m.reg.MustRegister(m.commands, m.graphCalls, m.requests, m.ackLatency,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

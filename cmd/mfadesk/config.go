@@ -9,9 +9,11 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/mfadesk/mfadesk/bot/teams"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -86,8 +88,13 @@ type TeamsConfig struct {
 	CertificatePass   string `yaml:"certificate_password"` // secret: MFADESK_TEAMS_CERTIFICATE_PASSWORD(_FILE)
 	OpenIDMetadataURL string `yaml:"openid_metadata_url"`  // default: Bot Framework's
 	ServiceURL        string `yaml:"service_url"`          // e.g. https://smba.trafficmanager.net/teams/
-	ApprovalsChannel  string `yaml:"approvals_channel"`    // channel conversation id
-	AuditChannel      string `yaml:"audit_channel"`
+	// EntraTenants whose Entra-issued tokens are accepted; default the Bot Service's own.
+	// Any other tenant (ours included) needs EntraCallers: every app registered there
+	// could otherwise mint a token that speaks for any user.
+	EntraTenants     []string `yaml:"entra_tenants"`
+	EntraCallers     []string `yaml:"entra_callers"`     // app ids accepted from those tenants
+	ApprovalsChannel string   `yaml:"approvals_channel"` // channel conversation id
+	AuditChannel     string   `yaml:"audit_channel"`
 }
 
 // ConfigError names the key that is wrong.
@@ -340,6 +347,18 @@ func (t *TeamsConfig) validate(bad func(string, string, ...any) error) error {
 	case "managed_identity":
 	default:
 		return bad("teams.credential", "must be client_secret, certificate or managed_identity, not %q", t.Credential)
+	}
+	for i, id := range append(append([]string{}, t.EntraTenants...), t.EntraCallers...) {
+		if !guidRe.MatchString(id) {
+			return bad("teams.entra_tenants / entra_callers", "entry %d %q is not a GUID", i, id)
+		}
+	}
+	if len(t.EntraCallers) == 0 {
+		for _, tn := range t.EntraTenants {
+			if !slices.ContainsFunc(teams.BotServiceTenants, func(b string) bool { return strings.EqualFold(b, tn) }) {
+				return bad("teams.entra_callers", "is required with entra_tenant %s: without it any app of that tenant could speak for any user", tn)
+			}
+		}
 	}
 	u, err := url.Parse(t.OpenIDMetadataURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && !isLoopbackHost(u.Hostname())) {

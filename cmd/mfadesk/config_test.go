@@ -103,6 +103,9 @@ func TestConfigErrors(t *testing.T) {
 		{"slack no team", func(s string) string { return strings.Replace(s, "  team_id: T0TEAM\n", "", 1) }, goodEnv, "slack.team_id"},
 		{"slack no audit channel", func(s string) string { return strings.Replace(s, "  audit_channel: C0AUDIT\n", "", 1) }, goodEnv, "slack.audit_channel"},
 		{"nothing enabled", func(s string) string { return strings.Replace(s, "enabled: true", "enabled: false", 1) }, goodEnv, "neither slack nor teams"},
+		{"teams entra tenant without callers", func(s string) string {
+			return s + "teams:\n  enabled: true\n  app_id: 55555555-5555-4555-8555-555555555555\n  tenant_id: 11111111-1111-4111-8111-111111111111\n  credential: managed_identity\n  approvals_channel: a\n  audit_channel: b\n  entra_tenants: [11111111-1111-4111-8111-111111111111]\n"
+		}, goodEnv, "teams.entra_callers"},
 		{"teams without app id", func(s string) string { return s + "teams:\n  enabled: true\n" }, goodEnv, "teams.app_id"},
 		{"expiry too long", func(s string) string { return s + "approvals:\n  expiry: 48h\n" }, goodEnv, "approvals.expiry"},
 		{"protected mode", func(s string) string { return s + "approvals:\n  protected: allow\n" }, goodEnv, "approvals.protected"},

@@ -86,6 +86,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			AppID: cfg.Teams.AppID, TenantID: cfg.Teams.TenantID, Credential: tcred, ServiceURL: cfg.Teams.ServiceURL,
 			ApprovalsChannel: cfg.Teams.ApprovalsChannel, AuditChannel: cfg.Teams.AuditChannel,
 			OpenIDMetadataURL: cfg.Teams.OpenIDMetadataURL, Logger: log,
+			EntraTenants: cfg.Teams.EntraTenants, EntraCallers: cfg.Teams.EntraCallers,
 		})
 		if err != nil {
 			return fmt.Errorf("teams: %w", err)

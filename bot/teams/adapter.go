@@ -95,6 +95,7 @@ type Adapter struct {
 	bg     context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // card clicks still working after their invoke was answered
+	msgs   sync.WaitGroup // messages being answered after their HTTP request was acknowledged
 }
 
 var _ bot.Notifier = (*Adapter)(nil)
@@ -196,6 +197,7 @@ func New(o Options) (*Adapter, error) {
 // Close stops the key refreshes and waits for card clicks still being worked on.
 func (a *Adapter) Close() error {
 	a.wg.Wait()
+	a.msgs.Wait()
 	a.cancel()
 	return nil
 }

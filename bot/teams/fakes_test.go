@@ -472,6 +472,7 @@ func (e *env) post(body []byte, auth ...string) *httptest.ResponseRecorder {
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
+	e.ad.msgs.Wait() // messages are answered after the acknowledgement
 	return rec
 }
 

@@ -30,6 +30,7 @@ func TestWholeFlow(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+e.bfToken(vectorSvc))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		e.ad.msgs.Wait() // messages are answered after the acknowledgement
 		return rec
 	}
 	user := func(local string) map[string]any {

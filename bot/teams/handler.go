@@ -100,12 +100,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// Bound by the signed serviceurl claim: replies and later messages may go there.
 		h.a.conn.urls.trust(act.ServiceURL)
 	}
-	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.a.opts.ProcessTimeout)
-	defer cancel()
-
 	switch act.Type {
 	case "message":
-		h.onMessage(work, act)
+		// Acknowledge at once and answer through the connector: a lookup can take
+		// longer than the connector waits for the HTTP answer (about 15 s), and a late
+		// answer makes it retry the message.
+		h.a.msgs.Add(1)
+		go func() {
+			defer h.a.msgs.Done()
+			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.a.opts.ProcessTimeout)
+			defer cancel()
+			h.onMessage(bg, act)
+		}()
 		w.WriteHeader(http.StatusOK)
 	case "invoke":
 		if act.Name != "adaptiveCard/action" {

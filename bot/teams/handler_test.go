@@ -441,3 +441,36 @@ func TestHTTPEdges(t *testing.T) {
 		t.Errorf("router called %d/%d/%d", ev, sub, dec)
 	}
 }
+
+// A message is acknowledged before it is answered: a slow lookup must not hold the
+// connector's HTTP request (it retries what it gets no timely answer to).
+func TestMessageAcknowledgedBeforeAnswer(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	e.router.handle = func(bot.Event) bot.Message {
+		<-release
+		return bot.Message{Text: "slow answer", Private: true}
+	}
+	body := personalMsg(t, "diagnose mfatest2@contoso.com")
+	a, err := DecodeActivity(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/api/messages", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e.bfToken(a.ServiceURL))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req) // returns while the router is still blocked
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if n := len(e.fc.Calls()); n != 0 {
+		t.Fatalf("%d connector calls before the answer was ready", n)
+	}
+	close(release)
+	e.ad.msgs.Wait()
+	calls := e.fc.Calls()
+	if len(calls) == 0 || !strings.Contains(mustString(calls[len(calls)-1].Body), "slow answer") {
+		t.Fatalf("the answer was not sent: %+v", calls)
+	}
+}

@@ -46,9 +46,8 @@ const (
 func (s *Server) listMethods(w http.ResponseWriter, r *http.Request, v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.tenant.FindUser(r.PathValue("id"))
+	u := s.pathUser(w, r)
 	if u == nil {
-		notFound(w, r.PathValue("id"))
 		return
 	}
 	out := make([]any, 0, len(u.Methods))
@@ -79,9 +78,8 @@ func (s *Server) deleteMethod(w http.ResponseWriter, r *http.Request, v string) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.tenant.FindUser(r.PathValue("id"))
+	u := s.pathUser(w, r)
 	if u == nil {
-		notFound(w, r.PathValue("id"))
 		return
 	}
 	idx := -1
@@ -197,9 +195,8 @@ func (s *Server) createTAP(w http.ResponseWriter, r *http.Request, v string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.tenant.FindUser(r.PathValue("id"))
+	u := s.pathUser(w, r)
 	if u == nil {
-		notFound(w, r.PathValue("id"))
 		return
 	}
 	if s.tenant.TAPDisabled {

@@ -469,6 +469,16 @@ func (s *Server) roleAssignments(eligible bool) func(http.ResponseWriter, *http.
 	}
 }
 
+// pathUser finds the user the request path names, or answers 404 as Graph does and
+// returns nil. The caller holds s.mu.
+func (s *Server) pathUser(w http.ResponseWriter, r *http.Request) *TenantUser {
+	u := s.tenant.FindUser(r.PathValue("id"))
+	if u == nil {
+		notFound(w, r.PathValue("id"))
+	}
+	return u
+}
+
 // getGroup answers GET /groups/{id} for the groups of the tenant.
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, v string) {
 	s.mu.Lock()
@@ -541,9 +551,8 @@ func match(f *Filter, obj map[string]any) bool {
 func (s *Server) transitiveMemberOf(w http.ResponseWriter, r *http.Request, v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.tenant.FindUser(r.PathValue("id"))
+	u := s.pathUser(w, r)
 	if u == nil {
-		notFound(w, r.PathValue("id"))
 		return
 	}
 	var out []any
@@ -573,9 +582,8 @@ func (s *Server) checkMemberGroups(w http.ResponseWriter, r *http.Request, v str
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.tenant.FindUser(r.PathValue("id"))
+	u := s.pathUser(w, r)
 	if u == nil {
-		notFound(w, r.PathValue("id"))
 		return
 	}
 	out := []any{}
@@ -593,9 +601,8 @@ func (s *Server) checkMemberGroups(w http.ResponseWriter, r *http.Request, v str
 func (s *Server) revokeSessions(w http.ResponseWriter, r *http.Request, v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.tenant.FindUser(r.PathValue("id"))
+	u := s.pathUser(w, r)
 	if u == nil {
-		notFound(w, r.PathValue("id"))
 		return
 	}
 	u.User["signInSessionsValidFromDateTime"] = s.now().UTC().Format(time.RFC3339)
@@ -708,9 +715,8 @@ func (s *Server) directoryAudits(w http.ResponseWriter, r *http.Request, v strin
 func (s *Server) requirements(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.tenant.FindUser(r.PathValue("id"))
+	u := s.pathUser(w, r)
 	if u == nil {
-		notFound(w, r.PathValue("id"))
 		return
 	}
 	state := "disabled"
@@ -723,9 +729,8 @@ func (s *Server) requirements(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signInPreferences(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.tenant.FindUser(r.PathValue("id"))
+	u := s.pathUser(w, r)
 	if u == nil {
-		notFound(w, r.PathValue("id"))
 		return
 	}
 	out := map[string]any{"isSystemPreferredAuthenticationMethodEnabled": false, "userPreferredMethodForSecondaryAuthentication": nil}

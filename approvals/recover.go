@@ -153,15 +153,11 @@ func (s *Service) run(ctx context.Context, r Request, resume bool) (res Result, 
 func (s *Service) Recover(ctx context.Context) ([]Request, error) {
 	var stuck []Request
 	err := s.store.View(ctx, func(tx Tx) error {
-		ids, err := openIDs(tx)
+		open, err := loadOpen(tx)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			r, err := loadRequest(tx, id)
-			if err != nil {
-				return err
-			}
+		for _, r := range open {
 			if r.State == StateApproved || r.State == StateExecuting {
 				stuck = append(stuck, r)
 			}

@@ -435,17 +435,13 @@ func (s *Service) Sweep(ctx context.Context) ([]Request, error) {
 	var due []string
 	now := s.now()
 	err := s.store.View(ctx, func(tx Tx) error {
-		ids, err := openIDs(tx)
+		open, err := loadOpen(tx)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			r, err := loadRequest(tx, id)
-			if err != nil {
-				return err
-			}
+		for _, r := range open {
 			if r.State == StatePending && !now.Before(r.Expires) {
-				due = append(due, id)
+				due = append(due, r.ID)
 			}
 		}
 		return nil
@@ -523,23 +519,31 @@ func (s *Service) get(ctx context.Context, id string) (Request, error) {
 	return r, err
 }
 
+// loadOpen reads every open request in tx, oldest first.
+func loadOpen(tx Tx) ([]Request, error) {
+	ids, err := openIDs(tx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Request, 0, len(ids))
+	for _, id := range ids {
+		r, err := loadRequest(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // OpenRequests returns the open (pending, approved or executing) requests, oldest
 // first: what the bot's "pending" command filters for the caller.
 func (s *Service) OpenRequests(ctx context.Context) ([]Request, error) {
 	var out []Request
 	err := s.store.View(ctx, func(tx Tx) error {
-		ids, err := openIDs(tx)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			r, err := loadRequest(tx, id)
-			if err != nil {
-				return err
-			}
-			out = append(out, r)
-		}
-		return nil
+		var err error
+		out, err = loadOpen(tx)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list open requests: %w", err)

@@ -667,15 +667,7 @@ func (s *Server) signIns(w http.ResponseWriter, r *http.Request, v string) {
 	if !ok {
 		return
 	}
-	var items []map[string]any
-	for _, u := range s.tenant.Users {
-		for _, e := range u.SignIns {
-			if match(f, e) {
-				items = append(items, e)
-			}
-		}
-	}
-	sortByTime(items, "createdDateTime")
+	items := s.logEvents(f, func(u *TenantUser) []map[string]any { return u.SignIns }, "createdDateTime")
 	out := make([]any, 0, len(items))
 	for _, e := range items {
 		c := copyMap(e)
@@ -689,6 +681,21 @@ func (s *Server) signIns(w http.ResponseWriter, r *http.Request, v string) {
 	writeCollection(w, r, v, "auditLogs/signIns", out, 1000)
 }
 
+// logEvents collects one log (sign-ins or audits) across the tenant's users, filtered
+// and newest first, as Graph's tenant-wide log endpoints answer. The caller holds s.mu.
+func (s *Server) logEvents(f *Filter, log func(*TenantUser) []map[string]any, timeField string) []map[string]any {
+	var items []map[string]any
+	for _, u := range s.tenant.Users {
+		for _, e := range log(u) {
+			if match(f, e) {
+				items = append(items, e)
+			}
+		}
+	}
+	sortByTime(items, timeField)
+	return items
+}
+
 func (s *Server) directoryAudits(w http.ResponseWriter, r *http.Request, v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -696,15 +703,7 @@ func (s *Server) directoryAudits(w http.ResponseWriter, r *http.Request, v strin
 	if !ok {
 		return
 	}
-	var items []map[string]any
-	for _, u := range s.tenant.Users {
-		for _, e := range u.Audits {
-			if match(f, e) {
-				items = append(items, e)
-			}
-		}
-	}
-	sortByTime(items, "activityDateTime")
+	items := s.logEvents(f, func(u *TenantUser) []map[string]any { return u.Audits }, "activityDateTime")
 	out := make([]any, 0, len(items))
 	for _, e := range items {
 		out = append(out, copyMap(e))

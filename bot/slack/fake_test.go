@@ -169,18 +169,27 @@ func (f *fakeSlack) form(method string, h func(w http.ResponseWriter, v url.Valu
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		defer f.notify()
-		f.calls[method]++
-		if token != f.botToken {
-			slackErr(w, "invalid_auth")
-			return
-		}
-		if code, ok := f.failNext[method]; ok {
-			delete(f.failNext, method)
-			slackErr(w, code)
+		if f.refused(w, method, token == f.botToken) {
 			return
 		}
 		h(w, v)
 	}
+}
+
+// refused counts a call and answers what Slack answers before any method runs: a bad
+// token, or an error a test queued for this method. The caller holds f.mu.
+func (f *fakeSlack) refused(w http.ResponseWriter, method string, authed bool) bool {
+	f.calls[method]++
+	if !authed {
+		slackErr(w, "invalid_auth")
+		return true
+	}
+	if code, ok := f.failNext[method]; ok {
+		delete(f.failNext, method)
+		slackErr(w, code)
+		return true
+	}
+	return false
 }
 
 func (f *fakeSlack) jsonAPI(method string, h func(w http.ResponseWriter, body map[string]any)) http.HandlerFunc {
@@ -193,14 +202,7 @@ func (f *fakeSlack) jsonAPI(method string, h func(w http.ResponseWriter, body ma
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		defer f.notify()
-		f.calls[method]++
-		if r.Header.Get("Authorization") != "Bearer "+f.botToken {
-			slackErr(w, "invalid_auth")
-			return
-		}
-		if code, ok := f.failNext[method]; ok {
-			delete(f.failNext, method)
-			slackErr(w, code)
+		if f.refused(w, method, r.Header.Get("Authorization") == "Bearer "+f.botToken) {
 			return
 		}
 		h(w, body)

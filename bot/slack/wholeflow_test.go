@@ -63,6 +63,22 @@ func newFlowEnv(t *testing.T) *flowEnv {
 	return &flowEnv{harness: &harness{t: t, fake: fake, a: a, clock: clock}, tenant: stack.Tenant, graph: stack.Graph}
 }
 
+// requestForm waits for the request modal to be opened and returns its latest state.
+func (e *flowEnv) requestForm() *fakeView {
+	e.t.Helper()
+	var form *fakeView
+	e.fake.waitFor("the request form", func() bool {
+		for _, v := range e.fake.views {
+			if v.View["callback_id"] == callbackRequest {
+				form = v
+				return true
+			}
+		}
+		return false
+	})
+	return e.fake.view(form.ID)
+}
+
 func (e *flowEnv) graphWrites() int {
 	n := 0
 	for _, r := range e.graph.Records() {
@@ -101,17 +117,7 @@ func TestWholeFlowRealRouter(t *testing.T) {
 	if ack := ackJSON(t, rec); ack != nil {
 		t.Fatalf("ack = %v", ack)
 	}
-	var form *fakeView
-	e.fake.waitFor("the request form", func() bool {
-		for _, v := range e.fake.views {
-			if v.View["callback_id"] == callbackRequest {
-				form = v
-				return true
-			}
-		}
-		return false
-	})
-	form = e.fake.view(form.ID)
+	form := e.requestForm()
 	if all := texts(form.View["blocks"]); !strings.Contains(all, target.UPN()) || !strings.Contains(all, "What this does") {
 		t.Fatalf("form:\n%s", all)
 	}
@@ -234,17 +240,7 @@ func TestWholeFlowRealRouter(t *testing.T) {
 func TestWholeFlowDeny(t *testing.T) {
 	e := newFlowEnv(t)
 	e.slash(userHana, "revoke "+e.tenant.Email("mfatest2"))
-	var form *fakeView
-	e.fake.waitFor("the request form", func() bool {
-		for _, v := range e.fake.views {
-			if v.View["callback_id"] == callbackRequest {
-				form = v
-				return true
-			}
-		}
-		return false
-	})
-	form = e.fake.view(form.ID)
+	form := e.requestForm()
 	ack := ackJSON(t, e.interact(e.submitView(userHana, form, map[string]string{
 		fieldReason: "Phone stolen at the airport this morning", fieldVerification: firstOption(t, form),
 		fieldDetail: "Called back on the HR number", fieldTicket: "INC-4712",

@@ -32,8 +32,9 @@ type Options struct {
 	// ServiceURL is where proactive messages go (approval cards, audit posts, direct
 	// messages). Default DefaultServiceURL.
 	ServiceURL string
-	// ServiceHosts are further connector hosts outbound calls may go to; default
-	// DefaultServiceHosts. Service URLs of validated activities are always allowed.
+	// ServiceHosts are the connector hosts activities may come from and outbound calls
+	// may go to (https only), besides ServiceURL itself; default DefaultServiceHosts.
+	// An activity whose serviceUrl is elsewhere is refused (403).
 	ServiceHosts []string
 	// ApprovalsChannel and AuditChannel are channel ids ("19:…@thread.tacv2"); the bot
 	// must be installed in their team.

@@ -206,16 +206,21 @@ func (v *validator) verify(ctx context.Context, header string) (*verified, error
 		if !strings.EqualFold(tid, tenant) {
 			return nil, unauthorized(fmt.Sprintf("tid %q does not match the issuer's tenant", clip(tid, 64)), nil)
 		}
-		// Outside the Bot Service's tenants any app can get a token for our app id:
-		// only the named callers may speak (appid in v1 tokens, azp in v2).
-		if !isBotServiceTenant(tenant) {
-			caller, _ := claims["appid"].(string)
-			if caller == "" {
-				caller, _ = claims["azp"].(string)
-			}
-			if !slices.ContainsFunc(v.entraCallers, func(a string) bool { return strings.EqualFold(a, caller) }) {
-				return nil, unauthorized(fmt.Sprintf("Entra token of tenant %s from app %q, which is not an accepted caller", tenant, clip(caller, 64)), nil)
-			}
+		// Any app registered in the issuing tenant can get a token with our audience,
+		// and the unsigned activity it comes with names the user. So the calling app (appid in v1 tokens,
+		// azp in v2) must be one we accept, as Microsoft's reference validation requires
+		// for tokens not issued by the Bot Framework: from the Bot Service's tenants our
+		// own app id or a named caller, from any other tenant only a named caller.
+		caller, _ := claims["appid"].(string)
+		if caller == "" {
+			caller, _ = claims["azp"].(string)
+		}
+		accepted := v.entraCallers
+		if isBotServiceTenant(tenant) {
+			accepted = append([]string{v.appID}, v.entraCallers...)
+		}
+		if caller == "" || !slices.ContainsFunc(accepted, func(a string) bool { return strings.EqualFold(a, caller) }) {
+			return nil, unauthorized(fmt.Sprintf("Entra token of tenant %s from app %q, which is not an accepted caller", tenant, clip(caller, 64)), nil)
 		}
 	}
 	return out, nil

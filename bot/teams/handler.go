@@ -96,9 +96,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		h.refuse(ctx, w, forbidden("activity from another tenant", errors.New("tenant "+clip(tenant, 64))))
 		return
 	}
-	if tok.serviceURL != "" {
-		// Bound by the signed serviceurl claim: replies and later messages may go there.
-		h.a.conn.urls.trust(act.ServiceURL)
+	// Replies go to the activity's serviceUrl: it must be a connector we know, whatever
+	// the token says, or the answer (and the bot's bearer token) would go elsewhere.
+	if _, err := h.a.conn.urls.check(act.ServiceURL); err != nil {
+		h.refuse(ctx, w, forbidden("serviceUrl is not on the allow-list", err))
+		return
 	}
 	switch act.Type {
 	case "message":

@@ -88,6 +88,9 @@ type TeamsConfig struct {
 	CertificatePass   string `yaml:"certificate_password"` // secret: MFADESK_TEAMS_CERTIFICATE_PASSWORD(_FILE)
 	OpenIDMetadataURL string `yaml:"openid_metadata_url"`  // default: Bot Framework's
 	ServiceURL        string `yaml:"service_url"`          // e.g. https://smba.trafficmanager.net/teams/
+	// ServiceHosts are the connector hosts activities may name as their serviceUrl
+	// (and replies go to); default the public, GCC and GCC High Teams connectors.
+	ServiceHosts []string `yaml:"service_hosts"`
 	// EntraTenants whose Entra-issued tokens are accepted; default the Bot Service's own.
 	// Any other tenant (ours included) needs EntraCallers: every app registered there
 	// could otherwise mint a token that speaks for any user.
@@ -196,6 +199,9 @@ func (c *Config) defaults() {
 		c.Graph.MFAGroups = []string{"mfaoptin"}
 	}
 }
+
+// hostRe is a DNS host name: dot-separated labels of letters, digits and hyphens.
+var hostRe = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 
 var guidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -358,6 +364,11 @@ func (t *TeamsConfig) validate(bad func(string, string, ...any) error) error {
 			if !slices.ContainsFunc(teams.BotServiceTenants, func(b string) bool { return strings.EqualFold(b, tn) }) {
 				return bad("teams.entra_callers", "is required with entra_tenant %s: without it any app of that tenant could speak for any user", tn)
 			}
+		}
+	}
+	for i, h := range t.ServiceHosts {
+		if !hostRe.MatchString(h) {
+			return bad("teams.service_hosts", "entry %d %q is not a host name (no scheme, port or path)", i, h)
 		}
 	}
 	u, err := url.Parse(t.OpenIDMetadataURL)

@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			return fmt.Errorf("teams: %w", err)
 		}
 		teamsAdapter, err = teams.New(teams.Options{
-			AppID: cfg.Teams.AppID, TenantID: cfg.Teams.TenantID, Credential: tcred, ServiceURL: cfg.Teams.ServiceURL,
+			AppID: cfg.Teams.AppID, TenantID: cfg.Teams.TenantID, Credential: tcred, ServiceURL: cfg.Teams.ServiceURL, ServiceHosts: cfg.Teams.ServiceHosts,
 			ApprovalsChannel: cfg.Teams.ApprovalsChannel, AuditChannel: cfg.Teams.AuditChannel,
 			OpenIDMetadataURL: cfg.Teams.OpenIDMetadataURL, Logger: log,
 			EntraTenants: cfg.Teams.EntraTenants, EntraCallers: cfg.Teams.EntraCallers,

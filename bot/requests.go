@@ -21,6 +21,8 @@ type Requests interface {
 	Get(ctx context.Context, id string) (approvals.Request, error)
 	OpenRequests(ctx context.Context) ([]approvals.Request, error)
 	History(ctx context.Context, id string) ([]approvals.Event, error)
+	// Refused audits an attempt the bot refused before calling the service.
+	Refused(ctx context.Context, attempt string, by approvals.Actor, requestID string, target approvals.Target, code approvals.Code, msg string)
 }
 
 // verificationLabels say in words what each verification method means; phone_kba is
@@ -330,6 +332,16 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 		r.log.WarnContext(ctx, "identify approver", "err", err)
 		return Refuse("Your directory identity could not be read, so nothing was decided. Try again shortly.")
 	}
+	if ok, err := r.postedCard(ctx, d.RequestID, c, d.Card); !ok {
+		if err != nil {
+			r.log.ErrorContext(ctx, "read approval cards", "request", d.RequestID, "err", err)
+			return Refuse("The approval cards could not be read, so nothing was decided. Try again shortly.")
+		}
+		const msg = "That button is not on the approval card of this request, so nothing was decided: use the card in the approvals channel."
+		r.log.WarnContext(ctx, "refused a decision from another card", "request", d.RequestID, "platform", c.Platform, "card_channel", d.Card.Channel, "card_id", d.Card.ID)
+		r.req.Refused(ctx, "decide", by, d.RequestID, approvals.Target{}, approvals.ErrWrongCard, msg)
+		return Refuse(msg)
+	}
 	req, err := r.req.Decide(ctx, d.RequestID, by, verdict, strings.TrimSpace(d.Justification))
 	if err != nil {
 		if approvals.CodeOf(err) == "" {
@@ -338,6 +350,27 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 		return Refuse(approvals.UserMessage(err))
 	}
 	return Message{Private: true, Text: fmt.Sprintf("You %s %s: it is now %s.", map[bool]string{true: "approved", false: "denied"}[d.Approve], req.ID, stateWords(req)), RequestID: req.ID}
+}
+
+// postedCard reports whether card — where a click came from — is one of the cards
+// posted for request id, on the caller's platform. The request id in a button is the
+// clicker's to change (another request's id on this card, a crafted click in a
+// private chat); where the click came from is reported by the platform. An empty or
+// unreadable card list refuses (fail closed).
+func (r *Router) postedCard(ctx context.Context, id string, c Caller, card CardRef) (bool, error) {
+	if card.Platform != c.Platform || card.Channel == "" || card.ID == "" {
+		return false, nil
+	}
+	refs, err := r.cards.Cards(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, ref := range refs {
+		if ref == card {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (r *Router) cancel(ctx context.Context, c Caller, id string) Message {

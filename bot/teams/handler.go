@@ -356,7 +356,10 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 		}
 		return Card{}, false, bot.Refuse(msg)
 	}
-	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just})
+	// The card clicked is the message the invoke (or Action.Submit) replies to, in the
+	// conversation it came from: Teams reports both, the button's data cannot change them.
+	card := bot.CardRef{Platform: "teams", Channel: act.Conversation.ID, ID: act.ReplyToID}
+	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Card: card})
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
 	switch {
 	case !ok:

@@ -202,11 +202,11 @@ function renderCard(c) {
     denyBox.append(just, confirm, denyErr);
     for (const b of m.Buttons) {
       const btn = el("button", "btn " + b.Kind, b.Label, b.Kind);
-      if (b.Kind === "approve") btn.addEventListener("click", () => decide(b.Value, true, "", [btn]));
+      if (b.Kind === "approve") btn.addEventListener("click", () => decide(c.id, b.Value, true, "", [btn]));
       else btn.addEventListener("click", () => { ds.open = true; denyState.set(m.RequestID, ds); denyBox.hidden = false; just.focus(); });
       actions.appendChild(btn);
     }
-    confirm.addEventListener("click", () => decide(m.RequestID, false, just.value, [confirm], (m2) => {
+    confirm.addEventListener("click", () => decide(c.id, m.RequestID, false, just.value, [confirm], (m2) => {
       ds.error = (m2 && m2.Errors && m2.Errors.justification) || "";
       denyState.set(m.RequestID, ds);
       denyErr.textContent = ds.error;
@@ -225,13 +225,14 @@ function renderCard(c) {
   return art;
 }
 
-// decide sends a click; then (answer) runs before the redraw, so state it keeps
-// for the card shows in the redrawn card.
-async function decide(id, approve, justification, buttons, then) {
+// decide sends a click with the card it was made on (the bot counts a decision only
+// from the request's own card); then (answer) runs before the redraw, so state it
+// keeps for the card shows in the redrawn card.
+async function decide(cardId, id, approve, justification, buttons, then) {
   for (const b of buttons) b.disabled = true;
   let m = null;
   try {
-    m = await api("/api/decide", { persona: me, request_id: id, approve, justification });
+    m = await api("/api/decide", { persona: me, card_id: cardId, request_id: id, approve, justification });
   } catch (err) {
     $("conn").textContent = "The demo server did not answer: " + err.message;
   }

@@ -1,11 +1,15 @@
 package teams
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -261,10 +265,11 @@ func TestEntraCallers(t *testing.T) {
 }
 
 // A key id the cache does not know triggers one refresh of the key set (key
-// rollover); more unknown ids soon after do not (rate limit), and known keys are
-// served from the cache.
+// rollover); more unknown ids soon after do not (rate limit, here a long period so
+// the refused request does not wait for the next fetch), and known keys are served
+// from the cache.
 func TestKeyRotation(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, func(o *Options) { o.UnknownKeyRefresh = 5 * time.Minute })
 	body := readVector(t, "channel-message-activity.json")
 	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
 	ks := testRSAKeys()
@@ -409,5 +414,51 @@ func TestCallingApp(t *testing.T) {
 				t.Fatalf("router saw %d events", ev)
 			}
 		})
+	}
+}
+
+// One forged token naming an unknown key id — anyone can send one — must not stop a
+// genuine key rollover: the token signed with the newly published key, right after
+// the forged one, is accepted (with the default settings), and a flood of made-up key
+// ids costs the key host a bounded number of fetches. Before, the forged token spent
+// the only refresh of a 5-minute period and the new key was refused for all of it.
+func TestForgedKidDoesNotBlockRollover(t *testing.T) {
+	e := newEnv(t)
+	body := readVector(t, "channel-message-activity.json")
+	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
+	ks := testRSAKeys()
+	if rec := e.post(body); rec.Code != 200 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	forged := "Bearer " + mint(t, ks[1], "made-up", e.claims(svc))
+	if rec := e.post(body, forged); rec.Code != 401 {
+		t.Fatalf("forged token: status %d", rec.Code)
+	}
+	e.is.addBFKey(signingKey{kid: "bf-2", priv: ks[2], endorsements: []string{"msteams"}})
+	start := time.Now()
+	if rec := e.post(body, "Bearer "+mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
+		t.Fatalf("token signed with the new key after a forged one: status %d; log:\n%s", rec.Code, e.logs.String())
+	}
+	t.Logf("new key accepted after %s", time.Since(start).Round(time.Millisecond))
+
+	// A flood of made-up key ids, all at once: they share fetches.
+	before := e.is.fetches()
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := httptest.NewRequest(http.MethodPost, "/api/messages", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+mint(t, ks[1], fmt.Sprintf("flood-%d", i), e.claims(svc)))
+			rec := httptest.NewRecorder()
+			e.h.ServeHTTP(rec, req)
+			if rec.Code != 401 {
+				t.Errorf("made-up kid: status %d", rec.Code)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.is.fetches() - before; n > 2 {
+		t.Errorf("20 made-up key ids caused %d key set fetches, want at most 2", n)
 	}
 }

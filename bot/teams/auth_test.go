@@ -3,9 +3,9 @@ package teams
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"

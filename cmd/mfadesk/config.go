@@ -92,7 +92,7 @@ type TeamsConfig struct {
 	// clouds set both (e.g. https://login.microsoftonline.us/).
 	EntraMetadataURL string `yaml:"entra_metadata_url"`
 	AuthorityHost    string `yaml:"authority_host"`
-	ServiceURL        string `yaml:"service_url"`          // e.g. https://smba.trafficmanager.net/teams/
+	ServiceURL       string `yaml:"service_url"` // e.g. https://smba.trafficmanager.net/teams/
 	// ServiceHosts are the connector hosts activities may name as their serviceUrl
 	// (and replies go to); default the public, GCC and GCC High Teams connectors.
 	ServiceHosts []string `yaml:"service_hosts"`

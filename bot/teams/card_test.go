@@ -1,11 +1,14 @@
 package teams
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mfadesk/mfadesk/actions/graphtest"
 	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/bottest"
@@ -113,5 +116,69 @@ func TestDecisionOnAnotherCard(t *testing.T) {
 	}
 	if st := state(reqB); st == approvals.StatePending {
 		t.Fatal("B still pending after the approval on its card")
+	}
+}
+
+// When the work of a click outlasts the invoke window (slow Graph), the invoke says
+// "working on it" and the result still reaches the clicker: the filed request's id,
+// or the form with its errors, replaces the form card; a refused decision comes in a
+// 1:1 message. Before, the result was computed and dropped.
+func TestLateResultsDelivered(t *testing.T) {
+	s := newTeamsStack(t, func(o *Options) { o.InvokeWait = time.Millisecond })
+	s.stack.Graph.SetFaults(graphtest.Faults{Latency: 30 * time.Millisecond})
+	hana := s.person("hana.helpdesk")
+	target := s.stack.Tenant.FindUser(s.stack.Tenant.Email("mfatest2"))
+	form := map[string]any{"action": "reregister", "target": target.ID(), "reason": "Lost her phone; locked out",
+		"verification": "video_with_id", "verification_detail": "Teams video, badge photo matched", "ticket": "INC-4711"}
+	submit := func(id, formCardID string, data map[string]any) connCall {
+		t.Helper()
+		r, _ := decodeInvoke(t, s.post(invoke(t, id, "a:hana-personal", formCardID, VerbSubmit, data, hana)))
+		if r.Type != typeMessage || !strings.Contains(r.Value.(string), "Working on it") {
+			t.Fatalf("invoke answer %+v: the work did not outlast the window", r)
+		}
+		s.ad.wg.Wait() // the click's work, and its late delivery, are done
+		for _, c := range s.fc.Calls() {
+			if c.Method == http.MethodPut && c.Conv == "a:hana-personal" && c.ActID == formCardID {
+				return c
+			}
+		}
+		t.Fatalf("the form card %s was not replaced: %+v", formCardID, s.fc.Calls())
+		return connCall{}
+	}
+
+	// Refused (the target is not in the directory): the refusal replaces the form.
+	unknown := maps.Clone(form)
+	unknown["target"] = "00000000-0000-4000-8000-00000000dead"
+	if put := submit("f:late-refused", "form-1", unknown); strings.Contains(mustString(put.Body), "R-") || strings.Contains(mustString(put.Body), `"verb":"submit"`) {
+		t.Errorf("refusal not delivered: %s", mustString(put.Body))
+	} else {
+		t.Logf("refusal delivered: %s", clip(mustString(put.Body), 300))
+	}
+	// Filed: the request id replaces the form.
+	put := submit("f:late-ok", "form-2", form)
+	reqID := requestIDIn(t, mustString(put.Body))
+	if _, err := s.stack.Approvals.Get(t.Context(), reqID); err != nil {
+		t.Fatalf("delivered id %s: %v", reqID, err)
+	}
+
+	// Hana approves her own request: refused, and told in her 1:1 chat.
+	var thread, cardID string
+	for _, c := range s.fc.Calls() {
+		if c.Path == "v3/conversations" && c.Body["isGroup"] == true && strings.Contains(mustString(c.Body), reqID) && strings.Contains(mustString(c.Body), testChannel) {
+			thread, cardID = testChannel+";messageid="+c.RespID, c.RespID
+		}
+	}
+	before := len(s.fc.Calls())
+	r, _ := decodeInvoke(t, s.post(invoke(t, "f:late-own", thread, cardID, VerbApprove, map[string]any{"request": reqID}, hana)))
+	if r.Type == typeMessage && !strings.Contains(r.Value.(string), "Working on it") {
+		t.Fatalf("answer %+v", r)
+	}
+	s.ad.wg.Wait()
+	var told bool
+	for _, c := range s.fc.Calls()[before:] {
+		told = told || (c.Method == http.MethodPost && c.Conv == "a:personal-29:hana.helpdesk" && strings.Contains(mustString(c.Body), "because you filed it"))
+	}
+	if !told {
+		t.Errorf("the refusal did not reach hana: %+v", s.fc.Calls()[before:])
 	}
 }

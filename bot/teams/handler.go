@@ -242,7 +242,11 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 			defer h.a.wg.Done()
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.a.opts.ProcessTimeout)
 			defer cancel()
-			f.finish(h.runAction(wctx, act, ca))
+			resp, ans := h.runAction(wctx, act, ca)
+			if f.finish(resp) {
+				// The invoke was answered "working on it": the answer goes out now.
+				h.deliverLate(wctx, act, ca, resp, ans)
+			}
 		}()
 	}
 	timer := time.NewTimer(h.a.opts.InvokeWait)
@@ -258,7 +262,11 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	// Still working: show the card as it is now; the PUT at the end updates everyone.
+	if resp, done := f.answeredEarly(); done {
+		return resp // finished while the timer fired
+	}
+	// Still working: show the card as it is now; the PUT at the end updates everyone,
+	// and deliverLate tells the clicker what the invoke answer could not.
 	if ca.verb != VerbSubmit {
 		if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
 			return cardResponse(withNote(c, "Working on it; this card will update.", false))
@@ -267,15 +275,55 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 	return messageResponse("Working on it; you'll get the answer shortly.")
 }
 
-func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) InvokeResponse {
+// runAction does the work of a click; it returns the invoke answer and, for Approve
+// and Deny, the router's answer to the clicker.
+func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) (InvokeResponse, bot.Message) {
 	if ca.verb == VerbSubmit {
-		return cardResponse(h.submitForm(ctx, act, ca.data))
+		return cardResponse(h.submitForm(ctx, act, ca.data)), bot.Message{}
 	}
 	card, ok, ans := h.decide(ctx, act, ca)
 	if ok {
-		return cardResponse(card)
+		return cardResponse(card), ans
 	}
-	return messageResponse(ans.Text)
+	return messageResponse(ans.Text), ans
+}
+
+// deliverLate sends what an invoke answered "working on it" could not: the form's
+// result (the request id, or the refusal, or the form with its errors) replaces the
+// form card, and a refused decision is told to the clicker in a 1:1 chat. A decision
+// that went through needs nothing more: the card is updated for everyone.
+func (h *handler) deliverLate(ctx context.Context, act *Activity, ca cardAction, resp InvokeResponse, ans bot.Message) {
+	if ca.verb == VerbSubmit {
+		if card, ok := resp.Value.(Card); ok {
+			h.replaceCard(ctx, act, card)
+		}
+		return
+	}
+	if ans.Refusal {
+		h.tellClicker(ctx, act, ans)
+	}
+}
+
+// replaceCard puts card in place of the card clicked on (the form), or posts it in the
+// conversation when that fails.
+func (h *handler) replaceCard(ctx context.Context, act *Activity, card Card) {
+	out := cardActivity(card, card.FallbackText)
+	if act.ReplyToID != "" {
+		if err := h.a.conn.updateActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, out); err == nil {
+			return
+		}
+	}
+	out.ID = ""
+	if _, err := h.a.conn.sendActivity(ctx, act.ServiceURL, act.Conversation.ID, out); err != nil {
+		h.a.log.WarnContext(ctx, "teams: answer form", "err", err)
+	}
+}
+
+// tellClicker sends msg to the person who clicked, in a 1:1 chat.
+func (h *handler) tellClicker(ctx context.Context, act *Activity, msg bot.Message) {
+	if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, renderActivity(msg)); err != nil {
+		h.a.log.WarnContext(ctx, "teams: answer click", "err", err)
+	}
 }
 
 // onSubmitFallback handles an Action.Submit click (clients without Action.Execute): the
@@ -287,26 +335,14 @@ func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb stri
 	if !first {
 		return // the connector re-sent the same click
 	}
-	defer f.finish(InvokeResponse{})
+	defer func() { _ = f.finish(InvokeResponse{}) }()
 	switch verb {
 	case VerbSubmit:
-		card := h.submitForm(ctx, act, data)
-		out := cardActivity(card, card.FallbackText)
-		if act.ReplyToID != "" {
-			if err := h.a.conn.updateActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, out); err == nil {
-				return
-			}
-		}
-		out.ID = ""
-		if _, err := h.a.conn.sendActivity(ctx, act.ServiceURL, act.Conversation.ID, out); err != nil {
-			h.a.log.WarnContext(ctx, "teams: answer form", "err", err)
-		}
+		h.replaceCard(ctx, act, h.submitForm(ctx, act, data))
 	case VerbApprove, VerbDeny:
 		_, _, ans := h.decide(ctx, act, ca)
 		if ans.Refusal {
-			if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, renderActivity(ans)); err != nil {
-				h.a.log.WarnContext(ctx, "teams: answer click", "err", err)
-			}
+			h.tellClicker(ctx, act, ans)
 		}
 	}
 }
@@ -392,11 +428,33 @@ type flights struct {
 type flight struct {
 	done chan struct{}
 	resp InvokeResponse
+
+	mu       sync.Mutex
+	finished bool
+	deferred bool // an invoke was answered before the work finished
 }
 
-func (f *flight) finish(r InvokeResponse) {
-	f.resp = r
+// finish records the answer and reports whether an invoke was already answered
+// without it (so it must be delivered another way).
+func (f *flight) finish(r InvokeResponse) bool {
+	f.mu.Lock()
+	f.resp, f.finished = r, true
+	late := f.deferred
+	f.mu.Unlock()
 	close(f.done)
+	return late
+}
+
+// answeredEarly marks the invoke as answered without the result, unless the work finished
+// meanwhile: then it returns the result. Exactly one of the two sides delivers.
+func (f *flight) answeredEarly() (InvokeResponse, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.finished {
+		return f.resp, true
+	}
+	f.deferred = true
+	return InvokeResponse{}, false
 }
 
 func newFlights(max int) *flights { return &flights{m: map[string]*flight{}, max: max} }

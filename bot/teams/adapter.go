@@ -100,6 +100,9 @@ type Adapter struct {
 	conn  *connector
 	cards *cardCache
 	log   *slog.Logger
+	// passKey signs the passes of 1:1 deny forms (see denyform.go); it lives only in
+	// this process, so a restart invalidates the forms still open.
+	passKey []byte
 
 	bg     context.Context
 	cancel context.CancelFunc
@@ -193,7 +196,7 @@ func New(o Options) (*Adapter, error) {
 		}
 	}
 	bg, cancel := context.WithCancel(context.Background())
-	a := &Adapter{opts: o, cards: newCardCache(1000), log: o.Logger, bg: bg, cancel: cancel}
+	a := &Adapter{opts: o, cards: newCardCache(1000), log: o.Logger, bg: bg, cancel: cancel, passKey: newPassKey()}
 	a.auth = newValidator(bg, validatorConfig{
 		appID: o.AppID, entraTenants: o.EntraTenants, entraCallers: o.EntraCallers, bfMetadataURL: o.OpenIDMetadataURL, entraMetaURL: o.EntraMetadataURL,
 		client: o.HTTPClient, refreshEvery: o.KeyRefresh, unknownKIDEvery: o.UnknownKeyRefresh,

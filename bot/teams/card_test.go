@@ -1,6 +1,7 @@
 package teams
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -180,5 +181,78 @@ func TestLateResultsDelivered(t *testing.T) {
 	}
 	if !told {
 		t.Errorf("the refusal did not reach hana: %+v", s.fc.Calls()[before:])
+	}
+}
+
+// A Deny from the channel card whose invoke carries no input values (Teams clients
+// may not send them with Action.Execute in channels) still works: the clicker gets a
+// deny form in their 1:1 chat, bound to the card by a signed pass; the pass is
+// refused for someone else or another request; the justification given there denies
+// the request and updates the channel card. Before, such a Deny could never succeed.
+func TestDenyWithoutInputValues(t *testing.T) {
+	s := newTeamsStack(t)
+	reqID, thread, cardID := s.file("revoke", "mfatest2", "f:form-deny")
+	other, _, _ := s.file("reregister", "mfatest1", "f:form-other")
+	alex, sam := s.person("alex.approver"), s.person("sam.approver")
+
+	before := len(s.fc.Calls())
+	r, card := decodeInvoke(t, s.post(invoke(t, "f:deny-noinputs", thread, cardID, VerbDeny, map[string]any{"request": reqID}, alex)))
+	if r.Type != CardContentType || !strings.Contains(cardText(card), "1:1 chat") {
+		t.Fatalf("answer %+v %s", r, cardText(card))
+	}
+	var form Card
+	var formID string
+	for _, c := range s.fc.Calls()[before:] {
+		if c.Method == http.MethodPost && c.Conv == "a:personal-29:alex.approver" {
+			form, formID = attachedCard(t, c.Body), c.RespID
+		}
+	}
+	if formID == "" {
+		t.Fatalf("no deny form in alex's 1:1 chat: %+v", s.fc.Calls()[before:])
+	}
+	deny := findAction(t, form, VerbDeny)
+	if !strings.Contains(cardText(form), `"id":"justification"`) || deny.Data["request"] != reqID || deny.Data[dataDenyPass] == "" {
+		t.Fatalf("deny form %s", cardText(form))
+	}
+	withJust := func(m map[string]any) map[string]any {
+		d := map[string]any{"justification": "Call-back number was not the one on record"}
+		for k, v := range m {
+			d[k] = v
+		}
+		return d
+	}
+	state := func(id string) approvals.State {
+		q, err := s.stack.Approvals.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.State
+	}
+	// Someone else's use of the pass, and the pass on another request: refused.
+	samData := withJust(deny.Data)
+	r, card = decodeInvoke(t, s.post(invoke(t, "f:deny-sam", "a:personal-29:sam.approver", formID, VerbDeny, samData, sam)))
+	otherData := withJust(deny.Data)
+	otherData["request"] = other
+	r2, card2 := decodeInvoke(t, s.post(invoke(t, "f:deny-other", "a:personal-29:alex.approver", formID, VerbDeny, otherData, alex)))
+	for _, got := range []string{fmt.Sprint(r.Value) + cardText(card), fmt.Sprint(r2.Value) + cardText(card2)} {
+		if !strings.Contains(got, "not valid any more") {
+			t.Errorf("misused pass answered %s", got)
+		}
+	}
+	if state(reqID) != approvals.StatePending || state(other) != approvals.StatePending {
+		t.Fatalf("a misused pass decided: %s / %s", state(reqID), state(other))
+	}
+	// Alex denies from the 1:1 form.
+	before = len(s.fc.Calls())
+	decodeInvoke(t, s.post(invoke(t, "f:deny-1to1", "a:personal-29:alex.approver", formID, VerbDeny, withJust(deny.Data), alex)))
+	if st := state(reqID); st != approvals.StateDenied {
+		t.Fatalf("request is %s after the deny from the 1:1 form", st)
+	}
+	var put bool
+	for _, c := range s.fc.Calls()[before:] {
+		put = put || (c.Method == http.MethodPut && c.Conv == thread && c.ActID == cardID && strings.Contains(mustString(c.Body), "Call-back number"))
+	}
+	if !put {
+		t.Error("the channel card was not updated with the denial")
 	}
 }

@@ -384,7 +384,25 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 	if reqID == "" || len(reqID) > 64 {
 		return Card{}, false, bot.Refuse("That card names no request.")
 	}
+	// The card clicked is the message the invoke (or Action.Submit) replies to, in the
+	// conversation it came from: Teams reports both, the button's data cannot change them.
+	card := bot.CardRef{Platform: "teams", Channel: act.Conversation.ID, ID: act.ReplyToID}
+	if pass := str(ca.data[dataDenyPass]); pass != "" {
+		// The 1:1 deny form: its pass names the approval card the Deny was clicked on.
+		ref, err := h.a.openDenyPass(pass, reqID, act.From.AadObjectID)
+		if err != nil || ca.verb != VerbDeny {
+			h.a.log.WarnContext(ctx, "teams: refused a deny form pass", "request", reqID, "err", err)
+			return Card{}, false, bot.Refuse("This deny form is not valid any more: click Deny on the approval card again.")
+		}
+		card = ref
+	}
+	_, sent := ca.data[inputJustification]
 	just := strings.TrimSpace(str(ca.data[inputJustification]))
+	if ca.verb == VerbDeny && !sent && !act.Personal() {
+		// No justification at all, not even an empty one: the client did not send the
+		// card's inputs (Action.Execute in channels). Ask in the 1:1 chat instead.
+		return h.askDenyInPrivate(ctx, act, reqID, card)
+	}
 	if ca.verb == VerbDeny && just == "" {
 		const msg = "A justification is required to deny."
 		if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
@@ -392,9 +410,6 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 		}
 		return Card{}, false, bot.Refuse(msg)
 	}
-	// The card clicked is the message the invoke (or Action.Submit) replies to, in the
-	// conversation it came from: Teams reports both, the button's data cannot change them.
-	card := bot.CardRef{Platform: "teams", Channel: act.Conversation.ID, ID: act.ReplyToID}
 	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Card: card})
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
 	switch {
@@ -405,6 +420,24 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 		c = withNote(c, ans.Text, true)
 	}
 	return c, ok, ans
+}
+
+// askDenyInPrivate sends the clicker a deny form in their 1:1 chat, bound to the
+// approval card clicked, and answers the click with that card and a note.
+func (h *handler) askDenyInPrivate(ctx context.Context, act *Activity, reqID string, card bot.CardRef) (Card, bool, bot.Message) {
+	pass := h.a.sealDenyPass(denyPass{Request: reqID, Conv: card.Channel, Card: card.ID, User: act.From.AadObjectID,
+		Expires: h.a.opts.Now().Add(denyPassTTL).Unix()})
+	form := renderDenyForm(reqID, pass)
+	note := "Teams did not send the justification from this card: I've sent you a deny form in our 1:1 chat."
+	if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, cardActivity(form, form.FallbackText)); err != nil {
+		h.a.log.WarnContext(ctx, "teams: send deny form", "request", reqID, "err", err)
+		note = "Teams did not send the justification from this card, and I could not message you privately: open a 1:1 chat with me and click Deny again."
+	}
+	ans := bot.Refuse(note)
+	if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
+		return withNote(c, note, false), true, ans
+	}
+	return Card{}, false, ans
 }
 
 // str reads a JSON string; anything else is "".

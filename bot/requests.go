@@ -86,27 +86,9 @@ func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor,
 	return a, nil
 }
 
-// phoneRun is a run of 7 or more digits with the separators people type in numbers.
-var phoneRun = regexp.MustCompile(`\+?\d[\d ().\-]{5,}\d`)
-
-var isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
-
 // maskPhones masks phone-number-like runs in free text bound for a channel: an agent
 // who verified by calling back may well type the number.
-func maskPhones(s string) string {
-	return phoneRun.ReplaceAllStringFunc(s, func(m string) string {
-		digits := 0
-		for _, r := range m {
-			if r >= '0' && r <= '9' {
-				digits++
-			}
-		}
-		if digits < 7 || isoDate.MatchString(m) {
-			return m
-		}
-		return actions.MaskPhone(m)
-	})
-}
+func maskPhones(s string) string { return actions.MaskPhones(s) }
 
 // requestForm answers `reregister <u>` / `revoke <u>` with the form for the details.
 // The target is resolved now and the form carries its object id, so what is approved is

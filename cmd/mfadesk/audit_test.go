@@ -52,7 +52,7 @@ func (allMember) Protection(context.Context, string) (approvals.Protection, erro
 
 type noExec struct{}
 
-func (noExec) Execute(context.Context, approvals.Request, bool) (approvals.Result, error) {
+func (noExec) Execute(context.Context, approvals.Request, bool, func(context.Context, approvals.Step) error) (approvals.Result, error) {
 	return approvals.Result{}, nil
 }
 

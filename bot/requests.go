@@ -18,6 +18,7 @@ type Requests interface {
 	Submit(ctx context.Context, in approvals.NewRequest) (approvals.Request, error)
 	Decide(ctx context.Context, id string, by approvals.Actor, verdict approvals.Verdict, justification string) (approvals.Request, error)
 	Cancel(ctx context.Context, id string, by approvals.Actor) (approvals.Request, error)
+	Retry(ctx context.Context, id string, by approvals.Actor) (approvals.Request, error)
 	Get(ctx context.Context, id string) (approvals.Request, error)
 	OpenRequests(ctx context.Context) ([]approvals.Request, error)
 	History(ctx context.Context, id string) ([]approvals.Event, error)
@@ -299,7 +300,7 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 		return Refuse("Your directory identity could not be established, so nothing was decided.")
 	}
 	verdict := approvals.VerdictApprove
-	if !d.Approve {
+	if !d.Approve && !d.Retry {
 		verdict = approvals.VerdictDeny
 		if utf8.RuneCountInString(strings.TrimSpace(d.Justification)) < 5 {
 			m := Refuse("Say why you deny the request.")
@@ -311,6 +312,16 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	if err != nil {
 		r.log.WarnContext(ctx, "identify approver", "err", err)
 		return Refuse("Your directory identity could not be read, so nothing was decided. Try again shortly.")
+	}
+	if d.Retry {
+		req, err := r.req.Retry(ctx, d.RequestID, by)
+		if err != nil {
+			if approvals.CodeOf(err) == "" {
+				r.log.ErrorContext(ctx, "retry request", "request", d.RequestID, "err", err)
+			}
+			return Refuse(approvals.UserMessage(err))
+		}
+		return Message{Private: true, Text: fmt.Sprintf("You retried %s: it is now %s.", req.ID, stateWords(req)), RequestID: req.ID}
 	}
 	req, err := r.req.Decide(ctx, d.RequestID, by, verdict, strings.TrimSpace(d.Justification))
 	if err != nil {
@@ -578,6 +589,10 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 			{Kind: ButtonApprove, Label: "Approve", Value: req.ID},
 			{Kind: ButtonDeny, Label: "Deny", Value: req.ID},
 		}
+	}
+	if req.State == approvals.StateFailed && req.Retryable {
+		// The service refuses a retry once the approval is too old, and says so.
+		m.Buttons = []Button{{Kind: ButtonRetry, Label: "Retry", Value: req.ID}}
 	}
 	return m
 }

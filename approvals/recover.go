@@ -300,12 +300,20 @@ func (s *Service) recheckDirectory(ctx context.Context, r Request) *Error {
 		if e.Code == ErrDirectoryUnavailable {
 			return unavailable(e.Err)
 		}
-		return &Error{Code: e.Code, Msg: fmt.Sprintf("Request %s was not carried out because it no longer passes the policy: %s", r.ID, e.Msg)}
+		return &Error{Code: e.Code, Msg: fmt.Sprintf("Request %s was not carried out because it no longer passes the policy: %s", r.ID, lowerFirst(e.Msg))}
 	}
 	if needed = max(needed, r.ApprovalsNeeded); len(approvals) < needed {
 		return refusef(ErrProtectedTarget, "Request %s was not carried out because %s is now a protected account and needs %d distinct approvals, but has %d; file it again.", r.ID, r.Target, needed, len(approvals))
 	}
 	return nil
+}
+
+// lowerFirst lowers the first letter of a sentence that continues another.
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 // sameApprovers reports whether a and b record the same approvers, in order.

@@ -255,8 +255,11 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 	}
 	reqID := act.Value
 	if act.ActionID == actionApprove || act.ActionID == actionRetry {
-		retry := act.ActionID == actionRetry
-		return reply{what: act.ActionID + " " + reqID, follow: func(ctx context.Context) {
+		retry, what := act.ActionID == actionRetry, "approve "
+		if retry {
+			what = "retry "
+		}
+		return reply{what: what + reqID, follow: func(ctx context.Context) {
 			caller, err := a.ids.caller(ctx, ic.User.ID)
 			if err != nil {
 				a.log.InfoContext(ctx, "refused approver", "user", ic.User.ID, "request", reqID, "err", err)

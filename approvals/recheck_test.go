@@ -514,3 +514,27 @@ func TestRetryAfterATemporaryFailure(t *testing.T) {
 		})
 	}
 }
+
+// Item 10: a number in the executor's own text (a step detail, an error from the
+// directory) is masked before the result is stored and audited.
+func TestExecutorTextMasked(t *testing.T) {
+	h := newHarness(t, nil)
+	h.exec.setFn(func(context.Context, Request, bool) (Result, error) {
+		return Result{Steps: []Step{{Name: "delete method", Target: "mobile", Outcome: "failed", Detail: "Graph refused +1 425 555 0199"}}},
+			errors.New("reregister: the phone +1 425 555 0199 could not be deleted")
+	})
+	r := h.submit(nil)
+	got, err := h.svc.Decide(context.Background(), r.ID, actor(oidApprover1, "Avery"), VerdictApprove, "")
+	if err != nil || got.State != StateFailed {
+		t.Fatalf("decide = %+v, %v", got, err)
+	}
+	var export bytes.Buffer
+	if err := h.svc.Export(context.Background(), &export, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"error": got.Error, "step": got.Steps[0].Detail, "audit export": export.String()} {
+		if m := typedNumber.FindString(text); m != "" {
+			t.Errorf("%s holds %q: %s", name, m, text)
+		}
+	}
+}

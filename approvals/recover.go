@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mfadesk/mfadesk/actions"
 )
 
 // claimLocal marks id as being executed by this process; false if it already is.
@@ -168,7 +170,9 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 			ev := Event{RequestID: cur.ID, Action: cur.Action, Target: cur.Target, Detail: summarizeSteps(cur.Steps[prior:])}
 			if xerr != nil {
 				cur.State = StateFailed
-				cur.Error = clip(xerr.Error(), maxText)
+				// Stored and hashed into the chain: no full phone number, whatever the
+				// directory's error text held.
+				cur.Error = clip(actions.MaskPhones(xerr.Error()), maxText)
 				cur.Retryable = isTransient(xerr)
 				ev.Kind = EventFailed
 				ev.Detail = joinDetail(ev.Detail, "error: "+cur.Error)
@@ -212,11 +216,19 @@ func mergeSteps(stored []Step, prior int, ran []Step) []Step {
 	}
 	out := slices.Clone(stored)
 	for _, st := range ran {
-		if !recorded[key(st)] {
+		if st = maskStep(st); !recorded[key(st)] {
 			out = append(out, st)
 		}
 	}
 	return out
+}
+
+// maskStep masks phone numbers in a step's free text: steps are stored, audited and
+// shown on cards. Executors mask method labels themselves; this catches the rest.
+func maskStep(st Step) Step {
+	st.Target = actions.MaskPhones(st.Target)
+	st.Detail = actions.MaskPhones(st.Detail)
+	return st
 }
 
 // recordStep returns the Executor's record function for request id: each call
@@ -231,7 +243,7 @@ func (s *Service) recordStep(id string) func(context.Context, Step) error {
 			if cur.State != StateExecuting {
 				return fmt.Errorf("%w (now %s)", errLeftExecuting, cur.State)
 			}
-			cur.Steps = append(cur.Steps, st)
+			cur.Steps = append(cur.Steps, maskStep(st))
 			return w.save(&cur)
 		})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -285,39 +286,72 @@ func (s *Service) checkStored(tx Tx, r Request, now time.Time) (*Error, error) {
 // on: the requester is still an eligible helpdesk member, every approver whose
 // approval counts is still an eligible approver, and the target's protection (read
 // now) still lets the request run with the approvals it has. A directory that cannot
-// be asked refuses (fail closed) with ErrDirectoryUnavailable.
+// be asked refuses (fail closed) with ErrDirectoryUnavailable. The questions are
+// independent and asked concurrently, so the claim waits for the slowest answer
+// rather than their sum; the refusal reported is the first in that order.
 func (s *Service) recheckDirectory(ctx context.Context, r Request) *Error {
-	unavailable := func(err error) *Error {
-		return &Error{Code: ErrDirectoryUnavailable, Err: err, Msg: fmt.Sprintf(
-			"Request %s was not carried out because the directory could not be asked whether it may still run; nothing was changed, and an approver may retry it shortly.", r.ID)}
-	}
-	var e *Error
-	if err := s.requireMember(ctx, r.Requester.ObjectID, s.policy.HelpdeskGroupID, ErrNotRequester, ""); errors.As(err, &e) {
-		if e.Code == ErrDirectoryUnavailable {
-			return unavailable(e.Err)
-		}
-		return refusef(ErrNotRequester, "Request %s was not carried out because its requester, %s, is no longer an eligible member of the helpdesk group; file it again if it is still needed.", r.ID, r.Requester)
-	}
 	approvals := r.Approvals()
+	checks := make([]func() *Error, 0, len(approvals)+2)
+	checks = append(checks, func() *Error { return s.memberRecheck(ctx, r, r.Requester.ObjectID, s.policy.HelpdeskGroupID) })
 	for _, d := range approvals {
-		if err := s.requireMember(ctx, d.By.ObjectID, s.policy.ApproversGroupID, ErrNotApprover, ""); errors.As(err, &e) {
+		checks = append(checks, func() *Error { return s.memberRecheck(ctx, r, d.By.ObjectID, s.policy.ApproversGroupID) })
+	}
+	checks = append(checks, func() *Error {
+		_, needed, err := s.assessTarget(ctx, r.Action, r.Target, r.Verification)
+		var e *Error
+		if errors.As(err, &e) {
 			if e.Code == ErrDirectoryUnavailable {
-				return unavailable(e.Err)
+				return unavailableAtClaim(r, e.Err)
 			}
-			return refusef(ErrNotApprover, "Request %s was not carried out because the approval by %s no longer counts: they are no longer an eligible approver; file it again if it is still needed.", r.ID, d.By)
+			return &Error{Code: e.Code, Msg: fmt.Sprintf("Request %s was not carried out because it no longer passes the policy: %s", r.ID, lowerFirst(e.Msg))}
 		}
-	}
-	_, needed, err := s.assessTarget(ctx, r.Action, r.Target, r.Verification)
-	if errors.As(err, &e) {
-		if e.Code == ErrDirectoryUnavailable {
-			return unavailable(e.Err)
+		if needed = max(needed, r.ApprovalsNeeded); len(approvals) < needed {
+			return refusef(ErrProtectedTarget, "Request %s was not carried out because %s is now a protected account and needs %d distinct approvals, but has %d; file it again.", r.ID, r.Target, needed, len(approvals))
 		}
-		return &Error{Code: e.Code, Msg: fmt.Sprintf("Request %s was not carried out because it no longer passes the policy: %s", r.ID, lowerFirst(e.Msg))}
+		return nil
+	})
+	results := make([]*Error, len(checks))
+	var wg sync.WaitGroup
+	for i, check := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = check()
+		}()
 	}
-	if needed = max(needed, r.ApprovalsNeeded); len(approvals) < needed {
-		return refusef(ErrProtectedTarget, "Request %s was not carried out because %s is now a protected account and needs %d distinct approvals, but has %d; file it again.", r.ID, r.Target, needed, len(approvals))
+	wg.Wait()
+	for _, e := range results {
+		if e != nil {
+			return e
+		}
 	}
 	return nil
+}
+
+// memberRecheck asks whether user is still in group, for the claim of r: the
+// requester in the helpdesk group, an approver in the approvers group.
+func (s *Service) memberRecheck(ctx context.Context, r Request, user, group string) *Error {
+	ok, err := s.dir.IsMember(ctx, user, group)
+	switch {
+	case err != nil:
+		return unavailableAtClaim(r, err)
+	case ok:
+		return nil
+	case sameOID(user, r.Requester.ObjectID) && group == s.policy.HelpdeskGroupID:
+		return refusef(ErrNotRequester, "Request %s was not carried out because its requester, %s, is no longer an eligible member of the helpdesk group; file it again if it is still needed.", r.ID, r.Requester)
+	}
+	who := user
+	for _, d := range r.Approvals() {
+		if sameOID(d.By.ObjectID, user) {
+			who = d.By.String()
+		}
+	}
+	return refusef(ErrNotApprover, "Request %s was not carried out because the approval by %s no longer counts: they are no longer an eligible approver; file it again if it is still needed.", r.ID, who)
+}
+
+func unavailableAtClaim(r Request, err error) *Error {
+	return &Error{Code: ErrDirectoryUnavailable, Err: err, Msg: fmt.Sprintf(
+		"Request %s was not carried out because the directory could not be asked whether it may still run; nothing was changed, and an approver may retry it shortly.", r.ID)}
 }
 
 // lowerFirst lowers the first letter of a sentence that continues another.

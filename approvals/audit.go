@@ -49,7 +49,7 @@ type Event struct {
 	// Code is the refusal code of an access_refused event.
 	Code   Code   `json:"code,omitempty"`
 	Detail string `json:"detail,omitempty"`
-	// Digest is the request digest, on request_created events.
+	// Digest is the request digest, on request_created and request_approved events.
 	Digest string `json:"digest,omitempty"`
 	Prev   string `json:"prev"`
 	Hash   string `json:"hash,omitempty"`

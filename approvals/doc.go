@@ -42,8 +42,8 @@
 //   - the target's protection, read now, still allows the request with the approvals
 //     it has (ErrProtectedTarget, ErrWeakVerification).
 //
-// The directory is asked outside any transaction; the checks of the record and its
-// chain run again in the transaction that claims. When the directory cannot be asked,
+// The directory is asked outside any transaction, the questions concurrently; the
+// checks of the record and its chain run again in the transaction that claims. When the directory cannot be asked,
 // the request fails closed at once (ErrDirectoryUnavailable) rather than staying
 // approved with nothing running it: it is marked Retryable, so an approver may Retry
 // it when the directory answers, and the retry repeats every check.

@@ -305,8 +305,13 @@ func (s *Service) recheckDirectory(ctx context.Context, r Request) *Error {
 			}
 			return &Error{Code: e.Code, Msg: fmt.Sprintf("Request %s was not carried out because it no longer passes the policy: %s", r.ID, lowerFirst(e.Msg))}
 		}
-		if needed = max(needed, r.ApprovalsNeeded); len(approvals) < needed {
-			return refusef(ErrProtectedTarget, "Request %s was not carried out because %s is now a protected account and needs %d distinct approvals, but has %d; file it again.", r.ID, r.Target, needed, len(approvals))
+		distinct := map[string]bool{}
+		for _, d := range approvals {
+			oid, _ := normOID(d.By.ObjectID)
+			distinct[oid] = true
+		}
+		if needed = max(needed, r.ApprovalsNeeded); len(distinct) < needed {
+			return refusef(ErrProtectedTarget, "Request %s was not carried out because %s is now a protected account and needs %d distinct approvals, but has %d; file it again.", r.ID, r.Target, needed, len(distinct))
 		}
 		return nil
 	})

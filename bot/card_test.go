@@ -37,17 +37,19 @@ func TestDecisionBoundToItsCard(t *testing.T) {
 	slackB := cardB
 	slackB.Platform = "slack"
 	for _, tc := range []struct {
-		name string
-		card bot.CardRef
+		name  string
+		card  bot.CardRef
+		retry bool
 	}{
-		{"B's id on A's card", cardA},
-		{"from a private chat", bot.CardRef{Platform: "web", Channel: "D-alex", ID: "99"}},
-		{"no card", bot.CardRef{}},
-		{"B's card reported by another platform", slackB},
+		{"B's id on A's card", cardA, false},
+		{"Retry with B's id on A's card", cardA, true},
+		{"from a private chat", bot.CardRef{Platform: "web", Channel: "D-alex", ID: "99"}, false},
+		{"no card", bot.CardRef{}, false},
+		{"B's card reported by another platform", slackB, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := h.svc.History(ctx, b.RequestID)
-			m := h.r.Decide(ctx, approver, bot.Decision{RequestID: b.RequestID, Approve: true, Card: tc.card})
+			m := h.r.Decide(ctx, approver, bot.Decision{RequestID: b.RequestID, Approve: !tc.retry, Retry: tc.retry, Card: tc.card})
 			if !m.Refusal || !strings.Contains(m.Text, "not on the approval card") || strings.Contains(m.Text, "\n") {
 				t.Fatalf("answer: %+v", m)
 			}

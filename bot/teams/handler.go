@@ -230,7 +230,7 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 		return errorResponse(http.StatusBadRequest, "BadRequest", "not an Action.Execute")
 	}
 	switch ca.verb {
-	case VerbSubmit, VerbApprove, VerbDeny:
+	case VerbSubmit, VerbApprove, VerbDeny, VerbRetry:
 	default:
 		return errorResponse(http.StatusBadRequest, "BadRequest", "unknown action")
 	}
@@ -339,7 +339,7 @@ func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb stri
 	switch verb {
 	case VerbSubmit:
 		h.replaceCard(ctx, act, h.submitForm(ctx, act, data))
-	case VerbApprove, VerbDeny:
+	case VerbApprove, VerbDeny, VerbRetry:
 		_, _, ans := h.decide(ctx, act, ca)
 		if ans.Refusal {
 			h.tellClicker(ctx, act, ans)
@@ -410,7 +410,7 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 		}
 		return Card{}, false, bot.Refuse(msg)
 	}
-	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Card: card})
+	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry, Card: card})
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
 	switch {
 	case !ok:

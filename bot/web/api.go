@@ -147,6 +147,7 @@ type decideRequest struct {
 	CardID        string `json:"card_id"` // the card clicked on, as the pane shows it
 	Approve       bool   `json:"approve"`
 	Justification string `json:"justification"`
+	Retry         bool   `json:"retry"`
 }
 
 // decide passes an Approve or Deny click to the router, with the card it was clicked
@@ -167,7 +168,7 @@ func (a *api) decide(r *http.Request, body []byte) (any, int) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
 	card := bot.CardRef{Platform: "web", Channel: approvalsChannel, ID: req.CardID}
-	msg := a.h.Decide(ctx, caller(p), bot.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Card: card})
+	msg := a.h.Decide(ctx, caller(p), bot.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Retry: req.Retry, Card: card})
 	if len(msg.Errors) == 0 { // a field error is shown beside the field, not as a note
 		a.s.noteDecision(p.ID, req.RequestID, msg)
 	}

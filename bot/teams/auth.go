@@ -198,6 +198,9 @@ func (v *validator) verify(ctx context.Context, header string) (*verified, error
 			return nil, unauthorized("serviceurl claim is not a string", nil)
 		}
 	}
+	// Tokens of the Bot Framework issuer carry no appid/azp: only the Bot Framework
+	// holds their signing keys, and bind checks their serviceurl and the key's channel
+	// endorsement. Entra tokens are another matter: Entra signs for every app.
 	if out.entra {
 		// Entra signing keys are shared by all tenants: without this binding a token any
 		// tenant issued for our app id would pass.

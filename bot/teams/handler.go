@@ -375,9 +375,9 @@ func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string
 	return RenderForm(ans, form, ans.Errors, formState{Reason: fs.Reason, Verification: fs.Verification, Detail: fs.VerificationDetail, Ticket: fs.Ticket})
 }
 
-// decide handles Approve / Deny. The card's data names only the request; who clicked
-// comes from the validated activity, and what the request is comes from the router's
-// own state. It returns the card as it now is (when this process knows it) and the
+// decide handles Approve / Deny / Retry. The card's data names only the request; who
+// clicked comes from the validated activity, which card was clicked from the activity
+// it replies to, and what the request is from the router's own state. It returns the card as it now is (when this process knows it) and the
 // router's answer for the clicker.
 func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Card, bool, bot.Message) {
 	reqID := str(ca.data["request"])

@@ -100,7 +100,7 @@ func (e Executor) Execute(ctx context.Context, req approvals.Request, resume boo
 		for _, m := range req.Methods {
 			snap = append(snap, actions.MethodRef{ID: m.ID, Type: actions.MethodType(m.Type), Label: m.Label})
 		}
-		res, err = e.W.Reregister(ctx, req.Target.ObjectID, snap)
+		res, err = e.W.Reregister(ctx, req.Target.ObjectID, snap, nil)
 	default:
 		return approvals.Result{}, fmt.Errorf("execute %s: action %q is not supported", req.ID, req.Action)
 	}

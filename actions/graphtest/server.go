@@ -130,6 +130,7 @@ func (s *Server) routes() {
 	// Beta only: Graph v1.0 has neither.
 	s.mux.HandleFunc("GET /beta/users/{id}/authentication/requirements", s.requirements)
 	s.mux.HandleFunc("GET /beta/users/{id}/authentication/signInPreferences", s.signInPreferences)
+	s.mux.HandleFunc("PATCH /beta/users/{id}/authentication/signInPreferences", s.patchSignInPreferences)
 	s.mux.HandleFunc("/", s.noRoute)
 }
 

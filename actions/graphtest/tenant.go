@@ -25,6 +25,9 @@ type Tenant struct {
 	NoPremiumLicense bool `json:"noPremiumLicense,omitempty"`
 	// TAPDisabled makes the authentication methods policy refuse temporary access passes.
 	TAPDisabled bool `json:"tapDisabled,omitempty"`
+	// DisabledPreferences are default-method values (e.g. "sms") the authentication
+	// methods policy refuses: setting one as a user's default answers 400.
+	DisabledPreferences []string `json:"disabledPreferences,omitempty"`
 
 	Groups []DirectoryItem `json:"groups"`
 	Roles  []DirectoryItem `json:"roles"`

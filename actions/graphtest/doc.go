@@ -14,7 +14,8 @@
 //   - Graph's refusals: deleting the default method while others remain, the mobile
 //     phone while an alternate remains, DELETE on the generic methods collection or the
 //     password, beta-only paths under /v1.0, and the 403 of a tenant without Entra ID P1;
-//   - writes: method DELETEs, revokeSignInSessions (200 {"value": true}) and temporary
+//   - writes: method DELETEs, the default method (beta PATCH signInPreferences, refused
+//     for a method the user lacks or the policy disallows), revokeSignInSessions (200 {"value": true}) and temporary
 //     access passes (201, the pass returned only then).
 //
 // Faults are injected per call — a request, or one item of a batch — so a 403 on

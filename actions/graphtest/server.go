@@ -41,6 +41,9 @@ type Faults struct {
 	Forbidden []string
 	// Unavailable answers 503 to calls whose path contains any of these.
 	Unavailable []string
+	// UnavailableFirst limits Unavailable to the first N such calls (then they pass);
+	// 0 answers 503 to all of them.
+	UnavailableFirst int
 }
 
 // RequestRecord is one HTTP request as the fake received it, for tests that check the
@@ -60,6 +63,7 @@ type Server struct {
 	tenant  *Tenant
 	faults  Faults
 	calls   int64
+	down    int64 // calls answered 503 under Faults.Unavailable
 	recent  []time.Time
 	records []RequestRecord
 	now     func() time.Time
@@ -83,6 +87,7 @@ func (s *Server) SetFaults(f Faults) {
 	defer s.mu.Unlock()
 	s.faults = f
 	s.calls = 0
+	s.down = 0
 	s.recent = nil
 }
 
@@ -244,6 +249,11 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 			}
 		}
 	}
+	unavailable := containsAny(r.URL.Path, f.Unavailable)
+	if unavailable && f.UnavailableFirst > 0 {
+		s.down++
+		unavailable = s.down <= int64(f.UnavailableFirst)
+	}
 	s.mu.Unlock()
 	switch {
 	case throttle:
@@ -251,7 +261,7 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
 	case containsAny(target, f.Forbidden):
 		writeError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-	case containsAny(r.URL.Path, f.Unavailable):
+	case unavailable:
 		writeError(w, http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable.")
 	default:
 		return false

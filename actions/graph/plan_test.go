@@ -157,3 +157,40 @@ func TestPlanReregisterUnknownDefault(t *testing.T) {
 		t.Errorf("deleted %v", d)
 	}
 }
+
+// TestReregisterRemovedMethod: a method the approver approved deleting that was removed
+// out of band before execution does not make the request stale: the run goes on and the
+// result names it as already gone. An added method still stops it (TestReregisterStale).
+func TestReregisterRemovedMethod(t *testing.T) {
+	c, fake := fakeTenant(t, nil, graph.Config{})
+	id := idOf(t, fake, "olive.optin")
+	snap := approvedSnapshot(t, c, id)
+	fake.Tenant(func(tn *graphtest.Tenant) {
+		u := tn.FindUser(id)
+		for i, m := range u.Methods {
+			if m["id"] == altID {
+				u.Methods = append(u.Methods[:i:i], u.Methods[i+1:]...)
+				break
+			}
+		}
+	})
+	res, err := c.Reregister(context.Background(), id, snap, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, strings.Join(outcomes(res), "\n"))
+	}
+	var gone []string
+	for _, s := range res.Steps {
+		if s.Outcome == actions.OutcomeAlreadyGone {
+			gone = append(gone, s.Method.ID)
+		}
+	}
+	if len(gone) != 1 || gone[0] != altID {
+		t.Errorf("already gone %v, want the alternate mobile; steps %v", gone, outcomes(res))
+	}
+	if !strings.Contains(res.Summary, "1 already gone (alternate mobile +44 770•••••56)") {
+		t.Errorf("summary %q does not name the method that was already gone", res.Summary)
+	}
+	if got := methodTypes(fake, "olive.optin"); len(got) != 1 {
+		t.Errorf("left %v", got)
+	}
+}

@@ -32,6 +32,7 @@ var permissionFor = []struct{ path, perm string }{
 	{"/transitiveMemberOf", "GroupMember.Read.All"},
 	{"/checkMemberGroups", "GroupMember.Read.All"},
 	{"/roleManagement/directory", "RoleManagement.Read.Directory"},
+	{"/identityGovernance/privilegedAccess/group", "PrivilegedEligibilitySchedule.Read.AzureADGroup"},
 	{"/groups", "GroupMember.Read.All"},
 	{"/users", "User.Read.All"},
 }

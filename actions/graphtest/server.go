@@ -121,6 +121,7 @@ func (s *Server) routes() {
 		handle("GET /groups/{id}", s.getGroup)
 		handle("GET /roleManagement/directory/roleAssignments", s.roleAssignments(false))
 		handle("GET /roleManagement/directory/roleEligibilityScheduleInstances", s.roleAssignments(true))
+		handle("GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances", s.groupEligibility)
 		handle("GET /users", s.listUsers)
 		handle("GET /users/{id}/transitiveMemberOf", s.transitiveMemberOf)
 		handle("POST /users/{id}/checkMemberGroups", s.checkMemberGroups)
@@ -445,10 +446,24 @@ func (s *Server) roleAssignments(eligible bool) func(http.ResponseWriter, *http.
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		items := []any{}
+		// Principals are users and role-assignable groups.
+		type principal struct {
+			id           string
+			active, elig []string
+		}
+		var ps []principal
 		for _, u := range s.tenant.Users {
-			ids := u.EligibleRoles
+			ps = append(ps, principal{u.ID(), u.MemberOf, u.EligibleRoles})
+		}
+		for _, g := range s.tenant.Groups {
+			if g.IsAssignableToRole {
+				ps = append(ps, principal{g.ID, g.Roles, g.EligibleRoles})
+			}
+		}
+		for _, p := range ps {
+			ids := p.elig
 			if !eligible {
-				ids = u.MemberOf
+				ids = p.active
 			}
 			for _, id := range ids {
 				role, typ, ok := s.tenant.item(id)
@@ -456,7 +471,7 @@ func (s *Server) roleAssignments(eligible bool) func(http.ResponseWriter, *http.
 					continue
 				}
 				obj := map[string]any{
-					"id": u.ID() + "_" + role.ID, "principalId": u.ID(), "roleDefinitionId": role.ID, "directoryScopeId": "/",
+					"id": p.id + "_" + role.ID, "principalId": p.id, "roleDefinitionId": role.ID, "directoryScopeId": "/",
 				}
 				if eligible {
 					obj["memberType"], obj["startDateTime"], obj["endDateTime"] = "Direct", "2026-01-01T00:00:00Z", nil
@@ -478,6 +493,36 @@ func (s *Server) roleAssignments(eligible bool) func(http.ResponseWriter, *http.
 		}
 		writeCollection(w, r, v, ctx, items, 100)
 	}
+}
+
+// groupEligibility lists privilegedAccessGroupEligibilityScheduleInstance objects (PIM
+// for Groups: who may activate a membership). Graph requires a $filter on groupId or
+// principalId.
+func (s *Server) groupEligibility(w http.ResponseWriter, r *http.Request, v string) {
+	q := r.URL.Query().Get("$filter")
+	if !strings.Contains(q, "principalId") && !strings.Contains(q, "groupId") {
+		writeError(w, http.StatusBadRequest, "BadRequest", "Filter on groupId or principalId is required.")
+		return
+	}
+	f, ok := parseFilterParam(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := []any{}
+	for _, u := range s.tenant.Users {
+		for _, gid := range u.EligibleGroups {
+			obj := map[string]any{
+				"id": u.ID() + "_member_" + gid, "principalId": u.ID(), "groupId": gid, "accessId": "member", "memberType": "direct",
+				"eligibilityScheduleId": u.ID() + "_member_" + gid, "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": nil,
+			}
+			if match(f, obj) {
+				items = append(items, obj)
+			}
+		}
+	}
+	writeCollection(w, r, v, "identityGovernance/privilegedAccess/group/eligibilityScheduleInstances", items, 100)
 }
 
 // pathUser finds the user the request path names, or answers 404 as Graph does and
@@ -572,7 +617,11 @@ func (s *Server) transitiveMemberOf(w http.ResponseWriter, r *http.Request, v st
 		if !ok {
 			continue
 		}
-		out = append(out, map[string]any{"@odata.type": typ, "id": item.ID, "displayName": item.DisplayName})
+		obj := map[string]any{"@odata.type": typ, "id": item.ID, "displayName": item.DisplayName}
+		if typ == "#microsoft.graph.group" {
+			obj["isAssignableToRole"] = item.IsAssignableToRole
+		}
+		out = append(out, obj)
 	}
 	writeCollection(w, r, v, "directoryObjects", out, 100)
 }

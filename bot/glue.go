@@ -114,7 +114,9 @@ func (e Executor) Execute(ctx context.Context, req approvals.Request, resume boo
 		err = errors.New("one or more steps failed")
 	}
 	if err != nil {
-		return out, fmt.Errorf("%s: %s", req.Action, actions.Explain(err))
+		// Same one line as before, still wrapping the directory error: approvals can
+		// tell a transient failure (throttled, unavailable) from a refusal.
+		return out, fmt.Errorf("%s: %w", req.Action, actions.Explained(err))
 	}
 	return out, nil
 }

@@ -123,7 +123,7 @@ func TestWriteRetriesTransientErrors(t *testing.T) {
 }
 
 // TestWriteRetriesTimeout: a DELETE that gets no answer within Config.Timeout is tried
-// again (deleting twice is deleting once: a 404 counts as done).
+// again (deleting twice is deleting once: the retry's 404 confirms the deletion).
 func TestWriteRetriesTimeout(t *testing.T) {
 	tenant := graphtest.MustTenant("demo")
 	fake := graphtest.NewServer(tenant)
@@ -137,7 +137,9 @@ func TestWriteRetriesTimeout(t *testing.T) {
 		}
 		mu.Unlock()
 		if stall {
-			<-r.Context().Done() // no answer: the client's timeout ends it
+			// Graph deletes, but the answer never arrives: the client's timeout ends it.
+			fake.ServeHTTP(httptest.NewRecorder(), r)
+			<-r.Context().Done()
 			return
 		}
 		fake.ServeHTTP(w, r)
@@ -155,6 +157,15 @@ func TestWriteRetriesTimeout(t *testing.T) {
 	}
 	if _, slept := clock.total(); len(slept) != 1 {
 		t.Errorf("waits %v, want one retry after the timeout", slept)
+	}
+	// The retry finds the method gone: the timed-out attempt deleted it, not someone else.
+	for _, s := range res.Steps {
+		if s.Outcome == actions.OutcomeAlreadyGone {
+			t.Errorf("step %s: the run deleted it itself", s)
+		}
+	}
+	if strings.Contains(res.Summary, "already gone") {
+		t.Errorf("summary %q", res.Summary)
 	}
 	if got := methodTypes(fake, "ada.admin"); len(got) != 1 {
 		t.Errorf("left %v", got)

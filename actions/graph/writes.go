@@ -133,7 +133,7 @@ func (c *Client) Reregister(ctx context.Context, userID string, snapshot []actio
 	}
 	notTried := func(from int, why string) {
 		for _, m := range plan.Delete[from:] {
-			add(actions.Step{Action: "delete method", Method: ref(m), Outcome: actions.OutcomeNotTried, Reason: why})
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeNotTried, Reason: why})
 		}
 		add(actions.Step{Action: "revoke sessions", Outcome: actions.OutcomeNotTried, Reason: why})
 	}
@@ -143,39 +143,44 @@ func (c *Client) Reregister(ctx context.Context, userID string, snapshot []actio
 			return c.setDefault(ctx, userID, plan.SetDefault)
 		})
 		if err != nil {
-			add(actions.Step{Action: "change default method", Method: ref(plan.NewDefault), Outcome: actions.OutcomeFailed, Reason: actions.Explain(err)})
+			add(actions.Step{Action: "change default method", Method: methodRef(plan.NewDefault), Outcome: actions.OutcomeFailed, Reason: actions.Explain(err)})
 			notTried(0, "the default method could not be changed")
 			res.Summary = "Nothing was deleted: Graph deletes the default method only last, so the default had to move to " +
 				plan.NewDefault.Label() + " first, and that failed: " + actions.Explain(err)
 			return res, fmt.Errorf("%s: %w", op, err)
 		}
-		add(actions.Step{Action: "change default method", Method: ref(plan.NewDefault), Outcome: actions.OutcomeDone})
+		add(actions.Step{Action: "change default method", Method: methodRef(plan.NewDefault), Outcome: actions.OutcomeDone})
 	}
 
 	deferred := false
 	for i := 0; i < len(plan.Delete); i++ {
 		m := plan.Delete[i]
 		var gone404 bool
+		tries := 0
 		err := b.do(ctx, "delete "+m.Label(), func(ctx context.Context) error {
 			var err error
+			tries++
 			gone404, err = c.deleteMethod(ctx, userID, m)
 			return err
 		})
 		switch {
+		case err == nil && gone404 && tries > 1:
+			// A 404 after a timed-out or failed attempt: that attempt most likely did it.
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeDeleted, Reason: "confirmed gone on retry"})
 		case err == nil && gone404:
 			gone = append(gone, m.Label())
-			add(actions.Step{Action: "delete method", Method: ref(m), Outcome: actions.OutcomeAlreadyGone})
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeAlreadyGone})
 		case err == nil:
-			add(actions.Step{Action: "delete method", Method: ref(m), Outcome: actions.OutcomeDeleted})
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeDeleted})
 		case isDefaultRefusal(err) && i < len(plan.Delete)-1 && !deferred:
 			// The default was unknown (or the report lagged) and Graph named it by
-			// refusing: it goes last. The plan only lets this happen without an
-			// alternate and a mobile phone both present, so last is always allowed.
+			// refusing: it goes last. (An unknown default with both mobile phones,
+			// where last could break the phone rule, was refused by the plan.)
 			deferred = true
 			plan.Delete = append(append(plan.Delete[:i:i], plan.Delete[i+1:]...), m)
 			i--
 		default:
-			add(actions.Step{Action: "delete method", Method: ref(m), Outcome: actions.OutcomeFailed, Reason: actions.Explain(err)})
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeFailed, Reason: actions.Explain(err)})
 			notTried(i+1, "an earlier step failed")
 			res.Summary = summary(res, gone) + " Stopped at a failure: retrying carries on where it stopped."
 			return res, fmt.Errorf("%s: %w", op, err)
@@ -194,7 +199,7 @@ func (c *Client) Reregister(ctx context.Context, userID string, snapshot []actio
 // ErrStaleSnapshot is wrapped by Reregister's refusal when the methods changed since approval.
 var ErrStaleSnapshot = errors.New("methods changed since approval")
 
-func ref(m actions.Method) actions.MethodRef {
+func methodRef(m actions.Method) actions.MethodRef {
 	return actions.MethodRef{ID: m.ID, Type: m.Type, Label: m.Label()}
 }
 

@@ -37,7 +37,13 @@ func (c *Client) PrivilegedRoles(ctx context.Context, userID string) ([]string, 
 	seen := map[string]bool{}
 	add := func(roles []string, via string) {
 		for _, r := range roles {
-			if name := r + via; !seen[name] {
+			name := r + " (" + via + ")"
+			if via == "" {
+				name = r
+			} else if strings.HasSuffix(r, " (eligible)") {
+				name = strings.TrimSuffix(r, ")") + ", " + via + ")"
+			}
+			if !seen[name] {
 				seen[name] = true
 				out = append(out, name)
 			}
@@ -65,7 +71,7 @@ func (c *Client) PrivilegedRoles(ctx context.Context, userID string) ([]string, 
 // roleGroup is a group through which a user may hold a role.
 type roleGroup struct {
 	id  string
-	via string // how, for the role's name: " (through the group X)"
+	via string // how, for the role's name: "through the group X"
 }
 
 // principalRoles lists the roles a principal (user or group) is assigned or eligible
@@ -141,7 +147,7 @@ func (c *Client) roleGroups(ctx context.Context, op, userID string) ([]roleGroup
 		}
 		for _, g := range page.Value {
 			if g.Type == "#microsoft.graph.group" && g.IsAssignableToRole != nil && *g.IsAssignableToRole {
-				out = append(out, roleGroup{id: g.ID, via: " (through the group " + g.DisplayName + ")"})
+				out = append(out, roleGroup{id: g.ID, via: "through the group " + g.DisplayName})
 			}
 		}
 		if page.NextLink == "" {
@@ -169,11 +175,11 @@ func (c *Client) roleGroups(ctx context.Context, op, userID string) ([]roleGroup
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		how := "an eligible membership of"
+		how := "eligible member"
 		if e.AccessID == "owner" {
-			how = "an eligible ownership of"
+			how = "eligible owner"
 		}
-		out = append(out, roleGroup{id: e.GroupID, via: " (through " + how + " the group " + name + ", PIM for Groups)"})
+		out = append(out, roleGroup{id: e.GroupID, via: "through PIM for Groups: " + how + " of the group " + name})
 	}
 	return out, nil
 }

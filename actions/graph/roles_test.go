@@ -79,9 +79,9 @@ func TestPrivilegedRolesThroughGroups(t *testing.T) {
 	}
 	c, fake := fakeTenant(t, edit, graph.Config{})
 	for _, tt := range []struct{ user, want string }{
-		{"mfatest1", "Global Administrator (eligible) (through the group PIM GA eligible)"},
-		{"mfatest2", "Global Administrator (through an eligible membership of the group Tier 0 admins, PIM for Groups), " +
-			"Global Administrator (eligible) (through an eligible membership of the group PIM GA eligible, PIM for Groups)"},
+		{"mfatest1", "Global Administrator (eligible, through the group PIM GA eligible)"},
+		{"mfatest2", "Global Administrator (through PIM for Groups: eligible member of the group Tier 0 admins), " +
+			"Global Administrator (eligible, through PIM for Groups: eligible member of the group PIM GA eligible)"},
 		{"casey.ca", ""},
 	} {
 		roles, err := c.PrivilegedRoles(context.Background(), idOf(t, fake, tt.user))

@@ -46,7 +46,8 @@ func newGraphClient(cfg *Config, log *slog.Logger, m *metrics) (*graph.Client, e
 	}
 	dir, err := graph.New(graph.Config{
 		BaseURL: cfg.Graph.BaseURL, Credential: cred, MFAGroups: cfg.Graph.MFAGroups, Logger: log,
-		HTTPClient: &http.Client{Transport: graphTransport{next: http.DefaultTransport, m: m}},
+		WriteRetryBudget: cfg.Graph.WriteRetryBudget,
+		HTTPClient:       &http.Client{Transport: graphTransport{next: http.DefaultTransport, m: m}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create graph client: %w", err)

@@ -91,7 +91,17 @@ func TestReregisterPlanPerDefault(t *testing.T) {
 			snap := approvedSnapshot(t, c, id)
 			from := len(fake.Records())
 			var heard []actions.Step
-			res, err := c.Reregister(context.Background(), id, snap, func(s actions.Step) { heard = append(heard, s) })
+			deleted := 0
+			res, err := c.Reregister(context.Background(), id, snap, func(s actions.Step) {
+				heard = append(heard, s)
+				// Heard as it happens: this deletion done, the next not yet sent.
+				if s.Outcome == actions.OutcomeDeleted {
+					deleted++
+				}
+				if n := len(deletes(fake, from)); n != deleted && s.Outcome == actions.OutcomeDeleted {
+					t.Errorf("on step %s: %d DELETEs sent, %d deletions heard", s, n, deleted)
+				}
+			})
 			if got := deletes(fake, from); strings.Join(got, " ") != strings.Join(tt.order, " ") {
 				t.Errorf("deleted\n %v\nwant\n %v", got, tt.order)
 			}

@@ -123,6 +123,9 @@ func TestConfigErrors(t *testing.T) {
 		{"teams service host with a scheme", func(s string) string {
 			return s + teamsBase + "  service_hosts: [https://smba.trafficmanager.net/teams/]\n"
 		}, goodEnv, "teams.service_hosts"},
+		{"write retry budget", func(s string) string {
+			return strings.Replace(s, "  credential: client_secret\n", "  credential: client_secret\n  write_retry_budget: 1h\n", 1)
+		}, goodEnv, "graph.write_retry_budget"},
 		{"expiry too long", func(s string) string { return s + "approvals:\n  expiry: 48h\n" }, goodEnv, "approvals.expiry"},
 		{"protected mode", func(s string) string { return s + "approvals:\n  protected: allow\n" }, goodEnv, "approvals.protected"},
 		{"listen", func(s string) string { return s + "listen: 8080\n" }, goodEnv, "listen"},

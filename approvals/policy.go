@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Directory is what the policy needs to know about directory users. The actions
-// package implements it over Graph; it is asked at filing and at every decision,
+// Directory is what the policy needs to know about directory users. bot.ApprovalsDirectory
+// implements it over the directory reads of actions; it is asked at filing and at every decision,
 // never cached here, so removing someone from a group takes effect at once.
 type Directory interface {
 	// IsMember reports whether the user is a (transitive) member of the group.

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Executor carries out an approved request; the actions package supplies it.
+// Executor carries out an approved request; bot.Executor implements it with actions' writes.
 type Executor interface {
 	// Execute performs req's action. resume is true when an earlier run may have
 	// been interrupted part-way (a restart while executing): the executor must

@@ -13,7 +13,7 @@ import (
 	"github.com/mfadesk/mfadesk/bot"
 )
 
-// Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks, slack.md §7.1).
+// Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
 const (
 	maxMessageBlocks = 50
 	maxModalBlocks   = 100
@@ -315,8 +315,9 @@ func renderSection(bb *blockBuilder, s bot.Section) {
 	}
 }
 
-// renderTable shows a table without a table block (slack.md §7.2): a section with
-// one labelled field per column for each row, or, for long tables, one line per row.
+// renderTable shows a table as sections, not as columns that a phone would squeeze:
+// a section with one labelled field per column for each row (Slack lays fields out
+// two abreast, one per line on a narrow screen), or, for long tables, one line per row.
 func renderTable(bb *blockBuilder, t *bot.Table) {
 	if len(t.Rows) == 0 {
 		bb.text("_No entries._")

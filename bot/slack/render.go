@@ -51,8 +51,21 @@ var mentionReplacer = strings.NewReplacer(
 
 // esc makes user or directory text safe inside mrkdwn: &, < and > are Slack's
 // control characters (they form links and mentions), and control characters other
-// than new lines are dropped.
+// than new lines are dropped. mfadesk's own links (bot.LinkURLs) become Slack links;
+// any other address stays as text.
 func esc(s string) string {
+	var b strings.Builder
+	for _, sp := range bot.Spans(s) {
+		if sp.Link {
+			b.WriteString("<" + sp.Text + "|" + sp.Text + ">")
+			continue
+		}
+		b.WriteString(escText(sp.Text))
+	}
+	return b.String()
+}
+
+func escText(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\t' {
 			return r
@@ -88,7 +101,8 @@ func clipRunes(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// clipEscaped escapes and then clips without cutting an entity such as &amp; in two.
+// clipEscaped escapes and then clips without cutting an entity such as &amp; or a
+// link <url|text> in two.
 func clipEscaped(s string, n int) string {
 	e := esc(s)
 	if utf8.RuneCountInString(e) <= n {
@@ -96,6 +110,9 @@ func clipEscaped(s string, n int) string {
 	}
 	c := clipRunes(e, n)
 	if i := strings.LastIndexByte(c, '&'); i >= 0 && !strings.Contains(c[i:], ";") {
+		c = c[:i] + "…"
+	}
+	if i := strings.LastIndexByte(c, '<'); i >= 0 && !strings.Contains(c[i:], ">") {
 		c = c[:i] + "…"
 	}
 	return c

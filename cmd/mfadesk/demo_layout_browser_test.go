@@ -190,10 +190,31 @@ func TestDemoLayoutInBrowser(t *testing.T) {
 			shot("layout-" + vp.name + "-cards.png")
 		})
 	}
+	d.stop()
+
+	// 16.4: an expired card, on a phone, says when it expired and that nothing ran.
+	e := startDemo(t, "--db", filepath.Join(t.TempDir(), "expiry.db"), "--expiry", "400ms")
+	expired := e.file("hana", "reregister mfatest1@"+demoDomain)
+	b.do("open the second demo", chromedp.Navigate(e.url))
+	b.waitJS("the card expired", card(expired)+` && `+card(expired)+`.dataset.state === "expired"`)
+	txt = b.text("the expired card", card(expired)+`.textContent`)
+	for _, want := range []string{"Expired", "before an approver decided; nothing ran", "Nothing ran: the request expired"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("the expired card lacks %q:\n%s", want, txt)
+		}
+	}
+	for _, not := range []string{"What will run", "On approval", "deleted"} {
+		if strings.Contains(txt, not) {
+			t.Errorf("the expired card still says %q:\n%s", not, txt)
+		}
+	}
+	b.do("scroll to the expired card", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="approvals-channel"]').scrollIntoView()`))
+	shot("expired-390x844.png")
+	e.stop()
+
 	b.mu.Lock()
 	if len(b.exceptions) > 0 {
 		t.Errorf("the page threw: %s", strings.Join(b.exceptions, "; "))
 	}
 	b.mu.Unlock()
-	d.stop()
 }

@@ -83,11 +83,11 @@ function rich(parent, s) {
   return parent;
 }
 
-// breakable appends text that may wrap after the @, dots, slashes and underscores of
-// addresses (UPNs, mail, URLs), where a reader expects a break, instead of inside a
-// name; <wbr> adds no character, so what is copied stays the same.
+// breakable appends text that may wrap after the @ and slashes of addresses (UPNs,
+// mail, URLs), where a reader expects a break, instead of inside a name; <wbr> adds
+// no character, so what is copied stays the same.
 function breakable(parent, text) {
-  text.split(/(?<=[@._\/])(?=[A-Za-z0-9])/).forEach((part, i) => {
+  text.split(/(?<=[@\/])(?=[A-Za-z0-9])/).forEach((part, i) => {
     if (i > 0) parent.appendChild(document.createElement("wbr"));
     parent.appendChild(document.createTextNode(part));
   });

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mfadesk/mfadesk/approvals"
+	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/web"
 )
 
 // brokenWords lists the words of visible table cells that the layout broke across
@@ -217,4 +220,65 @@ func TestDemoLayoutInBrowser(t *testing.T) {
 		t.Errorf("the page threw: %s", strings.Join(b.exceptions, "; "))
 	}
 	b.mu.Unlock()
+}
+
+// markupHandler answers every command with the caller's display name in each place
+// a message can carry text.
+type markupHandler struct{}
+
+func (markupHandler) Handle(_ context.Context, ev bot.Event) bot.Message {
+	n := ev.Caller.Name
+	return bot.Message{Private: true, Title: "User " + n, Text: n, Sections: []bot.Section{{
+		Heading: n, Text: n + " https://aka.ms/mysecurityinfo", Facts: []bot.Fact{{Label: n, Value: n}},
+		Table:    &bot.Table{Columns: []string{n, "b", "c", "d"}, Rows: [][]string{{n, n, n, n}}},
+		Findings: []bot.Finding{{Severity: bot.SeverityProblem, Title: n, Detail: n, Evidence: n + "\n" + n}},
+		Note:     n,
+	}}}
+}
+
+func (markupHandler) Submit(context.Context, bot.Caller, bot.FormSubmission) bot.Message {
+	return bot.Refuse("no")
+}
+
+func (markupHandler) Decide(context.Context, bot.Caller, bot.Decision) bot.Message {
+	return bot.Refuse("no")
+}
+
+// TestWebChatNameIsNotMarkup: a directory display name holding <script> or an
+// <img onerror> is shown as text in the persona switcher, the conversation, a card
+// and the inbox; nothing of it runs, and no element comes from it.
+func TestWebChatNameIsNotMarkup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const name = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">Eve`
+	srv, err := web.New([]web.Persona{{ID: "eve", Name: name, Role: "<u>role</u>", UPN: "eve@mfademo.example"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler(markupHandler{}))
+	defer hs.Close()
+	card := markupHandler{}.Handle(ctx, bot.Event{Caller: bot.Caller{Name: name}})
+	card.RequestID = "R-7KQ2M4XDAAAAAAAAAAAAAAAAAA"
+	if _, err := srv.PostApproval(ctx, card); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Tell(ctx, bot.Caller{Platform: "web", ChatID: "eve"}, card); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, ctx)
+	b.do("open the chat", chromedp.Navigate(hs.URL))
+	b.waitJS("the persona", `document.querySelectorAll('button.persona').length === 1`)
+	b.send("user eve")
+	b.waitJS("the card and the inbox", `!!document.querySelector('[data-testid="approval-card"]') && !!document.querySelector('[data-testid="inbox-message"]')`)
+	got := b.text("markup from the name", `JSON.stringify({
+		pwned: String(window.__pwned),
+		elements: document.querySelectorAll('script:not([src]), img, u').length,
+		shown: [...document.querySelectorAll('[data-testid="bot-message"], [data-testid="approval-card"], [data-testid="inbox-message"], button.persona')]
+			.map((e) => e.textContent.includes('<script>window.__pwned=1</script>')).join(),
+		links: [...document.querySelectorAll('a')].map((a) => a.href).join(" "),
+	})`)
+	want := `{"pwned":"undefined","elements":0,"shown":"true,true,true,true","links":"https://aka.ms/mysecurityinfo https://aka.ms/mysecurityinfo"}`
+	if got != want {
+		t.Errorf("a display name with markup:\n got %s\nwant %s", got, want)
+	}
 }

@@ -144,7 +144,7 @@ function renderTable(tbl) {
       // The value sits in its own span: as label–value lines the cell is a grid of
       // two items, its label and its value.
       const td = el("td");
-      td.appendChild(richEl("span", "v", c));
+      td.appendChild(richEl("span", "v", c === "" ? "—" : c));
       td.dataset.label = cols[i] || "";
       tr.appendChild(td);
     });

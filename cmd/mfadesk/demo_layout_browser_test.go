@@ -191,6 +191,24 @@ func TestDemoLayoutInBrowser(t *testing.T) {
 			// Scroll through the grid to photograph the rest for a human reader.
 			b.do("scroll to the cards", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="approvals-channel"]').scrollIntoView()`))
 			shot("layout-" + vp.name + "-cards.png")
+
+			// Hana's view at this width: evidence lines, the denial's reason, the
+			// cancelled card, and the page again opening on the conversation.
+			b.as("hana")
+			b.waitJS("Hana's inbox", `document.querySelectorAll('[data-testid="inbox-message"]').length > 0`)
+			b.waitJS("evidence lines", `[...document.querySelectorAll('[data-testid="evidence"]')].some((e) => e.innerText.trim().split("\n").length >= 3)`)
+			b.waitJS("the denial's reason", `[...document.querySelectorAll('[data-testid="inbox-message"]')].some((e) => e.textContent.includes("is denied by Sam") && e.textContent.includes("call the user first"))`)
+			b.waitJS("the cancelled card", card(cancelled)+`.textContent.includes("Cancelled") && !`+card(cancelled)+`.textContent.includes("What will run")`)
+			b.do("reload as Hana", chromedp.Reload())
+			b.waitJS("Hana's cards", `document.querySelectorAll('[data-testid="approval-card"]').length === 3 && document.querySelectorAll('[data-testid="bot-message"]').length > 3`)
+			if away := b.text("initial scroll", scrolledAway); away != "" {
+				t.Errorf("as Hana, the page opened scrolled away from the conversation: %s", away)
+			}
+			if bad := b.text("broken words", brokenWords); bad != "" {
+				t.Errorf("as Hana, table cells break words or overflow: %s", bad)
+			}
+			shot("hana-" + vp.name + ".png")
+			b.as("alex")
 		})
 	}
 	d.stop()

@@ -83,14 +83,18 @@ function rich(parent, s) {
   return parent;
 }
 
-// breakable appends text that may wrap after the @ and slashes of addresses (UPNs,
-// mail, URLs), where a reader expects a break, instead of inside a name; <wbr> adds
-// no character, so what is copied stays the same.
+// breakable appends text in which a long address (a UPN in parentheses, a URL) may
+// wrap after its @ or a slash, where a reader expects a break, instead of inside a
+// name; <wbr> adds no character, so what is copied stays the same. Shorter words
+// wrap only at spaces.
 function breakable(parent, text) {
-  text.split(/(?<=[@\/])(?=[A-Za-z0-9])/).forEach((part, i) => {
-    if (i > 0) parent.appendChild(document.createElement("wbr"));
-    parent.appendChild(document.createTextNode(part));
-  });
+  for (const word of text.split(/(\s+)/)) {
+    if (word.length <= 24) { if (word) parent.appendChild(document.createTextNode(word)); continue; }
+    word.split(/(?<=[@\/])(?=[A-Za-z0-9])/).forEach((part, i) => {
+      if (i > 0) parent.appendChild(document.createElement("wbr"));
+      parent.appendChild(document.createTextNode(part));
+    });
+  }
 }
 
 // linkAt mirrors bot.Spans: a LINKS address counts only as a whole word; a full stop
@@ -198,7 +202,7 @@ function renderEntry(e) {
   if (you) bubble.appendChild(el("div", null, e.text));
   else {
     renderBody(bubble, e.message);
-    if (e.message.Form) bubble.appendChild(e.filed ? el("span", "filed", "✓ Filed as request " + e.filed, "form-filed") : renderForm(e));
+    if (e.message.Form) bubble.appendChild(e.filed ? richEl("span", "filed", "✓ Filed as request " + e.filed, "form-filed") : renderForm(e));
   }
   line.appendChild(bubble);
   return line;

@@ -553,3 +553,25 @@ func TestWebChatDecisionOnAnotherCard(t *testing.T) {
 		t.Fatalf("approve on B's card: %+v", m)
 	}
 }
+
+// TestPageFilledWithoutTemplate: the page carries this process's token and the links
+// the page may make clickable, and no placeholder is left.
+func TestPageFilledWithoutTemplate(t *testing.T) {
+	c := newChat(t)
+	resp, err := http.Get(c.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(body)
+	if !strings.Contains(page, `name="mfadesk-token" content="`+c.token+`"`) {
+		t.Error("the page does not carry the token the API accepts")
+	}
+	if want := `name="mfadesk-links" content="` + strings.Join(bot.LinkURLs, " ") + `"`; !strings.Contains(page, want) {
+		t.Errorf("the page lacks %s", want)
+	}
+	if strings.Contains(page, "MFADESK-") || strings.Contains(page, "{{") {
+		t.Error("a placeholder was left in the page")
+	}
+}

@@ -124,7 +124,7 @@ func TestRequesterToldWhyDenied(t *testing.T) {
 	if ack.Refusal {
 		t.Fatal(ack.Text)
 	}
-	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Justification: "No sign of compromise; call the user first"}); m.Refusal {
+	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Justification: "No sign of compromise; call the user first", Card: h.n.card(ack.RequestID)}); m.Refusal {
 		t.Fatal(m.Text)
 	}
 	if len(h.n.told) != 1 || !strings.Contains(h.n.told[0], "is denied by Alex Approver (alex@contoso.example): No sign of compromise; call the user first.") {

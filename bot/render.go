@@ -242,18 +242,27 @@ func RenderSignIns(ev actions.Evidence) Message {
 	if ev.SignInsMore {
 		sec.Note = "More sign-ins match; showing the newest."
 	}
-	return Message{Private: true, Title: "Sign-ins of " + u.DisplayName, Text: text + ".", Sections: []Section{sec}}
+	secs := []Section{sec}
+	if known := signInErrorFacts(ev.SignIns); len(known) > 0 {
+		secs = append(secs, Section{Heading: "What the errors mean", Facts: known})
+	}
+	return Message{Private: true, Title: "Sign-ins of " + u.DisplayName, Text: text + ".", Sections: secs}
 }
 
 func signInResult(s actions.SignIn) string {
 	if !s.Failed() {
 		return "success"
 	}
-	reason := s.FailureReason
-	if reason == "" {
-		reason = actions.SignInErrorText(s.ErrorCode)
+	return fmt.Sprintf("failed %d: %s", s.ErrorCode, actions.SignInReason(s))
+}
+
+// signInErrorFacts explains each known error code once, with the helpdesk's next step.
+func signInErrorFacts(signIns []actions.SignIn) []Fact {
+	var out []Fact
+	for _, e := range actions.SignInErrorsIn(signIns) {
+		out = append(out, Fact{fmt.Sprintf("Error %d", e.Code), capitalize(e.Meaning) + ". " + e.Next})
 	}
-	return fmt.Sprintf("failed %d: %s", s.ErrorCode, strings.TrimSuffix(reason, "."))
+	return out
 }
 
 func signInMFA(s actions.SignIn) string {

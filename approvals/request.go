@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -59,14 +60,10 @@ func (s State) Open() bool {
 	return s == StatePending || s == StateApproved || s == StateExecuting
 }
 
-func (s State) valid() bool {
-	switch s {
-	case StatePending, StateApproved, StateExecuting, StateSucceeded, StateFailed,
-		StateDenied, StateExpired, StateCancelled:
-		return true
-	}
-	return false
-}
+// States lists every state, in the order of a request's life.
+var States = []State{StatePending, StateApproved, StateExecuting, StateSucceeded, StateFailed, StateDenied, StateExpired, StateCancelled}
+
+func (s State) valid() bool { return slices.Contains(States, s) }
 
 // VerificationMethod is how the helpdesk verified the identity of the person asking
 // for the action. The list is fixed so that policy can reason about its strength.

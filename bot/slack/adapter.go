@@ -80,8 +80,9 @@ type Options struct {
 	// submission to any connection) without another secret to configure.
 	MetadataKey []byte
 
-	// ResponseURLHosts adds hosts response_url may point at, besides slack.com and
-	// slack-gov.com (tests: 127.0.0.1, which alone may be plain http).
+	// ResponseURLHosts are the hosts (each with its subdomains) response_url may point
+	// at; empty means DefaultResponseURLHosts, Slack's. Only a loopback host may be
+	// plain http (tests: 127.0.0.1).
 	ResponseURLHosts []string
 
 	CallTimeout     time.Duration // deadline of one Web API call; default 10s

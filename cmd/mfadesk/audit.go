@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -93,7 +96,7 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 				return fmt.Errorf("audit log is NOT intact: event %d's hash differs from the one posted to the audit channel", seq)
 			}
 		}
-		fmt.Fprintf(stdout, "audit log intact: %s\n", rep)
+		fmt.Fprintln(stdout, rep) // says "audit log intact: …" itself
 		return nil
 	}
 }
@@ -109,7 +112,7 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if args[0] == "list" {
 		fs := newFlags("approvals list", "approvals list [--db FILE | --config FILE] [--state STATE] [--limit N]", stderr)
 		path := dbFlags(fs)
-		state := fs.String("state", "", "only requests in this state (pending, approved, executing, succeeded, failed, denied, expired, cancelled)")
+		state := fs.String("state", "", "only requests in this state ("+stateList()+")")
 		limit := fs.Int("limit", 50, "at most this many requests, newest first")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
@@ -120,7 +123,11 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		f := approvals.ListFilter{Limit: *limit}
 		if *state != "" {
-			f.States = []approvals.State{approvals.State(*state)}
+			st := approvals.State(strings.ToLower(*state))
+			if !slices.Contains(approvals.States, st) {
+				return fmt.Errorf("--state %q is not a request state; use one of %s: %w", *state, stateList(), errUsage)
+			}
+			f.States = []approvals.State{st}
 		}
 		reqs, err := approvals.ListFile(ctx, p, f)
 		if err != nil {
@@ -133,12 +140,23 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		return tw.Flush()
 	}
-	fs := newFlags("approvals show", "approvals show [--db FILE | --config FILE] ID", stderr)
+	fs := newFlags("approvals show", "approvals show [--db FILE | --config FILE] [--json] ID", stderr)
 	path := dbFlags(fs)
+	asJSON := fs.Bool("json", false, "print the request and its history as JSON")
+	// The id may come before or after the flags.
+	var id string
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		id, args = args[1], append([]string{args[0]}, args[2:]...)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return errUsage
 	}
-	if fs.NArg() != 1 {
+	if id == "" && fs.NArg() == 1 {
+		id = fs.Arg(0)
+	} else if id == "" || fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -146,14 +164,73 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	req, events, err := approvals.ShowFile(ctx, p, fs.Arg(0))
+	req, events, err := approvals.ShowFile(ctx, p, strings.ToUpper(id))
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		Request approvals.Request `json:"request"`
-		History []approvals.Event `json:"history"`
-	}{req, events})
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Request approvals.Request `json:"request"`
+			History []approvals.Event `json:"history"`
+		}{req, events})
+	}
+	return writeRequest(stdout, req, events)
+}
+
+func stateList() string {
+	names := make([]string, len(approvals.States))
+	for i, s := range approvals.States {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// writeRequest prints a request and its history for a person: labelled lines, then
+// one line per audit event, times in UTC.
+func writeRequest(w io.Writer, r approvals.Request, events []approvals.Event) error {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	line := func(label, value string) {
+		if value != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", label, value)
+		}
+	}
+	line("Request", r.ID)
+	line("Action", string(r.Action))
+	line("Target", fmt.Sprintf("%s (%s)", r.Target, r.Target.ObjectID))
+	line("State", string(r.State))
+	line("Requested by", fmt.Sprintf("%s (%s)", r.Requester, r.Requester.Platform))
+	line("Reason", r.Reason)
+	line("Verified by", strings.TrimSpace(string(r.Verification.Method)+" "+r.Verification.Detail))
+	line("Ticket", r.Ticket)
+	line("Created", ts(r.Created))
+	line("Expires", ts(r.Expires))
+	line("Approvals needed", strconv.Itoa(r.ApprovalsNeeded))
+	for _, d := range r.Decisions {
+		line("Decision", strings.TrimSpace(fmt.Sprintf("%s by %s at %s %s", d.Verdict, d.By, ts(d.At), d.Justification)))
+	}
+	for _, s := range r.Steps {
+		line("Step", strings.TrimSpace(fmt.Sprintf("%s %s: %s %s", s.Name, s.Target, s.Outcome, s.Detail)))
+	}
+	line("Error", r.Error)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nHistory:")
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, e := range events {
+		who := "mfadesk" // a zero actor is mfadesk itself (expiry, recovery)
+		if e.Actor.ObjectID != "" || e.Actor.ChatID != "" {
+			who = e.Actor.String()
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", e.Seq, ts(e.Time), e.Kind, who, e.Detail)
+	}
+	return tw.Flush()
 }

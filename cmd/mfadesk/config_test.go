@@ -70,7 +70,7 @@ func TestConfigErrors(t *testing.T) {
 		env     map[string]string
 		wantKey string
 	}{
-		{"unknown key", func(s string) string { return s + "typo_key: 1\n" }, goodEnv, "field typo_key not found"},
+		{"unknown key", func(s string) string { return s + "typo_key: 1\n" }, goodEnv, "config: typo_key: is not a known setting"},
 		{"no approvers group", func(s string) string {
 			return strings.Replace(s, "  approvers: 44444444-4444-4444-8444-444444444444\n", "", 1)
 		}, goodEnv, "groups.approvers"},
@@ -119,8 +119,14 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatal("accepted")
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, tt.wantKey) || strings.Contains(msg, "\n") {
-				t.Fatalf("err = %q, want one line naming %q", msg, tt.wantKey)
+			if !strings.Contains(msg, tt.wantKey) {
+				t.Fatalf("err = %q, want it to name %q", msg, tt.wantKey)
+			}
+			// Every problem is reported, one line each, each naming its key.
+			for _, l := range strings.Split(msg, "\n") {
+				if !strings.HasPrefix(l, "config: ") || strings.HasPrefix(l, "config: config:") {
+					t.Errorf("line %q does not read config: <key>: …", l)
+				}
 			}
 			for _, v := range tt.env {
 				if strings.Contains(msg, v) && len(v) > 3 {

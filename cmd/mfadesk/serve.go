@@ -66,6 +66,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			SigningSecret: cfg.Slack.SigningSecret, APIURL: cfg.Slack.APIURL,
 			TeamID: cfg.Slack.TeamID, EnterpriseID: cfg.Slack.EnterpriseID,
 			ApprovalsChannel: cfg.Slack.ApprovalsChannel, AuditChannel: cfg.Slack.AuditChannel, Logger: log,
+			ResponseURLHosts: cfg.Slack.ResponseURLHosts,
 		}
 		n, err := slack.NewNotifier(slackOpts)
 		if err != nil {

@@ -14,9 +14,9 @@ func TestClosest(t *testing.T) {
 		{"sigins", 2, "signins"},
 		{"revok", 2, "revoke"},
 		{"pendnig", 2, "pending"},
-		{"xyzzy", 2, ""},      // nothing close
-		{"shw", 1, "show"},    // one edit
-		{"rm", 2, ""},         // too far from everything
+		{"xyzzy", 2, ""},   // nothing close
+		{"shw", 1, "show"}, // one edit
+		{"rm", 2, ""},      // too far from everything
 		{"clientsecret", 2, "client_secret"},
 	}
 	for _, tt := range tests {

@@ -42,11 +42,23 @@ func inline(m bot.Message) reply {
 func refuseInline(text string) reply { return inline(bot.Refuse(text)) }
 
 // sameOrg checks a payload's workspace or org before anything else is done.
+// A refusal here is counted (Options.OnRefused): the router never sees it.
 func (a *Adapter) sameOrg(teamID, userTeamID, enterpriseID string) bool {
+	ok := teamID == a.teamID || teamID == "" && userTeamID == a.teamID
 	if a.enterpriseID != "" {
-		return enterpriseID == a.enterpriseID
+		ok = enterpriseID == a.enterpriseID
 	}
-	return teamID == a.teamID || teamID == "" && userTeamID == a.teamID
+	if !ok {
+		a.refused("workspace")
+	}
+	return ok
+}
+
+// refused counts a caller refused before the router (Options.OnRefused).
+func (a *Adapter) refused(reason string) {
+	if a.onRefused != nil {
+		a.onRefused(reason)
+	}
 }
 
 const notOurWorkspace = "mfadesk serves only members of its own Slack workspace."

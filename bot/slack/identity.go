@@ -85,6 +85,7 @@ type userInfo interface {
 // The cache is short because a Slack account that is deactivated or becomes a guest
 // must lose access quickly; group rights are checked live by the router anyway.
 type identities struct {
+	refused      func(reason string) // counts a refused identity (Options.OnRefused)
 	api          userInfo
 	resolver     Resolver
 	teamID       string
@@ -105,7 +106,12 @@ type cachedCaller struct {
 
 // caller returns the directory identity of a Slack user, or a *refusal that says in
 // one line why there is none. It never returns a caller with an empty ObjectID.
-func (ids *identities) caller(ctx context.Context, userID string) (bot.Caller, error) {
+func (ids *identities) caller(ctx context.Context, userID string) (_ bot.Caller, err error) {
+	defer func() {
+		if err != nil && ids.refused != nil {
+			ids.refused("identity")
+		}
+	}()
 	if !validID(userID, "UW") {
 		return bot.Caller{}, &refusal{Msg: "Your Slack user id could not be read, so nothing was done."}
 	}

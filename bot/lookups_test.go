@@ -74,10 +74,10 @@ func TestLookupVerbs(t *testing.T) {
 		{"signins fiona.failures@mfademo.example --last 3 --failed", []string{"3 failed sign-ins", "failed 500121", "Lagos, NG", "MFA required: Mobile app notification (MFA denied"}, []string{"success"}},
 		{"signins mfatest1@mfademo.example", []string{"success", "MFA required: Mobile app notification", "203.0.113.24 (Seattle, US)"}, nil},
 		{"audit mfatest1@mfademo.example --days 7", []string{"User started security info registration", "User registered security info", "Azure MFA StrongAuthenticationService", "StrongAuthenticationPhoneAppDetail"}, nil},
-		{"diagnose mfatest2@mfademo.example", []string{"problem: Microsoft Authenticator added but never verified", "Next step", "/mfa reregister mfatest2@mfademo.example"}, []string{"+1 "}},
+		{"diagnose mfatest2@mfademo.example", []string{"problem: Microsoft Authenticator added but never verified", "Next step", "Request: reregister mfatest2@mfademo.example"}, []string{"+1 "}},
 		{"diagnose casey.ca@mfademo.example", []string{"Per-user MFA shows \"disabled\"", "aka.ms/mysecurityinfo"}, []string{"4255550199"}},
 		{"diagnose paul.password@mfademo.example", []string{"problem: Not registered for MFA"}, nil},
-		{"diagnose fiona.failures@mfademo.example", []string{"problem: 8 failed sign-ins", "500121 × 6", "/mfa revoke fiona.failures@mfademo.example"}, nil},
+		{"diagnose fiona.failures@mfademo.example", []string{"problem: 8 failed sign-ins", "500121 × 6", "Request: revoke fiona.failures@mfademo.example"}, nil},
 		{"diagnose olive.optin@mfademo.example", []string{"MFA is required for this user", "mfaoptin"}, []string{"7700900123"}},
 	}
 	for _, tt := range tests {

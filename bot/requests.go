@@ -178,7 +178,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	action := approvals.Action(f.Action)
 	if action != approvals.ActionReregister && action != approvals.ActionRevoke {
-		return Refuse("That form is not for a known request; start again with /mfa reregister or /mfa revoke.")
+		return Refuse("That form is not for a known request; start again with " + Prefix(c.Platform) + "reregister or " + Prefix(c.Platform) + "revoke.")
 	}
 	if errs := checkForm(f); errs != nil {
 		m := Refuse("Some fields need fixing: " + joinErrors(errs))
@@ -187,7 +187,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	ref, err := actions.ParseUserRef(f.Target)
 	if err != nil || ref.Kind != actions.RefObjectID {
-		return Refuse("The form's target is not a directory object id; start again with /mfa " + f.Action + ".")
+		return Refuse("The form's target is not a directory object id; start again with " + Prefix(c.Platform) + f.Action + ".")
 	}
 	u, err := r.dir.User(ctx, ref)
 	if err != nil {
@@ -246,7 +246,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	posted := r.postCard(ctx, c.Platform, req.ID, card)
 	ack := fmt.Sprintf("Request %s filed: %s for %s. It waits for an approver until %s.", req.ID, actionTitle[action], u.DisplayName, fmtTime(req.Expires))
 	if !posted {
-		ack += " The approval card could not be posted; approvers can find it with /mfa pending."
+		ack += " The approval card could not be posted; approvers can find it with " + Prefix(c.Platform) + "pending."
 	}
 	return Message{Private: true, Text: ack, RequestID: req.ID}
 }

@@ -54,6 +54,19 @@ func (a *Adapter) sameOrg(teamID, userTeamID, enterpriseID string) bool {
 	return ok
 }
 
+// help is the router's help when the handler offers it (examples in the tenant's
+// domain), else the built-in one; both in Slack's syntax.
+func (a *Adapter) help(topic string) bot.Message {
+	if h, ok := a.h.(interface {
+		Help(ctx context.Context, platform, topic string) bot.Message
+	}); ok {
+		ctx, cancel := context.WithTimeout(a.base, a.callTimeout)
+		defer cancel()
+		return h.Help(ctx, bot.PlatformSlack, topic)
+	}
+	return bot.HelpFor(bot.PlatformSlack, topic, "")
+}
+
 // refused counts a caller refused before the router (Options.OnRefused).
 func (a *Adapter) refused(reason string) {
 	if a.onRefused != nil {
@@ -82,15 +95,16 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 	if err != nil {
 		var ue *bot.UsageError
 		if errors.As(err, &ue) {
-			return refuseInline(ue.Msg)
+			return refuseInline(ue.Text(bot.PlatformSlack))
 		}
 		return refuseInline("That command could not be read. Try " + a.command + " help.")
 	}
 	if parsed.Verb == bot.VerbHelp {
 		// Help needs no identity and no directory: it is answered at once.
-		r := inline(bot.Help(parsed.Topic))
+		help := a.help(parsed.Topic)
+		r := inline(help)
 		if size := approxJSONSize(r.ack); size > maxInlineAck {
-			return inline(bot.Message{Text: bot.Help(parsed.Topic).Text})
+			return inline(bot.Message{Text: help.Text})
 		}
 		return r
 	}

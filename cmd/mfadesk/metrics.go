@@ -156,6 +156,11 @@ func (c countingHandler) Handle(ctx context.Context, ev bot.Event) bot.Message {
 	return c.count(verb, c.r.Handle(ctx, ev))
 }
 
+// Help passes the router's help through (adapters that answer help themselves).
+func (c countingHandler) Help(ctx context.Context, platform, topic string) bot.Message {
+	return c.r.Help(ctx, platform, topic)
+}
+
 func (c countingHandler) Submit(ctx context.Context, who bot.Caller, f bot.FormSubmission) bot.Message {
 	return c.count("submit", c.r.Submit(ctx, who, f))
 }

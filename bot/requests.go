@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -72,7 +71,7 @@ func actorOf(c Caller) approvals.Actor {
 func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor, error) {
 	a := actorOf(c)
 	if c.ObjectID == "" {
-		return a, errors.New("caller has no directory identity")
+		return a, errNoIdentity
 	}
 	ref, err := actions.ParseUserRef(c.ObjectID)
 	if err != nil || ref.Kind != actions.RefObjectID {
@@ -196,7 +195,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	requester, err := r.directoryActor(ctx, c)
 	if err != nil {
 		r.log.WarnContext(ctx, "identify requester", "err", err)
-		return Refuse("Your directory identity could not be read, so no request was filed. Try again shortly.")
+		return Refuse(directoryFailure(c, "Your directory identity could not be read, so no request was filed.", err))
 	}
 	in := approvals.NewRequest{
 		Action:       action,
@@ -328,7 +327,7 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	by, err := r.directoryActor(ctx, c)
 	if err != nil {
 		r.log.WarnContext(ctx, "identify approver", "err", err)
-		return Refuse("Your directory identity could not be read, so nothing was decided. Try again shortly.")
+		return Refuse(directoryFailure(c, "Your directory identity could not be read, so nothing was decided.", err))
 	}
 	req, err := r.req.Decide(ctx, d.RequestID, by, verdict, strings.TrimSpace(d.Justification))
 	if err != nil {

@@ -130,7 +130,7 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 	roles, err := r.roles(ctx, ev.Caller)
 	if err != nil {
 		r.log.WarnContext(ctx, "authorise caller", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "err", err)
-		return Refuse("Your rights could not be checked in the directory, so nothing was done. Try again shortly.")
+		return Refuse(directoryFailure(ev.Caller, "Your rights could not be checked in the directory, so nothing was done.", err))
 	}
 	if !roles.helpdesk && !roles.approver {
 		r.log.InfoContext(ctx, "refused caller without rights", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "object_id", ev.Caller.ObjectID, "verb", cmd.Verb)
@@ -166,7 +166,7 @@ type callerRoles struct{ helpdesk, approver bool }
 // let someone removed from a group keep acting.
 func (r *Router) roles(ctx context.Context, c Caller) (callerRoles, error) {
 	if c.ObjectID == "" {
-		return callerRoles{}, errors.New("caller has no directory identity")
+		return callerRoles{}, errNoIdentity
 	}
 	in, err := r.dir.MemberGroups(ctx, c.ObjectID, []string{r.groups.Helpdesk, r.groups.Approvers})
 	if err != nil {

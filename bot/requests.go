@@ -135,33 +135,36 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 			TargetLabel:   label,
 			Warning:       actionWarning[string(cmd.Verb)],
 			Verifications: VerificationChoices(),
+			Limits:        formLimits(),
 		},
 	}
 }
 
+// ticketRe: 2 to 64 characters, as FormLimits["ticket"].
 var ticketRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._#/:-]{1,63}$`)
 
 // checkForm validates a submitted form field by field.
 func checkForm(f FormSubmission) FieldErrors {
 	errs := FieldErrors{}
-	reason := strings.TrimSpace(f.Reason)
-	switch n := utf8.RuneCountInString(reason); {
-	case n < 10:
-		errs["reason"] = "Say why, in at least 10 characters: approvers decide on it."
-	case n > 500:
-		errs["reason"] = "Keep the reason under 500 characters."
+	reason, detail := FormLimits["reason"], FormLimits["verification_detail"]
+	switch n := utf8.RuneCountInString(strings.TrimSpace(f.Reason)); {
+	case n < reason.Min:
+		errs["reason"] = fmt.Sprintf("Say why, in at least %d characters (now %d): approvers decide on it.", reason.Min, n)
+	case n > reason.Max:
+		errs["reason"] = fmt.Sprintf("Keep the reason to at most %d characters (now %d).", reason.Max, n)
 	}
 	if _, ok := verificationLabels[approvals.VerificationMethod(f.Verification)]; !ok {
 		errs["verification"] = "Choose how you verified the person's identity."
 	}
 	switch n := utf8.RuneCountInString(strings.TrimSpace(f.VerificationDetail)); {
-	case n < 3:
-		errs["verification_detail"] = "Describe the identity check in a few words (what was seen or who attested)."
-	case n > 500:
-		errs["verification_detail"] = "Keep the detail under 500 characters."
+	case n < detail.Min:
+		errs["verification_detail"] = fmt.Sprintf("Describe the identity check in at least %d characters (what was seen or who attested).", detail.Min)
+	case n > detail.Max:
+		errs["verification_detail"] = fmt.Sprintf("Keep the detail to at most %d characters (now %d).", detail.Max, n)
 	}
 	if !ticketRe.MatchString(strings.TrimSpace(f.Ticket)) {
-		errs["ticket"] = "Give the ticket id (letters, digits and . _ # / : -)."
+		t := FormLimits["ticket"]
+		errs["ticket"] = fmt.Sprintf("Give the ticket id: %d to %d letters, digits and . _ # / : -, starting with a letter or digit.", t.Min, t.Max)
 	}
 	if len(errs) == 0 {
 		return nil

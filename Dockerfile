@@ -15,11 +15,15 @@ COPY . .
 ARG VERSION=dev
 # Static (no cgo), no local paths in the binary, no symbol tables.
 RUN CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/mfadesk ./cmd/mfadesk
+# The state directory, made here (the runtime has no shell) and owned by the
+# runtime user, so a fresh named volume mounted on it is writable.
+RUN mkdir -p /out/state && chmod 0700 /out/state
 
 # distroless/static: CA certificates, tzdata and /etc/passwd with a nonroot user
 # (65532), and nothing else — no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/mfadesk /usr/local/bin/mfadesk
+COPY --from=build --chown=65532:65532 /out/state /var/lib/mfadesk
 # The bbolt database (requests and the audit log) lives on a volume; the root
 # filesystem can be mounted read-only. Set database: /var/lib/mfadesk/mfadesk.db
 # and listen: 0.0.0.0:8080 in the config.

@@ -133,6 +133,15 @@ func TestDockerfile(t *testing.T) {
 	if !copied {
 		t.Error("runtime stage does not copy the binary from the build stage")
 	}
+	// The state directory must belong to the runtime user, or a fresh volume mounted
+	// there is root's and the database cannot be created.
+	var owned bool
+	for _, c := range run.all("COPY") {
+		owned = owned || strings.Contains(c, "--chown="+users[len(users)-1]) && strings.HasSuffix(c, " /var/lib/mfadesk")
+	}
+	if !owned {
+		t.Errorf("/var/lib/mfadesk is not copied in owned by the runtime user %s", users[len(users)-1])
+	}
 
 	ignore, err := os.ReadFile(filepath.Join("..", "..", ".dockerignore"))
 	if err != nil {

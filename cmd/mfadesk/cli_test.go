@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mfadesk/mfadesk/approvals"
 )
 
 func runCLI(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
@@ -107,5 +109,42 @@ func TestResponseURLHostsConfig(t *testing.T) {
 		if ch.warn != "" {
 			t.Errorf("warning without the setting: %+v", ch)
 		}
+	}
+}
+
+// backup writes a verified, private copy, never over an existing file, and refuses
+// while serve holds the database.
+func TestBackup(t *testing.T) {
+	path, id := seedDB(t)
+	out := filepath.Join(t.TempDir(), "copy.db")
+	code, stdout, errs := runCLI(t, nil, "backup", "--db", path, "--out", out)
+	if code != 0 || !strings.Contains(stdout, "audit log intact: 2 events") {
+		t.Fatalf("backup: %d %q %q", code, stdout, errs)
+	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("copy: %v %v", st, err)
+	}
+	// The copy is a working database with the same request.
+	if code, stdout, _ := runCLI(t, nil, "approvals", "show", "--db", out, id); code != 0 || !strings.Contains(stdout, id) {
+		t.Fatalf("show from the copy: %d %q", code, stdout)
+	}
+	if code, _, errs := runCLI(t, nil, "backup", "--db", path, "--out", out); code != 1 || !strings.Contains(errs, "exists") {
+		t.Fatalf("backup over an existing file: %d %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, nil, "backup", "--db", path); code != 2 || !strings.Contains(errs, "--out FILE") {
+		t.Fatalf("backup without --out: %d %q", code, errs)
+	}
+	// While serve holds the file the backup fails fast and leaves nothing behind.
+	st, err := approvals.OpenBolt(path, approvals.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	locked := filepath.Join(t.TempDir(), "locked.db")
+	if code, _, errs := runCLI(t, nil, "backup", "--db", path, "--out", locked); code != 1 || !strings.Contains(errs, "locked") {
+		t.Fatalf("backup of a locked database: %d %q", code, errs)
+	}
+	if _, err := os.Stat(locked); !os.IsNotExist(err) {
+		t.Errorf("a failed backup left %s behind: %v", locked, err)
 	}
 }

@@ -27,6 +27,8 @@ Usage:
   mfadesk manifest slack|teams  print the Slack app manifest, or write the Teams app package
   mfadesk audit export|verify   export the audit log as JSON lines, or verify its hash chain
   mfadesk approvals list|show   list requests, or show one with its history
+  mfadesk backup --db FILE --out FILE
+                                a consistent copy of the database (serve stopped), verified
   mfadesk version               print the version
 
 Run 'mfadesk <command> --help' for a command's flags.
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdValidate(ctx, args[1:], stdout, stderr, getenv)
 	case "approvals":
 		err = cmdApprovals(ctx, args[1:], stdout, stderr, getenv)
+	case "backup":
+		err = cmdBackup(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mfadesk", version)
 	case "help", "-h", "--help":

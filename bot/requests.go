@@ -134,7 +134,7 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 			Target:        u.ID,
 			TargetLabel:   label,
 			Warning:       actionWarning[string(cmd.Verb)],
-			Verifications: VerificationChoices(),
+			Verifications: r.offeredVerifications(),
 			Limits:        formLimits(),
 		},
 	}

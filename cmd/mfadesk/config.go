@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,8 +133,9 @@ func ParseConfig(b []byte, getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("config: %s", oneLine(err.Error()))
 		}
 		// Type errors and unknown keys leave the rest decoded: check it too.
+		lines := keyLines(b)
 		for _, e := range te.Errors {
-			errs = append(errs, yamlError(e))
+			errs = append(errs, yamlError(e, lines))
 		}
 	}
 	if err := c.fromEnv(getenv); err != nil {
@@ -152,9 +154,31 @@ func ParseConfig(b []byte, getenv func(string) string) (*Config, error) {
 // unknownField matches yaml's "line 7: field clientsecret not found in type main.GraphConfig".
 var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
 
+// badValue matches yaml's "line 16: cannot unmarshal !!str `soon` into time.Duration".
+var badValue = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
+
 // yamlError turns one of yaml's decode errors into a ConfigError that names the key
-// as the config file spells it (graph.clientsecret), not the Go type behind it.
-func yamlError(msg string) error {
+// as the config file spells it (graph.clientsecret, approvals.expiry), not the Go
+// type behind it. lines maps a line number to the dotted key written on it.
+func yamlError(msg string, lines map[int]string) error {
+	if m := badValue.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if key := lines[n]; key != "" {
+			want := map[string]string{"time.Duration": "a duration such as 30m or 1h", "int": "a whole number", "bool": "true or false",
+				"[]string": "a list", "string": "text"}[m[4]]
+			if want == "" {
+				want = m[4]
+			}
+			got := fmt.Sprintf("%q", clip(m[3], 40))
+			if m[3] == "" {
+				got = "a " + map[string]string{"seq": "list", "map": "mapping"}[m[2]]
+				if got == "a " {
+					got = "this value"
+				}
+			}
+			return &ConfigError{Key: key, Msg: fmt.Sprintf("%s is not %s (line %d)", got, want, n)}
+		}
+	}
 	m := unknownField.FindStringSubmatch(msg)
 	if m == nil {
 		return fmt.Errorf("config: %s", oneLine(msg))
@@ -169,6 +193,54 @@ func yamlError(msg string) error {
 		text += "; did you mean " + strings.TrimPrefix(prefix+"."+s, ".") + "?"
 	}
 	return &ConfigError{Key: key, Msg: text}
+}
+
+// keyLines maps each line of the YAML document that holds a key to the key's dotted
+// path ("approvals.expiry"), so a decode error given by line can name its key.
+func keyLines(b []byte) map[int]string {
+	out := map[int]string{}
+	// The first key written on a line names it: in "groups: [a, [b]]" that is groups.
+	set := func(line int, key string) {
+		if _, ok := out[line]; !ok {
+			out[line] = key
+		}
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil {
+		return out
+	}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := strings.TrimPrefix(path+"."+n.Content[i].Value, ".")
+				set(n.Content[i].Line, k)
+				if v := n.Content[i+1]; v.Line != n.Content[i].Line || v.Kind != yaml.ScalarNode {
+					walk(v, k)
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				k := fmt.Sprintf("%s[%d]", path, i)
+				set(c.Line, k)
+				walk(c, k)
+			}
+		}
+	}
+	walk(&doc, "")
+	return out
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 // configKeys finds the section of the config whose Go type yaml named, and returns its

@@ -111,6 +111,10 @@ func TestConfigErrors(t *testing.T) {
 		{"protected mode", func(s string) string { return s + "approvals:\n  protected: allow\n" }, goodEnv, "approvals.protected"},
 		{"listen", func(s string) string { return s + "listen: 8080\n" }, goodEnv, "listen"},
 		{"not yaml", func(string) string { return "graph: [" }, goodEnv, "config:"},
+		{"duration not a duration", func(s string) string { return s + "approvals:\n  expiry: soon\n" }, goodEnv, `config: approvals.expiry: "soon" is not a duration such as 30m or 1h`},
+		{"number not a number", func(s string) string { return s + "approvals:\n  rate_limit: many\n" }, goodEnv, `config: approvals.rate_limit: "many" is not a whole number`},
+		{"list entry", func(s string) string { return s + "approvals:\n  protected_groups: [[a]]\n" }, goodEnv, "config: approvals.protected_groups: a list is not text (line 16)"},
+		{"list entry on its own line", func(s string) string { return s + "approvals:\n  protected_groups:\n    - [a]\n" }, goodEnv, "config: approvals.protected_groups[0]: a list is not text (line 17)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -125,7 +125,7 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		f := approvals.ListFilter{Limit: *limit}
 		if *state != "" {
 			st := approvals.State(strings.ToLower(*state))
-			if !slices.Contains(approvals.States, st) {
+			if !slices.Contains(approvals.States(), st) {
 				return fmt.Errorf("--state %q is not a request state; use one of %s: %w", *state, stateList(), errUsage)
 			}
 			f.States = []approvals.State{st}
@@ -181,8 +181,9 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 }
 
 func stateList() string {
-	names := make([]string, len(approvals.States))
-	for i, s := range approvals.States {
+	states := approvals.States()
+	names := make([]string, len(states))
+	for i, s := range states {
 		names[i] = string(s)
 	}
 	return strings.Join(names, ", ")

@@ -38,16 +38,16 @@ func TestFormLimitsNamed(t *testing.T) {
 	}
 	// The limits are the rule itself: at the edges the form is accepted.
 	edge := good
-	edge.Reason, edge.VerificationDetail, edge.Ticket = strings.Repeat("r", FormLimits["reason"].Max), strings.Repeat("d", FormLimits["verification_detail"].Min), "I1"
+	edge.Reason, edge.VerificationDetail, edge.Ticket = strings.Repeat("r", FormLimit("reason").Max), strings.Repeat("d", FormLimit("verification_detail").Min), "I1"
 	if errs := checkForm(edge); errs != nil {
 		t.Fatalf("form at the limits refused: %v", errs)
 	}
-	if h := FormLimits["reason"].Hint(); h != "10 to 500 characters" {
+	if h := FormLimit("reason").Hint(); h != "10 to 500 characters" {
 		t.Errorf("hint = %q", h)
 	}
 	lim := formLimits()
 	lim["reason"] = FieldLimit{Max: 1}
-	if FormLimits["reason"].Max != 500 {
+	if FormLimit("reason").Max != 500 {
 		t.Error("a form's limits share the rule's map")
 	}
 }

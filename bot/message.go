@@ -100,18 +100,23 @@ func (l FieldLimit) Hint() string {
 	return fmt.Sprintf("at most %d characters", l.Max)
 }
 
-// FormLimits are the request form's limits, by field name: checkForm enforces them
-// and every form shows them (Form.Limits).
-var FormLimits = map[string]FieldLimit{
+// formLimitTable holds the request form's limits, by field name: checkForm enforces
+// them and every form shows them (Form.Limits). Unexported so that no package can
+// weaken the rule; read it with FormLimit.
+var formLimitTable = map[string]FieldLimit{
 	"reason":              {Min: 10, Max: 500},
 	"verification_detail": {Min: 3, Max: 500},
 	"ticket":              {Min: 2, Max: 64},
 }
 
-// formLimits is a copy of FormLimits for one form, so no adapter can change the rule.
+// FormLimit returns the limit of one request-form field (reason,
+// verification_detail, ticket).
+func FormLimit(field string) FieldLimit { return formLimitTable[field] }
+
+// formLimits is a copy of the limits for one form, so no adapter can change the rule.
 func formLimits() map[string]FieldLimit {
-	out := make(map[string]FieldLimit, len(FormLimits))
-	for k, v := range FormLimits {
+	out := make(map[string]FieldLimit, len(formLimitTable))
+	for k, v := range formLimitTable {
 		out[k] = v
 	}
 	return out

@@ -140,13 +140,13 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 	}
 }
 
-// ticketRe: 2 to 64 characters, as FormLimits["ticket"].
+// ticketRe: 2 to 64 characters, as FormLimit("ticket").
 var ticketRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._#/:-]{1,63}$`)
 
 // checkForm validates a submitted form field by field.
 func checkForm(f FormSubmission) FieldErrors {
 	errs := FieldErrors{}
-	reason, detail := FormLimits["reason"], FormLimits["verification_detail"]
+	reason, detail := FormLimit("reason"), FormLimit("verification_detail")
 	switch n := utf8.RuneCountInString(strings.TrimSpace(f.Reason)); {
 	case n < reason.Min:
 		errs["reason"] = fmt.Sprintf("Say why, in at least %d characters (now %d): approvers decide on it.", reason.Min, n)
@@ -163,7 +163,7 @@ func checkForm(f FormSubmission) FieldErrors {
 		errs["verification_detail"] = fmt.Sprintf("Keep the detail to at most %d characters (now %d).", detail.Max, n)
 	}
 	if !ticketRe.MatchString(strings.TrimSpace(f.Ticket)) {
-		t := FormLimits["ticket"]
+		t := FormLimit("ticket")
 		errs["ticket"] = fmt.Sprintf("Give the ticket id: %d to %d letters, digits and . _ # / : -, starting with a letter or digit.", t.Min, t.Max)
 	}
 	if len(errs) == 0 {

@@ -36,12 +36,12 @@ const (
 	inputAction       = "value"
 )
 
-// The router's limits (bot.FormLimits): the form refuses more as it is typed, and
+// The router's limits (bot.FormLimit): the form refuses more as it is typed, and
 // shows them in each field's hint.
 var (
-	limReason = bot.FormLimits["reason"]
-	limDetail = bot.FormLimits["verification_detail"]
-	limTicket = bot.FormLimits["ticket"]
+	limReason = bot.FormLimit("reason")
+	limDetail = bot.FormLimit("verification_detail")
+	limTicket = bot.FormLimit("ticket")
 	maxReason = limReason.Max
 	maxDetail = limDetail.Max
 	maxTicket = limTicket.Max

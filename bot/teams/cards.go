@@ -348,12 +348,12 @@ func RenderForm(m bot.Message, f bot.Form, errs bot.FieldErrors, prev formState)
 		}
 		c.Body = append(c.Body, in)
 	}
-	// Limits come with the form (bot.FormLimits); the router checks them again.
+	// Limits come with the form (bot.FormLimit); the router checks them again.
 	lim := func(field string) bot.FieldLimit {
 		if l, ok := f.Limits[field]; ok {
 			return l
 		}
-		return bot.FormLimits[field]
+		return bot.FormLimit(field)
 	}
 	reason, detail, ticket := lim("reason"), lim("verification_detail"), lim("ticket")
 	field(Element{Type: "Input.Text", ID: inputReason, Label: "Reason", IsRequired: true, ErrorMessage: "Give a reason of " + reason.Hint() + ".",

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -61,14 +62,13 @@ func (s State) Open() bool {
 	return s == StatePending || s == StateApproved || s == StateExecuting
 }
 
-func (s State) valid() bool {
-	switch s {
-	case StatePending, StateApproved, StateExecuting, StateSucceeded, StateFailed,
-		StateDenied, StateExpired, StateCancelled:
-		return true
-	}
-	return false
-}
+// states lists every state, in the order of a request's life.
+var states = []State{StatePending, StateApproved, StateExecuting, StateSucceeded, StateFailed, StateDenied, StateExpired, StateCancelled}
+
+// States returns every state, in the order of a request's life (a copy).
+func States() []State { return slices.Clone(states) }
+
+func (s State) valid() bool { return slices.Contains(states, s) }
 
 // VerificationMethod is how the helpdesk verified the identity of the person asking
 // for the action. The list is fixed so that policy can reason about its strength.

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -75,7 +74,7 @@ func actorOf(c Caller) approvals.Actor {
 func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor, error) {
 	a := actorOf(c)
 	if c.ObjectID == "" {
-		return a, errors.New("caller has no directory identity")
+		return a, errNoIdentity
 	}
 	ref, err := actions.ParseUserRef(c.ObjectID)
 	if err != nil || ref.Kind != actions.RefObjectID {
@@ -120,34 +119,37 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 			Target:        u.ID,
 			TargetLabel:   label,
 			Warning:       actionWarning[string(cmd.Verb)],
-			Verifications: VerificationChoices(),
+			Verifications: r.offeredVerifications(),
+			Limits:        formLimits(),
 		},
 	}
 }
 
+// ticketRe: 2 to 64 characters, as FormLimit("ticket").
 var ticketRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._#/:-]{1,63}$`)
 
 // checkForm validates a submitted form field by field.
 func checkForm(f FormSubmission) FieldErrors {
 	errs := FieldErrors{}
-	reason := strings.TrimSpace(f.Reason)
-	switch n := utf8.RuneCountInString(reason); {
-	case n < 10:
-		errs["reason"] = "Say why, in at least 10 characters: approvers decide on it."
-	case n > 500:
-		errs["reason"] = "Keep the reason under 500 characters."
+	reason, detail := FormLimit("reason"), FormLimit("verification_detail")
+	switch n := utf8.RuneCountInString(strings.TrimSpace(f.Reason)); {
+	case n < reason.Min:
+		errs["reason"] = fmt.Sprintf("Say why, in at least %d characters (now %d): approvers decide on it.", reason.Min, n)
+	case n > reason.Max:
+		errs["reason"] = fmt.Sprintf("Keep the reason to at most %d characters (now %d).", reason.Max, n)
 	}
 	if _, ok := verificationLabels[approvals.VerificationMethod(f.Verification)]; !ok {
 		errs["verification"] = "Choose how you verified the person's identity."
 	}
 	switch n := utf8.RuneCountInString(strings.TrimSpace(f.VerificationDetail)); {
-	case n < 3:
-		errs["verification_detail"] = "Describe the identity check in a few words (what was seen or who attested)."
-	case n > 500:
-		errs["verification_detail"] = "Keep the detail under 500 characters."
+	case n < detail.Min:
+		errs["verification_detail"] = fmt.Sprintf("Describe the identity check in at least %d characters (what was seen or who attested).", detail.Min)
+	case n > detail.Max:
+		errs["verification_detail"] = fmt.Sprintf("Keep the detail to at most %d characters (now %d).", detail.Max, n)
 	}
 	if !ticketRe.MatchString(strings.TrimSpace(f.Ticket)) {
-		errs["ticket"] = "Give the ticket id (letters, digits and . _ # / : -)."
+		t := FormLimit("ticket")
+		errs["ticket"] = fmt.Sprintf("Give the ticket id: %d to %d letters, digits and . _ # / : -, starting with a letter or digit.", t.Min, t.Max)
 	}
 	if len(errs) == 0 {
 		return nil
@@ -163,7 +165,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	action := approvals.Action(f.Action)
 	if action != approvals.ActionReregister && action != approvals.ActionRevoke {
-		return Refuse("That form is not for a known request; start again with /mfa reregister or /mfa revoke.")
+		return Refuse("That form is not for a known request; start again with " + Prefix(c.Platform) + "reregister or " + Prefix(c.Platform) + "revoke.")
 	}
 	if errs := checkForm(f); errs != nil {
 		m := Refuse("Some fields need fixing: " + joinErrors(errs))
@@ -172,7 +174,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	ref, err := actions.ParseUserRef(f.Target)
 	if err != nil || ref.Kind != actions.RefObjectID {
-		return Refuse("The form's target is not a directory object id; start again with /mfa " + f.Action + ".")
+		return Refuse("The form's target is not a directory object id; start again with " + Prefix(c.Platform) + f.Action + ".")
 	}
 	u, err := r.dir.User(ctx, ref)
 	if err != nil {
@@ -181,7 +183,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	requester, err := r.directoryActor(ctx, c)
 	if err != nil {
 		r.log.WarnContext(ctx, "identify requester", "err", err)
-		return Refuse("Your directory identity could not be read, so no request was filed. Try again shortly.")
+		return Refuse(directoryFailure(c, "Your directory identity could not be read, so no request was filed.", err))
 	}
 	in := approvals.NewRequest{
 		Action:       action,
@@ -231,7 +233,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	posted := r.postCard(ctx, c.Platform, req.ID, card)
 	ack := fmt.Sprintf("Request %s filed: %s for %s. It waits for an approver until %s.", req.ID, actionTitle[action], u.DisplayName, fmtTime(req.Expires))
 	if !posted {
-		ack += " The approval card could not be posted; approvers can find it with /mfa pending."
+		ack += " The approval card could not be posted; approvers can find it with " + Prefix(c.Platform) + "pending."
 	}
 	return Message{Private: true, Text: ack, RequestID: req.ID}
 }
@@ -313,7 +315,7 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	by, err := r.directoryActor(ctx, c)
 	if err != nil {
 		r.log.WarnContext(ctx, "identify approver", "err", err)
-		return Refuse("Your directory identity could not be read, so nothing was decided. Try again shortly.")
+		return Refuse(directoryFailure(c, "Your directory identity could not be read, so nothing was decided.", err))
 	}
 	if ok, err := r.postedCard(ctx, d.RequestID, c, d.Card); !ok {
 		if err != nil {

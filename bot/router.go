@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -50,6 +51,9 @@ type Router struct {
 	deletes   map[string]bool // method types a re-register deletes
 	log       *slog.Logger
 	now       func() time.Time
+
+	domainMu sync.Mutex
+	domain   string // the tenant's default domain, for help examples
 }
 
 // RouterOptions configures a Router.
@@ -107,21 +111,26 @@ func (r *Router) SetRequests(req Requests) { r.req = req }
 // Handle answers one command. It never returns an error: every failure becomes a
 // one-line message for the caller.
 func (r *Router) Handle(ctx context.Context, ev Event) Message {
+	platform := ev.Caller.Platform
 	cmd, err := Parse(ev.Text)
 	if err != nil {
 		var ue *UsageError
 		if errors.As(err, &ue) {
-			return Refuse(ue.Msg)
+			if ue.Bare != "" {
+				r.suggestUser(ctx, ev.Caller, ue)
+			}
+			return Refuse(ue.Text(platform))
 		}
-		return Refuse("That command could not be read. Try /mfa help.")
+		return Refuse("That command could not be read. Try " + Prefix(platform) + "help.")
 	}
+	cmd.Platform = platform
 	if cmd.Verb == VerbHelp {
-		return Help(cmd.Topic)
+		return r.Help(ctx, platform, cmd.Topic)
 	}
 	roles, err := r.roles(ctx, ev.Caller)
 	if err != nil {
 		r.log.WarnContext(ctx, "authorise caller", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "err", err)
-		return Refuse("Your rights could not be checked in the directory, so nothing was done. Try again shortly.")
+		return Refuse(directoryFailure(ev.Caller, "Your rights could not be checked in the directory, so nothing was done.", err))
 	}
 	if !roles.helpdesk && !roles.approver {
 		r.log.InfoContext(ctx, "refused caller without rights", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "object_id", ev.Caller.ObjectID, "verb", cmd.Verb)
@@ -147,7 +156,7 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 			return r.cancel(ctx, ev.Caller, cmd.ID)
 		}
 	default:
-		return Refuse(fmt.Sprintf("/mfa %s is not available yet.", cmd.Verb))
+		return Refuse(fmt.Sprintf("%s is not available yet.", cmd.Verb))
 	}
 }
 
@@ -157,7 +166,7 @@ type callerRoles struct{ helpdesk, approver bool }
 // let someone removed from a group keep acting.
 func (r *Router) roles(ctx context.Context, c Caller) (callerRoles, error) {
 	if c.ObjectID == "" {
-		return callerRoles{}, errors.New("caller has no directory identity")
+		return callerRoles{}, errNoIdentity
 	}
 	in, err := r.dir.MemberGroups(ctx, c.ObjectID, []string{r.groups.Helpdesk, r.groups.Approvers})
 	if err != nil {
@@ -184,4 +193,59 @@ func (r *Router) lookupFailed(ctx context.Context, cmd Command, err error) Messa
 		r.log.WarnContext(ctx, "lookup failed", "verb", cmd.Verb, "err", err)
 	}
 	return Refuse(actions.Explain(err))
+}
+
+// Help answers help in the platform's syntax, with examples in the tenant's domain.
+// Adapters that answer help themselves (Slack, in the ack) call it too.
+func (r *Router) Help(ctx context.Context, platform, topic string) Message {
+	return HelpFor(platform, topic, r.exampleDomain(ctx))
+}
+
+// exampleDomain is the tenant's default domain, asked of the directory once (help
+// examples only; on failure help shows a placeholder and asks again next time).
+func (r *Router) exampleDomain(ctx context.Context) string {
+	r.domainMu.Lock()
+	defer r.domainMu.Unlock()
+	if r.domain != "" {
+		return r.domain
+	}
+	d, ok := r.dir.(interface {
+		DefaultDomain(ctx context.Context) (string, error)
+	})
+	if !ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	dom, err := d.DefaultDomain(ctx)
+	if err != nil {
+		r.log.DebugContext(ctx, "read the tenant's default domain for help examples", "err", err)
+		return ""
+	}
+	r.domain = dom
+	return dom
+}
+
+// suggestUser looks for the one user whose UPN starts with a bare name ("mfatest1"
+// → mfatest1@contoso.com) and puts it in ue.Suggest. Only for callers with rights:
+// the answer reveals a directory name. Any failure leaves the usage error as it is.
+func (r *Router) suggestUser(ctx context.Context, c Caller, ue *UsageError) {
+	s, ok := r.dir.(interface {
+		UPNsStartingWith(ctx context.Context, prefix string) ([]string, error)
+	})
+	if !ok {
+		return
+	}
+	roles, err := r.roles(ctx, c)
+	if err != nil || !roles.helpdesk && !roles.approver {
+		return
+	}
+	upns, err := s.UPNsStartingWith(ctx, ue.Bare)
+	if err != nil {
+		r.log.WarnContext(ctx, "suggest a user", "err", err)
+		return
+	}
+	if len(upns) == 1 {
+		ue.Suggest = string(ue.Verb) + " " + upns[0]
+	}
 }

@@ -77,7 +77,7 @@ func TestHandle(t *testing.T) {
 		{"help needs no rights", Caller{}, "help", false, "mfadesk verbs", true},
 		{"user found", agent, "user mfatest2@contoso.com", false, "MFA Test 2 (mfatest2@contoso.com): enabled.", false},
 		{"user not found", agent, "user nobody@contoso.com", true, "No user nobody@contoso.com in the directory.", false},
-		{"unknown verb", agent, "frobnicate", true, `Unknown verb "frobnicate". Try /mfa help.`, true},
+		{"unknown verb", agent, "frobnicate", true, `Unknown verb "frobnicate". Try help.`, true}, // web: plain verbs
 		{"malformed upn", agent, "user bob@@contoso", true, "is not a UPN, mail address or object id", true},
 		{"filter injection", agent, "user a@b.co'or'1'eq'1", true, "is not a UPN", true},
 		{"no identity", Caller{Platform: "web"}, "user mfatest2@contoso.com", true, "Your rights could not be checked", true},

@@ -132,6 +132,7 @@ func (s *Server) routes() {
 		handle("GET /reports/authenticationMethods/userRegistrationDetails/{id}", s.registration)
 		handle("GET /auditLogs/signIns", s.signIns)
 		handle("GET /auditLogs/directoryAudits", s.directoryAudits)
+		handle("GET /domains", s.listDomains)
 	}
 	// Beta only: Graph v1.0 has neither.
 	s.mux.HandleFunc("GET /beta/users/{id}/authentication/requirements", s.requirements)
@@ -581,6 +582,14 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, v string) {
 		}
 	}
 	writeCollection(w, r, v, "users", out, 100)
+}
+
+// listDomains answers GET /domains with the tenant's one domain, default and verified.
+func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := map[string]any{"id": s.tenant.Domain, "authenticationType": "Managed", "isDefault": true, "isInitial": false, "isRoot": true, "isVerified": true, "supportedServices": []any{"Email", "OfficeCommunicationsOnline"}}
+	writeCollection(w, r, v, "domains", []any{selectFields(d, r.URL.Query().Get("$select"))}, 100)
 }
 
 func parseFilterParam(w http.ResponseWriter, r *http.Request) (*Filter, bool) {

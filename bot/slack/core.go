@@ -42,11 +42,36 @@ func inline(m bot.Message) reply {
 func refuseInline(text string) reply { return inline(bot.Refuse(text)) }
 
 // sameOrg checks a payload's workspace or org before anything else is done.
+// A refusal here is counted (Options.OnRefused): the router never sees it.
 func (a *Adapter) sameOrg(teamID, userTeamID, enterpriseID string) bool {
+	ok := teamID == a.teamID || teamID == "" && userTeamID == a.teamID
 	if a.enterpriseID != "" {
-		return enterpriseID == a.enterpriseID
+		ok = enterpriseID == a.enterpriseID
 	}
-	return teamID == a.teamID || teamID == "" && userTeamID == a.teamID
+	if !ok {
+		a.refused("workspace")
+	}
+	return ok
+}
+
+// help is the router's help when the handler offers it (examples in the tenant's
+// domain), else the built-in one; both in Slack's syntax.
+func (a *Adapter) help(topic string) bot.Message {
+	if h, ok := a.h.(interface {
+		Help(ctx context.Context, platform, topic string) bot.Message
+	}); ok {
+		ctx, cancel := context.WithTimeout(a.base, a.callTimeout)
+		defer cancel()
+		return h.Help(ctx, bot.PlatformSlack, topic)
+	}
+	return bot.HelpFor(bot.PlatformSlack, topic, "")
+}
+
+// refused counts a caller refused before the router (Options.OnRefused).
+func (a *Adapter) refused(reason string) {
+	if a.onRefused != nil {
+		a.onRefused(reason)
+	}
 }
 
 const notOurWorkspace = "mfadesk serves only members of its own Slack workspace."
@@ -70,15 +95,16 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 	if err != nil {
 		var ue *bot.UsageError
 		if errors.As(err, &ue) {
-			return refuseInline(ue.Msg)
+			return refuseInline(ue.Text(bot.PlatformSlack))
 		}
 		return refuseInline("That command could not be read. Try " + a.command + " help.")
 	}
 	if parsed.Verb == bot.VerbHelp {
 		// Help needs no identity and no directory: it is answered at once.
-		r := inline(bot.Help(parsed.Topic))
+		help := a.help(parsed.Topic)
+		r := inline(help)
 		if size := approxJSONSize(r.ack); size > maxInlineAck {
-			return inline(bot.Message{Text: bot.Help(parsed.Topic).Text})
+			return inline(bot.Message{Text: help.Text})
 		}
 		return r
 	}

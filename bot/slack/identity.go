@@ -85,6 +85,7 @@ type userInfo interface {
 // The cache is short because a Slack account that is deactivated or becomes a guest
 // must lose access quickly; group rights are checked live by the router anyway.
 type identities struct {
+	refused      func(reason string) // counts a refused identity (Options.OnRefused)
 	api          userInfo
 	resolver     Resolver
 	teamID       string
@@ -105,7 +106,12 @@ type cachedCaller struct {
 
 // caller returns the directory identity of a Slack user, or a *refusal that says in
 // one line why there is none. It never returns a caller with an empty ObjectID.
-func (ids *identities) caller(ctx context.Context, userID string) (bot.Caller, error) {
+func (ids *identities) caller(ctx context.Context, userID string) (_ bot.Caller, err error) {
+	defer func() {
+		if err != nil && ids.refused != nil {
+			ids.refused("identity")
+		}
+	}()
 	if !validID(userID, "UW") {
 		return bot.Caller{}, &refusal{Msg: "Your Slack user id could not be read, so nothing was done."}
 	}
@@ -149,12 +155,23 @@ func (ids *identities) evict(now time.Time) {
 	}
 }
 
+// appCannotRead are users.info errors about the app itself (token, scopes), which a
+// retry does not fix.
+var appCannotRead = map[string]bool{"missing_scope": true, "not_authed": true, "invalid_auth": true, "account_inactive": true, "token_revoked": true, "token_expired": true, "no_permission": true, "not_allowed_token_type": true}
+
 func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, error) {
 	cctx, cancel := context.WithTimeout(ctx, ids.callTimeout)
 	u, err := ids.api.GetUserInfoContext(cctx, userID)
 	cancel()
 	if err != nil {
-		return bot.Caller{}, &refusal{Msg: "Your Slack profile could not be read, so nothing was done. Try again shortly.", Err: fmt.Errorf("users.info %s: %w", userID, err)}
+		msg := "Your Slack profile could not be read, so nothing was done. Try again shortly."
+		var se goslack.SlackErrorResponse
+		if errors.As(err, &se) && appCannotRead[se.Err] {
+			// The app's token or scopes are wrong: only a Slack admin can fix that.
+			msg = "Your Slack profile could not be read, so nothing was done: mfadesk's Slack app is not allowed to (Slack says " + se.Err +
+				"). A Slack admin must reinstall the app with the users:read and users:read.email scopes; trying again will not help."
+		}
+		return bot.Caller{}, &refusal{Msg: msg, Err: fmt.Errorf("users.info %s: %w", userID, err)}
 	}
 	if u == nil || u.ID != userID {
 		return bot.Caller{}, &refusal{Msg: "Slack returned a different user than asked for, so nothing was done.", Err: errors.New("users.info returned another user")}

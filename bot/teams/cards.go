@@ -402,8 +402,16 @@ func RenderForm(m bot.Message, f bot.Form, errs bot.FieldErrors, prev formState)
 		}
 		c.Body = append(c.Body, in)
 	}
-	field(Element{Type: "Input.Text", ID: inputReason, Label: "Reason", IsRequired: true, ErrorMessage: "Give a reason.",
-		IsMultiline: true, MaxLength: 500, Value: prev.Reason})
+	// Limits come with the form (bot.FormLimit); the router checks them again.
+	lim := func(field string) bot.FieldLimit {
+		if l, ok := f.Limits[field]; ok {
+			return l
+		}
+		return bot.FormLimit(field)
+	}
+	reason, detail, ticket := lim("reason"), lim("verification_detail"), lim("ticket")
+	field(Element{Type: "Input.Text", ID: inputReason, Label: "Reason", IsRequired: true, ErrorMessage: "Give a reason of " + reason.Hint() + ".",
+		Placeholder: "Why this is needed (" + reason.Hint() + ")", IsMultiline: true, MaxLength: reason.Max, Value: prev.Reason})
 	if len(f.Verifications) > 0 {
 		cs := Element{Type: "Input.ChoiceSet", ID: inputVerification, Label: "How was the user's identity verified?", IsRequired: true,
 			ErrorMessage: "Choose how the identity was verified.", Style: "compact", Value: prev.Verification}
@@ -411,10 +419,11 @@ func RenderForm(m bot.Message, f bot.Form, errs bot.FieldErrors, prev formState)
 			cs.Choices = append(cs.Choices, Choice{Title: ch.Label, Value: ch.Value})
 		}
 		field(cs)
-		field(Element{Type: "Input.Text", ID: inputVerifyDetail, Label: "Verification detail", Placeholder: "e.g. called back the number on record",
-			MaxLength: 300, Value: prev.Detail})
+		field(Element{Type: "Input.Text", ID: inputVerifyDetail, Label: "Verification detail", Placeholder: "e.g. called back the number on record (" + detail.Hint() + ")",
+			MaxLength: detail.Max, Value: prev.Detail})
 	}
-	field(Element{Type: "Input.Text", ID: inputTicket, Label: "Ticket id", IsRequired: true, ErrorMessage: "Give the ticket id.", MaxLength: 64, Value: prev.Ticket})
+	field(Element{Type: "Input.Text", ID: inputTicket, Label: "Ticket id", IsRequired: true, ErrorMessage: "Give the ticket id (" + ticket.Hint() + ").",
+		Placeholder: "e.g. INC0012345 (" + ticket.Hint() + ")", MaxLength: ticket.Max, Value: prev.Ticket})
 	// The form's own definition rides along in its data, so that a refused submission
 	// can show the form again; the router re-checks every value, so this is display only.
 	data := map[string]any{"action": f.Action, "target": f.Target, "label": f.TargetLabel, "warning": f.Warning}

@@ -120,7 +120,7 @@ func (s *Server) claimForm(persona string, seq uint64) (*bot.Form, *bot.Message)
 		f := *e.Message.Form
 		return &f, nil
 	}
-	m := bot.Refuse("That form is no longer open; start again with /mfa reregister or /mfa revoke.")
+	m := bot.Refuse("That form is no longer open; start again with reregister or revoke.")
 	return nil, &m
 }
 

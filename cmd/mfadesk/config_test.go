@@ -75,7 +75,7 @@ func TestConfigErrors(t *testing.T) {
 		env     map[string]string
 		wantKey string
 	}{
-		{"unknown key", func(s string) string { return s + "typo_key: 1\n" }, goodEnv, "field typo_key not found"},
+		{"unknown key", func(s string) string { return s + "typo_key: 1\n" }, goodEnv, "config: typo_key: is not a known setting"},
 		{"no approvers group", func(s string) string {
 			return strings.Replace(s, "  approvers: 44444444-4444-4444-8444-444444444444\n", "", 1)
 		}, goodEnv, "groups.approvers"},
@@ -130,6 +130,10 @@ func TestConfigErrors(t *testing.T) {
 		{"protected mode", func(s string) string { return s + "approvals:\n  protected: allow\n" }, goodEnv, "approvals.protected"},
 		{"listen", func(s string) string { return s + "listen: 8080\n" }, goodEnv, "listen"},
 		{"not yaml", func(string) string { return "graph: [" }, goodEnv, "config:"},
+		{"duration not a duration", func(s string) string { return s + "approvals:\n  expiry: soon\n" }, goodEnv, `config: approvals.expiry: "soon" is not a duration such as 30m or 1h`},
+		{"number not a number", func(s string) string { return s + "approvals:\n  rate_limit: many\n" }, goodEnv, `config: approvals.rate_limit: "many" is not a whole number`},
+		{"list entry", func(s string) string { return s + "approvals:\n  protected_groups: [[a]]\n" }, goodEnv, "config: approvals.protected_groups: a list is not text (line 16)"},
+		{"list entry on its own line", func(s string) string { return s + "approvals:\n  protected_groups:\n    - [a]\n" }, goodEnv, "config: approvals.protected_groups[0]: a list is not text (line 17)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,8 +142,14 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatal("accepted")
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, tt.wantKey) || strings.Contains(msg, "\n") {
-				t.Fatalf("err = %q, want one line naming %q", msg, tt.wantKey)
+			if !strings.Contains(msg, tt.wantKey) {
+				t.Fatalf("err = %q, want it to name %q", msg, tt.wantKey)
+			}
+			// Every problem is reported, one line each, each naming its key.
+			for _, l := range strings.Split(msg, "\n") {
+				if !strings.HasPrefix(l, "config: ") || strings.HasPrefix(l, "config: config:") {
+					t.Errorf("line %q does not read config: <key>: …", l)
+				}
 			}
 			for _, v := range tt.env {
 				if strings.Contains(msg, v) && len(v) > 3 {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -78,6 +77,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			SigningSecret: cfg.Slack.SigningSecret, APIURL: cfg.Slack.APIURL,
 			TeamID: cfg.Slack.TeamID, EnterpriseID: cfg.Slack.EnterpriseID,
 			ApprovalsChannel: cfg.Slack.ApprovalsChannel, AuditChannel: cfg.Slack.AuditChannel, Logger: log,
+			ResponseURLHosts: cfg.Slack.ResponseURLHosts, OnRefused: m.refusedBy("slack"),
 		}
 		n, err := slack.NewNotifier(slackOpts)
 		if err != nil {
@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 		if err != nil {
 			return fmt.Errorf("teams: %w", err)
 		}
-		defer teamsAdapter.Close()
+		defer teamsAdapter.Close() // on an early return; after a drain it returns at once
 		notifiers["teams"] = teamsAdapter
 	}
 
@@ -187,21 +187,37 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	}
 
 	var runErr error
+	reason := "context ended"
 	select {
 	case <-ctx.Done():
+		reason = context.Cause(ctx).Error()
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			runErr = err
+			reason = err.Error()
 		}
 	}
+	// Stop taking work, then let work already taken finish: an approved request
+	// half-executed at a hard kill would have to wait for recovery at the next start.
+	log.Info("mfadesk stopping: draining in-flight work", "reason", reason, "deadline", drainTimeout.String())
 	ready.Store(false)
-	cancel()
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, scancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer scancel()
-	if slackAdapter != nil {
-		_ = slackAdapter.Shutdown(sctx)
+	steps := []drainStep{
+		// Shutdown closes the listener and waits for running handlers (Teams card
+		// clicks and approvals decide and execute inside the request).
+		{"http server", func(ctx context.Context) error { return srv.Shutdown(ctx) }},
 	}
-	if err := srv.Shutdown(sctx); err != nil && runErr == nil && !strings.Contains(err.Error(), "closed") {
+	if slackAdapter != nil {
+		steps = append(steps, drainStep{"slack follow-ups", slackAdapter.Shutdown})
+	}
+	if teamsAdapter != nil {
+		steps = append(steps, drainStep{"teams messages", func(context.Context) error { return teamsAdapter.Close() }})
+	}
+	// The sweeper and Socket Mode stop last: a Slack decision in flight still needs
+	// its connection to answer.
+	steps = append(steps, drainStep{"background loops", func(context.Context) error { cancel(); return nil }})
+	if err := drain(sctx, log, steps); err != nil && runErr == nil {
 		runErr = err
 	}
 	return runErr
@@ -227,4 +243,39 @@ func loadTeamsKeys(ctx context.Context, a *teams.Adapter, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// drainTimeout bounds the drain at shutdown; keep it below the supervisor's stop
+// timeout (systemd TimeoutStopSec=30 in docs/mfadesk.service; docker stop -t 30).
+const drainTimeout = 20 * time.Second
+
+// drainStep is one thing serve waits for at shutdown.
+type drainStep struct {
+	name string
+	wait func(ctx context.Context) error
+}
+
+// drain runs the steps in order under one deadline and logs each; a step that does
+// not finish in time is logged and abandoned, and the error names it.
+func drain(ctx context.Context, log *slog.Logger, steps []drainStep) error {
+	start := time.Now()
+	var errs []error
+	for _, s := range steps {
+		done := make(chan error, 1)
+		go func() { done <- s.wait(ctx) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("drain: not finished", "step", s.name, "err", err)
+			errs = append(errs, fmt.Errorf("drain %s: %w", s.name, err))
+			continue
+		}
+		log.Info("drain: done", "step", s.name)
+	}
+	log.Info("mfadesk stopped", "drained", len(errs) == 0, "took", time.Since(start).Round(time.Millisecond).String())
+	return errors.Join(errs...)
 }

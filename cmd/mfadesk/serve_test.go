@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,10 +51,11 @@ slack:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	started := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), started) }()
+	var logs syncBuffer
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), started) }()
 	var addr string
 	select {
 	case addr = <-started:
@@ -89,7 +91,11 @@ slack:
 	if code != 200 || !strings.Contains(metrics, `mfadesk_ack_latency_seconds_count{endpoint="slack"} 1`) {
 		t.Errorf("metrics: %d\n%s", code, metrics)
 	}
-	cancel()
+	// The unsigned request never reached the router: it is counted as refused.
+	if !strings.Contains(metrics, `mfadesk_refused_callers_total{platform="slack",reason="unauthenticated"} 1`) {
+		t.Errorf("refused caller not counted:\n%s", metrics)
+	}
+	cancel(&stopSignal{syscall.SIGTERM})
 	select {
 	case err := <-done:
 		if err != nil {
@@ -97,6 +103,12 @@ slack:
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+	// The log says why it stopped and that the drain finished.
+	for _, want := range []string{`msg="mfadesk stopping: draining in-flight work" reason="received signal terminated"`, `step="http server"`, `step="slack follow-ups"`, `msg="mfadesk stopped" drained=true`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
 	}
 }
 
@@ -198,4 +210,44 @@ teams:
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
+}
+
+// drain waits for each step in order, and gives up on a step at the deadline,
+// naming it, without skipping the steps after it.
+func TestDrain(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	started, release := make(chan struct{}), make(chan struct{})
+	var finished, later bool
+	done := make(chan error, 1)
+	go func() {
+		done <- drain(context.Background(), quiet, []drainStep{
+			{"slow", func(context.Context) error { close(started); <-release; finished = true; return nil }},
+			{"later", func(context.Context) error { later = true; return nil }},
+		})
+	}()
+	<-started
+	select {
+	case err := <-done:
+		t.Fatalf("drain returned (%v) while a step was still running", err)
+	default:
+	}
+	close(release)
+	if err := <-done; err != nil || !finished || !later {
+		t.Fatalf("drain = %v, finished %v, later %v", err, finished, later)
+	}
+
+	// A step that never ends is abandoned at the deadline; the next still runs.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	stuck := make(chan struct{})
+	defer close(stuck)
+	ran := make(chan struct{})
+	err := drain(ctx, quiet, []drainStep{
+		{"stuck", func(context.Context) error { <-stuck; return nil }},
+		{"cleanup", func(context.Context) error { close(ran); return nil }},
+	})
+	if err == nil || !strings.Contains(err.Error(), "drain stuck: context deadline exceeded") {
+		t.Fatalf("drain = %v, want the stuck step named", err)
+	}
+	<-ran // started even though the deadline had passed
 }

@@ -233,6 +233,12 @@ function renderForm(e) {
       for (const c of f.Verifications || []) input.appendChild(el("option", null, c.Label)).value = c.Value;
     }
     if (name === "ticket") input.placeholder = "e.g. INC-1042";
+    // The router's limits come with the form (Form.Limits): shown, and enforced as typed.
+    const lim = (f.Limits || {})[name];
+    if (lim) {
+      input.maxLength = lim.Max;
+      lab.appendChild(el("span", "hint", lim.Min > 1 ? " (" + lim.Min + " to " + lim.Max + " characters)" : " (at most " + lim.Max + " characters)", "hint-" + name.replace("_", "-")));
+    }
     const err = el("div", "ferr", null, "error-" + name.replace("_", "-"));
     err.id = id + "-err";
     input.setAttribute("aria-describedby", err.id);

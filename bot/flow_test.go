@@ -39,10 +39,10 @@ type backend struct {
 func newBackend() *backend {
 	return &backend{
 		users: map[string]actions.User{
-			oidAgent:  {ID: oidAgent, DisplayName: "Hana Helpdesk", UPN: "hana@contoso.example", Enabled: true},
-			oidAppr:   {ID: oidAppr, DisplayName: "Alex Approver", UPN: "alex@contoso.example", Enabled: true},
-			oidTarget: {ID: oidTarget, DisplayName: "MFA Test 2", UPN: "mfatest2@contoso.example", Enabled: true},
-			oidAdmin:  {ID: oidAdmin, DisplayName: "Ada Admin", UPN: "ada@contoso.example", Enabled: true, Roles: []string{"Global Administrator"}},
+			oidAgent:  {ID: oidAgent, DisplayName: "Hana Helpdesk", UPN: "hana@contoso.example", UserType: "Member", Enabled: true},
+			oidAppr:   {ID: oidAppr, DisplayName: "Alex Approver", UPN: "alex@contoso.example", UserType: "Member", Enabled: true},
+			oidTarget: {ID: oidTarget, DisplayName: "MFA Test 2", UPN: "mfatest2@contoso.example", UserType: "Member", Enabled: true},
+			oidAdmin:  {ID: oidAdmin, DisplayName: "Ada Admin", UPN: "ada@contoso.example", UserType: "Member", Enabled: true, Roles: []string{"Global Administrator"}},
 		},
 		methods: map[string][]actions.Method{
 			oidTarget: {
@@ -210,7 +210,8 @@ func TestRequestFlowReregister(t *testing.T) {
 	ctx := context.Background()
 
 	m := h.r.Handle(ctx, bot.Event{Caller: agent, Text: "reregister mfatest2@contoso.example"})
-	if m.Form == nil || m.Form.Target != oidTarget || len(m.Form.Verifications) != 6 {
+	// Five choices: the default policy refuses phone_kba, so the form does not offer it.
+	if m.Form == nil || m.Form.Target != oidTarget || len(m.Form.Verifications) != 5 {
 		t.Fatalf("no form: %+v", m)
 	}
 	ack := h.r.Submit(ctx, agent, goodForm)

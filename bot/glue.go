@@ -21,18 +21,15 @@ type ApprovalsDirectory struct {
 
 var _ approvals.Directory = ApprovalsDirectory{}
 
-// IsMember reports whether user is a transitive member of group.
+// IsMember applies the whole caller rule (see standing): the user exists, is enabled,
+// is a member account, and is a transitive member of group. A disabled or guest
+// account gets an *approvals.IneligibleError, so the refusal names the real cause.
 func (d ApprovalsDirectory) IsMember(ctx context.Context, userObjectID, groupID string) (bool, error) {
-	in, err := d.Dir.MemberGroups(ctx, userObjectID, []string{groupID})
+	_, in, err := standing(ctx, d.Dir, userObjectID, []string{groupID})
 	if err != nil {
 		return false, fmt.Errorf("check membership of %s in %s: %w", userObjectID, groupID, err)
 	}
-	for _, g := range in {
-		if strings.EqualFold(g, groupID) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return hasGroup(in, groupID), nil
 }
 
 // Protection says whether a target is protected: any directory role (an app-only token
@@ -49,9 +46,7 @@ func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (ap
 	}
 	var p approvals.Protection
 	roles := u.Roles
-	if pr, ok := d.Dir.(interface {
-		PrivilegedRoles(ctx context.Context, userID string) ([]string, error)
-	}); ok {
+	if pr, ok := d.Dir.(privilegedRoles); ok {
 		// Scoped and PIM-eligible roles: an eligible admin is an admin one click away.
 		more, err := pr.PrivilegedRoles(ctx, u.ID)
 		if err != nil {

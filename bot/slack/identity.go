@@ -37,8 +37,8 @@ type UserLookup interface {
 }
 
 // DirectoryResolver resolves a Slack email through the directory's user lookup (UPN,
-// then mail), refusing disabled accounts and guests: neither may act on the
-// directory through mfadesk, whatever their Slack account says.
+// then mail). It only maps: whether the account may act (enabled, a member, in
+// which groups) is the core's caller rule, applied to every platform alike.
 func DirectoryResolver(d UserLookup) Resolver {
 	return ResolverFunc(func(ctx context.Context, email string) (string, error) {
 		ref, err := actions.ParseUserRef(email)
@@ -48,12 +48,6 @@ func DirectoryResolver(d UserLookup) Resolver {
 		u, err := d.User(ctx, ref)
 		if err != nil {
 			return "", fmt.Errorf("look up the directory user of a slack email: %w", err)
-		}
-		switch {
-		case !u.Enabled:
-			return "", errors.New("the directory account is disabled")
-		case strings.EqualFold(u.UserType, "Guest"):
-			return "", errors.New("the directory account is a guest")
 		}
 		return u.ID, nil
 	})
@@ -167,7 +161,11 @@ func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, e
 	oid, err := ids.resolver.ObjectIDByEmail(rctx, email)
 	cancel()
 	if err != nil {
-		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match exactly one directory user, so mfadesk cannot act for you.", Err: fmt.Errorf("resolve directory user of %s: %w", userID, err)}
+		err = fmt.Errorf("resolve directory user of %s: %w", userID, err)
+		if directoryFailed(err) {
+			return bot.Caller{}, &refusal{Msg: "Your directory identity could not be checked, so nothing was done: " + actions.Explain(err), Err: err}
+		}
+		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match exactly one directory user, so mfadesk cannot act for you.", Err: err}
 	}
 	if strings.TrimSpace(oid) == "" {
 		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match a directory user, so mfadesk cannot act for you.", Err: errors.New("resolver returned an empty object id")}
@@ -177,6 +175,21 @@ func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, e
 		name = strings.TrimSpace(u.Profile.DisplayName)
 	}
 	return bot.Caller{Platform: "slack", ChatID: u.ID, Name: name, ObjectID: oid}, nil
+}
+
+// directoryFailed tells a directory that could not answer (refused us, throttled us
+// beyond the retry budget, failed) from one that answered "no such user" or "several
+// users": only the latter means the email does not match.
+func directoryFailed(err error) bool {
+	var ae *actions.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Kind {
+	case actions.KindNotFound, actions.KindBadRequest, actions.KindInvalidInput:
+		return false
+	}
+	return true
 }
 
 // eligible refuses every kind of account that must not act on the directory. Each

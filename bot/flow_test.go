@@ -181,6 +181,16 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessPolicy(t, nil)
+}
+
+// newHarnessPolicy is newHarness with the policy edited first.
+func newHarnessPolicy(t *testing.T, edit func(*approvals.Policy)) *harness {
+	t.Helper()
+	policy := approvals.Policy{HelpdeskGroupID: gHelpdesk, ApproversGroupID: gApprovers}
+	if edit != nil {
+		edit(&policy)
+	}
 	st, err := approvals.OpenBolt(filepath.Join(t.TempDir(), "mfadesk.db"), approvals.BoltOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +200,7 @@ func newHarness(t *testing.T) *harness {
 	r, svc, err := bot.Assemble(context.Background(), bot.AssembleOptions{
 		Backend:   b,
 		Store:     st,
-		Policy:    approvals.Policy{HelpdeskGroupID: gHelpdesk, ApproversGroupID: gApprovers},
+		Policy:    policy,
 		Notifiers: map[string]bot.Notifier{"web": n},
 	})
 	if err != nil {

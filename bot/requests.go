@@ -502,7 +502,7 @@ func AuditLine(ev approvals.Event, head approvals.Head) string {
 		fmt.Fprintf(&b, " → %s", ev.State)
 	}
 	if ev.Code != "" {
-		fmt.Fprintf(&b, " [%s]", ev.Code)
+		fmt.Fprintf(&b, " [%s]", string(ev.Code)) // not %s of the Code: its Error() adds "approvals: "
 	}
 	if ev.Detail != "" {
 		fmt.Fprintf(&b, ": %s", clip(ev.Detail, 300))

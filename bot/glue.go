@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -67,12 +68,40 @@ func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (ap
 		if err != nil {
 			return approvals.Protection{}, fmt.Errorf("check protected groups of %s: %w", objectID, err)
 		}
+		names := d.groupNames(ctx, in)
 		for _, g := range in {
-			p.Reasons = append(p.Reasons, "is in the protected group "+g)
+			p.Reasons = append(p.Reasons, "is in the protected group "+names(g))
 		}
 	}
 	p.Protected = len(p.Reasons) > 0
 	return p, nil
+}
+
+// groupNamer is the directory's optional lookup of group display names.
+type groupNamer interface {
+	GroupNames(ctx context.Context, ids []string) (map[string]string, error)
+}
+
+// groupNames reads the names of groups (one directory call for all of them) and
+// returns how to name each: "Tier0-Admins (id …)", or the bare id when the name could
+// not be read. A name is for people only; protection never depends on it, so a failed
+// read degrades the wording, not the decision.
+func (d ApprovalsDirectory) groupNames(ctx context.Context, ids []string) func(string) string {
+	var names map[string]string
+	if gn, ok := d.Dir.(groupNamer); ok && len(ids) > 0 {
+		var err error
+		if names, err = gn.GroupNames(ctx, ids); err != nil {
+			slog.WarnContext(ctx, "read protected group names", "err", err)
+		}
+	}
+	return func(id string) string {
+		for k, n := range names {
+			if strings.EqualFold(k, id) && n != "" {
+				return fmt.Sprintf("%s (%s)", n, id)
+			}
+		}
+		return id
+	}
 }
 
 // Executor runs approved requests through the directory's write actions.

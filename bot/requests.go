@@ -97,6 +97,9 @@ func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor,
 		return actorOf(c), fmt.Errorf("caller's object id %q is malformed", clip(c.ObjectID, 40))
 	}
 	u, err := r.dir.User(ctx, ref)
+	if actions.KindOf(err) == actions.KindNotFound {
+		return actorOf(c), &approvals.IneligibleError{Why: "no longer exists in the directory"}
+	}
 	if err != nil {
 		return actorOf(c), fmt.Errorf("read caller %s: %w", c.ObjectID, err)
 	}
@@ -222,6 +225,10 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	requester, err := r.directoryActor(ctx, c)
 	if err != nil {
+		target := approvals.Target{ObjectID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName}
+		if m, ok := r.ineligible(ctx, c, actions.User{}, "file a "+string(action)+" request", target, err); ok {
+			return m
+		}
 		r.log.WarnContext(ctx, "identify requester", "err", err)
 		return Refuse("Your directory identity could not be read, so no request was filed. Try again shortly.")
 	}
@@ -341,11 +348,6 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
-	if c.ObjectID == "" {
-		msg := "Your chat account is not linked to a directory user, so nothing was decided."
-		r.refused(ctx, actorOf(c), "decide "+clip(d.RequestID, 40), approvals.Target{}, approvals.ErrIneligible, msg)
-		return Refuse(msg)
-	}
 	verdict := approvals.VerdictApprove
 	if !d.Approve {
 		verdict = approvals.VerdictDeny
@@ -357,6 +359,9 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	}
 	by, err := r.directoryActor(ctx, c)
 	if err != nil {
+		if m, ok := r.ineligible(ctx, c, actions.User{}, "decide "+clip(d.RequestID, 40), approvals.Target{}, err); ok {
+			return m
+		}
 		r.log.WarnContext(ctx, "identify approver", "err", err)
 		return Refuse("Your directory identity could not be read, so nothing was decided. Try again shortly.")
 	}

@@ -137,17 +137,13 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 	}
 	requester := namedActor(c, roles.user)
 	action := approvals.Action(cmd.Verb)
-	if !roles.helpdesk {
-		msg := "Only members of the helpdesk group can file requests."
-		r.refused(ctx, requester, "open a "+string(action)+" form", commandTarget(cmd), approvals.ErrNotRequester, msg)
-		return Refuse(msg)
-	}
 	u, err := r.dir.User(ctx, cmd.User)
 	if err != nil {
 		return r.lookupFailed(ctx, cmd, err)
 	}
-	// Refuse now what filing would refuse whatever the form says (a protected target,
-	// an open request, the rate limit), rather than after the agent filled it in.
+	// Refuse now what filing would refuse whatever the form says (not in the helpdesk
+	// group, a protected target, an open request, the rate limit), rather than after
+	// the agent filled it in.
 	prot, err := r.req.Precheck(ctx, action, requester, approvals.Target{ObjectID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName})
 	if err != nil {
 		if approvals.CodeOf(err) == "" {

@@ -211,6 +211,21 @@ func (r *Router) refused(ctx context.Context, by approvals.Actor, attempt string
 	r.req.Refused(ctx, attempt, by, "", target, code, msg)
 }
 
+// IdentityAuditor is implemented by the Router for adapters that refuse a chat user
+// before any command reaches the core, because the chat account maps to no eligible
+// directory user (a Slack guest, an email that matches no one): those refusals are
+// audited too.
+type IdentityAuditor interface {
+	RefusedIdentity(ctx context.Context, c Caller, msg string)
+}
+
+var _ IdentityAuditor = (*Router)(nil)
+
+// RefusedIdentity audits an adapter's refusal of who the chat user is.
+func (r *Router) RefusedIdentity(ctx context.Context, c Caller, msg string) {
+	r.refused(ctx, actorOf(c), "use mfadesk from "+c.Platform, approvals.Target{}, approvals.ErrIneligible, msg)
+}
+
 // commandTarget names the user a command is about, as typed (a refused caller's
 // command is not resolved: that would be a directory read on their behalf).
 func commandTarget(cmd Command) approvals.Target {

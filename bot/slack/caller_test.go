@@ -56,3 +56,23 @@ func TestDirectoryFailureNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentityRefusalAudited: a Slack user refused for who they are (here an email
+// that matches no directory user) is in the audit log, like every other refusal; a
+// directory that failed is not (nobody was refused for who they are).
+func TestIdentityRefusalAudited(t *testing.T) {
+	e := newFlowEnv(t)
+	e.fake.addUser("U0EVE", "eve@elsewhere.example", nil)
+	_, ru := e.slash("U0EVE", "user mfatest2@mfademo.example")
+	if got := e.fake.waitResponses(ru, 1)[0]["text"].(string); !strings.Contains(got, "does not match") {
+		t.Fatalf("answer %q", got)
+	}
+	e.fake.waitFor("the refusal in the audit channel", func() bool {
+		for _, m := range e.fake.messages {
+			if m.Channel == testAudit && strings.Contains(m.Text, "access_refused") && strings.Contains(m.Text, "U0EVE") && strings.Contains(m.Text, "does not match") {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -58,6 +58,9 @@ func DirectoryResolver(d UserLookup) Resolver {
 type refusal struct {
 	Msg string
 	Err error
+	// Audited: the user was refused for who they are (a guest, an email that matches
+	// no directory user), not because something failed; such refusals are audited.
+	Audited bool
 }
 
 func (r *refusal) Error() string {
@@ -87,6 +90,8 @@ type identities struct {
 	max          int
 	now          func() time.Time
 	callTimeout  time.Duration
+	// audit, if set, records a refusal of who the user is in the audit log.
+	audit func(ctx context.Context, c bot.Caller, msg string)
 
 	mu    sync.Mutex
 	cache map[string]cachedCaller
@@ -113,6 +118,10 @@ func (ids *identities) caller(ctx context.Context, userID string) (bot.Caller, e
 
 	c, err := ids.lookup(ctx, userID)
 	if err != nil {
+		var r *refusal
+		if ids.audit != nil && errors.As(err, &r) && r.Audited {
+			ids.audit(ctx, bot.Caller{Platform: "slack", ChatID: userID}, r.Msg)
+		}
 		return bot.Caller{}, err
 	}
 	ids.mu.Lock()
@@ -154,6 +163,7 @@ func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, e
 		return bot.Caller{}, &refusal{Msg: "Slack returned a different user than asked for, so nothing was done.", Err: errors.New("users.info returned another user")}
 	}
 	if err := ids.eligible(u); err != nil {
+		err.Audited = true
 		return bot.Caller{}, err
 	}
 	email := strings.TrimSpace(u.Profile.Email)
@@ -165,7 +175,7 @@ func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, e
 		if directoryFailed(err) {
 			return bot.Caller{}, &refusal{Msg: "Your directory identity could not be checked, so nothing was done: " + actions.Explain(err), Err: err}
 		}
-		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match exactly one directory user, so mfadesk cannot act for you.", Err: err}
+		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match exactly one directory user, so mfadesk cannot act for you.", Err: err, Audited: true}
 	}
 	if strings.TrimSpace(oid) == "" {
 		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match a directory user, so mfadesk cannot act for you.", Err: errors.New("resolver returned an empty object id")}
@@ -194,7 +204,7 @@ func directoryFailed(err error) bool {
 
 // eligible refuses every kind of account that must not act on the directory. Each
 // reason is one line for the user.
-func (ids *identities) eligible(u *goslack.User) error {
+func (ids *identities) eligible(u *goslack.User) *refusal {
 	switch {
 	case u.Deleted:
 		return &refusal{Msg: "Your Slack account is deactivated, so mfadesk cannot act for you."}

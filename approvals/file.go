@@ -54,6 +54,32 @@ func VerifyFile(ctx context.Context, dbPath string) (VerifyReport, error) {
 	return rep, err
 }
 
+// EventHashFile returns the hash of event seq in the database at dbPath, and false
+// when the log holds no such event. With VerifyFile it lets the CLI compare a chain
+// head posted to the audit channel with the event of that number, wherever it is in
+// the chain now.
+func EventHashFile(ctx context.Context, dbPath string, seq uint64) (string, bool, error) {
+	var (
+		hash  string
+		found bool
+	)
+	err := withFile(ctx, dbPath, func(st *BoltStore) error {
+		return st.View(ctx, func(tx Tx) error {
+			b := tx.Get(bucketAudit, seqKey(seq))
+			if b == nil {
+				return nil
+			}
+			e, err := decodeEvent(b)
+			if err != nil {
+				return fmt.Errorf("audit event %d is unreadable: %w", seq, err)
+			}
+			hash, found = e.Hash, true
+			return nil
+		})
+	})
+	return hash, found, err
+}
+
 // ListFile returns the requests matching f from the database at dbPath, newest first.
 func ListFile(ctx context.Context, dbPath string, f ListFilter) ([]Request, error) {
 	var out []Request

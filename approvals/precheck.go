@@ -43,7 +43,7 @@ func (s *Service) precheck(ctx context.Context, action Action, requester Actor, 
 			return err
 		}
 		if found && !stalePending(open, now) {
-			return openExists(open, target)
+			return openRequestRefusal(open)
 		}
 		return s.checkRate(tx, now, requester.ObjectID)
 	})
@@ -87,8 +87,4 @@ func openRequest(tx Tx, targetOID string) (Request, bool, error) {
 // writer expires it on the way).
 func stalePending(r Request, now time.Time) bool {
 	return r.State == StatePending && !now.Before(r.Expires)
-}
-
-func openExists(open Request, target Target) *Error {
-	return refusef(ErrOpenRequestExists, "Request %s about %s is already %s; decide or cancel it before filing another.", open.ID, target, open.State)
 }

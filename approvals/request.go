@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mfadesk/mfadesk/actions"
 )
 
 // Action is what an approved request does to its target.
@@ -234,8 +236,13 @@ type Request struct {
 	Attempts int    `json:"attempts,omitempty"`
 	Steps    []Step `json:"steps,omitempty"`
 	// Error says why a failed request failed.
-	Error   string    `json:"error,omitempty"`
-	Updated time.Time `json:"updated"`
+	Error string `json:"error,omitempty"`
+	// Retryable is set on a failed request when the failure was temporary (the
+	// executor said so, or the directory could not be asked at execution) and
+	// trying again is safe: an approver may then Retry it while the approval is
+	// still valid.
+	Retryable bool      `json:"retryable,omitempty"`
+	Updated   time.Time `json:"updated"`
 }
 
 // Approvals returns the approving decisions so far.
@@ -367,6 +374,14 @@ func (in NewRequest) normalized() NewRequest {
 		}
 	}
 	in.Risk = risk
+	return in
+}
+
+// masked masks phone numbers in the free text of a validated NewRequest, before it
+// is stored or hashed into the audit chain, which cannot be edited later.
+func (in NewRequest) masked() NewRequest {
+	in.Reason = actions.MaskPhones(in.Reason)
+	in.Verification.Detail = actions.MaskPhones(in.Verification.Detail)
 	return in
 }
 

@@ -12,16 +12,30 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/mfadesk/mfadesk/actions"
 )
 
 // Executor carries out an approved request; the actions package supplies it.
 type Executor interface {
-	// Execute performs req's action. resume is true when an earlier run may have
-	// been interrupted part-way (a restart while executing): the executor must
-	// re-list what is left and continue, never assume a clean start. The returned
-	// steps are stored even when err is non-nil; a non-nil err marks the request
-	// failed with err's text.
-	Execute(ctx context.Context, req Request, resume bool) (Result, error)
+	// Execute performs req's action. record appends one step to the stored record,
+	// in a transaction of its own, while the request stays executing: call it as
+	// soon as each step is done (or failed), so a crash or a failed save of the
+	// result never loses what was already changed. When record returns an error,
+	// stop and return it: a step that cannot be recorded must not be followed by
+	// another.
+	//
+	// resume is true when an earlier run may have been interrupted part-way (a
+	// restart while executing, or a Retry after a failed run): req.Steps then holds
+	// the steps recorded so far, and the executor must never run again a step
+	// recorded as done (a revoke, a temporary access pass); it re-lists what is
+	// left and continues, never assuming a clean start.
+	//
+	// The returned steps are this run's steps; they are stored (after the steps
+	// recorded before this run, without repeating those this run recorded) even
+	// when err is non-nil. A non-nil err marks the request failed with err's text;
+	// wrap it with Transient when trying again later may succeed and is safe.
+	Execute(ctx context.Context, req Request, resume bool, record func(ctx context.Context, s Step) error) (Result, error)
 }
 
 // DefaultExecTimeout bounds one run of the Executor.
@@ -128,6 +142,7 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 	if err := in.validate(s.policy); err != nil {
 		return Request{}, err
 	}
+	in = in.masked()
 	prot, needed, err := s.checkFiling(ctx, in.Action, in.Requester, in.Target, in.Verification)
 	if err != nil {
 		return Request{}, err
@@ -143,7 +158,7 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 			return err
 		}
 		if found {
-			return openExists(open, in.Target)
+			return openRequestRefusal(open)
 		}
 		if err := s.checkRate(w.tx, w.now, in.Requester.ObjectID); err != nil {
 			return err
@@ -183,6 +198,16 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 		return Request{}, err
 	}
 	return r, nil
+}
+
+// openRequestRefusal refuses a new request about a target that has an open one,
+// saying what can be done about it: a pending one can be decided or cancelled, an
+// approved or executing one is being carried out.
+func openRequestRefusal(open Request) *Error {
+	if open.State == StatePending {
+		return refusef(ErrOpenRequestExists, "Request %s about %s is already pending; decide or cancel it before filing another.", open.ID, open.Target)
+	}
+	return refusef(ErrOpenRequestExists, "Request %s about %s is approved and being carried out; wait for its result before filing another.", open.ID, open.Target)
 }
 
 // checkRate counts the requester's requests filed within the window, from the stored
@@ -261,6 +286,8 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 	if justification == "" && s.policy.RequireJustification {
 		return Request{}, refusef(ErrInvalid, "A justification is required with every decision.")
 	}
+	// Masked before it is stored or hashed into the chain, which cannot be edited later.
+	justification = actions.MaskPhones(justification)
 	pre, err := s.get(ctx, id)
 	if err != nil {
 		return Request{}, err
@@ -302,7 +329,8 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 		if e := checkDecision(cur, by, w.now); e != nil {
 			return e
 		}
-		if err := checkIntegrity(w.tx, cur); err != nil {
+		digest, err := checkIntegrity(w.tx, cur)
+		if err != nil {
 			return err
 		}
 		cur.Decisions = append(cur.Decisions, Decision{By: by, At: w.now, Verdict: verdict, Justification: justification})
@@ -321,6 +349,9 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 				cur.State = StateApproved
 			}
 			ev.Kind = EventApproved
+			// The digest binds this approval, in the chain, to exactly what was filed:
+			// execution counts only approvals that carry it.
+			ev.Digest = digest
 			ev.Detail = joinDetail(fmt.Sprintf("approval %d of %d", n, cur.ApprovalsNeeded), justification)
 		}
 		ev.State = cur.State

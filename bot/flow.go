@@ -14,11 +14,14 @@ type FormSubmission struct {
 	Ticket             string
 }
 
-// Decision is a click on an approval card's Approve or Deny button.
+// Decision is a click on an approval card's Approve, Deny or Retry button.
 type Decision struct {
 	RequestID     string
 	Approve       bool
 	Justification string // required for Deny
+	// Retry runs again a request that failed on a temporary error (Approve and
+	// Justification are then ignored).
+	Retry bool
 }
 
 // CardRef locates a posted approval card so it can be updated in place. Adapters fill

@@ -111,9 +111,18 @@ type Executor struct {
 
 var _ approvals.Executor = Executor{}
 
-// Execute performs the request's action. Both actions are safe to repeat, so a resumed
-// run simply runs again: Reregister re-lists and deletes what is left, revoke repeats.
-func (e Executor) Execute(ctx context.Context, req approvals.Request, resume bool) (approvals.Result, error) {
+// stepRevoke is the name of the sign-out step, as the write actions report it.
+const stepRevoke = "revoke sessions"
+
+// Execute performs the request's action and records each step through record. Both
+// actions are safe to repeat, so a resumed run runs again — except a sign-out already
+// recorded as done, which is the last step of both and is never repeated: the
+// request was carried out, only its result was not saved. A throttled or unavailable
+// directory, or a timeout, is reported as transient so an approver may retry.
+func (e Executor) Execute(ctx context.Context, req approvals.Request, resume bool, record func(context.Context, approvals.Step) error) (approvals.Result, error) {
+	if resume && revokedAlready(req.Steps) {
+		return approvals.Result{}, nil
+	}
 	var res actions.Result
 	var err error
 	switch req.Action {
@@ -130,15 +139,33 @@ func (e Executor) Execute(ctx context.Context, req approvals.Request, resume boo
 	}
 	out := approvals.Result{}
 	for _, s := range res.Steps {
-		out.Steps = append(out.Steps, approvals.Step{
-			Name: s.Action, Target: s.Method.Label, Outcome: string(s.Outcome), Detail: s.Reason, At: s.At,
-		})
+		st := approvals.Step{Name: s.Action, Target: s.Method.Label, Outcome: string(s.Outcome), Detail: s.Reason, At: s.At}
+		if rerr := record(ctx, st); rerr != nil {
+			return out, fmt.Errorf("%s: %w", req.Action, rerr)
+		}
+		out.Steps = append(out.Steps, st)
 	}
 	if err == nil && res.Failed() {
 		err = errors.New("one or more steps failed")
 	}
 	if err != nil {
-		return out, fmt.Errorf("%s: %s", req.Action, actions.Explain(err))
+		k := actions.KindOf(err)
+		transient := k == actions.KindThrottled || k == actions.KindUnavailable || errors.Is(err, context.DeadlineExceeded)
+		err = fmt.Errorf("%s: %s", req.Action, actions.Explain(err))
+		if transient {
+			return out, approvals.Transient(err)
+		}
+		return out, err
 	}
 	return out, nil
+}
+
+// revokedAlready reports whether a sign-out is recorded as done.
+func revokedAlready(steps []approvals.Step) bool {
+	for _, s := range steps {
+		if s.Name == stepRevoke && s.Outcome == string(actions.OutcomeDone) {
+			return true
+		}
+	}
+	return false
 }

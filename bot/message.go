@@ -65,6 +65,8 @@ type ButtonKind string
 const (
 	ButtonApprove ButtonKind = "approve"
 	ButtonDeny    ButtonKind = "deny"
+	// ButtonRetry runs again a request that failed on a temporary error.
+	ButtonRetry ButtonKind = "retry"
 )
 
 // Button is an action on an approval card; Value carries the request id.

@@ -17,6 +17,7 @@ type Requests interface {
 	Submit(ctx context.Context, in approvals.NewRequest) (approvals.Request, error)
 	Decide(ctx context.Context, id string, by approvals.Actor, verdict approvals.Verdict, justification string) (approvals.Request, error)
 	Cancel(ctx context.Context, id string, by approvals.Actor) (approvals.Request, error)
+	Retry(ctx context.Context, id string, by approvals.Actor) (approvals.Request, error)
 	Get(ctx context.Context, id string) (approvals.Request, error)
 	OpenRequests(ctx context.Context) ([]approvals.Request, error)
 	History(ctx context.Context, id string) ([]approvals.Event, error)
@@ -106,27 +107,9 @@ func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor,
 	return namedActor(c, u), nil
 }
 
-// phoneRun is a run of 7 or more digits with the separators people type in numbers.
-var phoneRun = regexp.MustCompile(`\+?\d[\d ().\-]{5,}\d`)
-
-var isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
-
 // maskPhones masks phone-number-like runs in free text bound for a channel: an agent
 // who verified by calling back may well type the number.
-func maskPhones(s string) string {
-	return phoneRun.ReplaceAllStringFunc(s, func(m string) string {
-		digits := 0
-		for _, r := range m {
-			if r >= '0' && r <= '9' {
-				digits++
-			}
-		}
-		if digits < 7 || isoDate.MatchString(m) {
-			return m
-		}
-		return actions.MaskPhone(m)
-	})
-}
+func maskPhones(s string) string { return actions.MaskPhones(s) }
 
 // requestForm answers `reregister <u>` / `revoke <u>` with the form for the details.
 // The target is resolved now and the form carries its object id, so what is approved is
@@ -345,7 +328,7 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
 	verdict := approvals.VerdictApprove
-	if !d.Approve {
+	if !d.Approve && !d.Retry {
 		verdict = approvals.VerdictDeny
 		if utf8.RuneCountInString(strings.TrimSpace(d.Justification)) < 5 {
 			m := Refuse("Say why you deny the request.")
@@ -360,6 +343,16 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 		}
 		r.log.WarnContext(ctx, "identify approver", "err", err)
 		return Refuse("Your directory identity could not be read, so nothing was decided. Try again shortly.")
+	}
+	if d.Retry {
+		req, err := r.req.Retry(ctx, d.RequestID, by)
+		if err != nil {
+			if approvals.CodeOf(err) == "" {
+				r.log.ErrorContext(ctx, "retry request", "request", d.RequestID, "err", err)
+			}
+			return Refuse(approvals.UserMessage(err))
+		}
+		return Message{Private: true, Text: fmt.Sprintf("You retried %s: it is now %s.", req.ID, stateWords(req)), RequestID: req.ID}
 	}
 	req, err := r.req.Decide(ctx, d.RequestID, by, verdict, strings.TrimSpace(d.Justification))
 	if err != nil {
@@ -630,6 +623,10 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 			{Kind: ButtonApprove, Label: "Approve", Value: req.ID},
 			{Kind: ButtonDeny, Label: "Deny", Value: req.ID},
 		}
+	}
+	if req.State == approvals.StateFailed && req.Retryable {
+		// The service refuses a retry once the approval is too old, and says so.
+		m.Buttons = []Button{{Kind: ButtonRetry, Label: "Retry", Value: req.ID}}
 	}
 	return m
 }

@@ -241,7 +241,7 @@ func (a *Adapter) answerLater(responseURL string, msg bot.Message) reply {
 func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 	var act *goslack.BlockAction
 	for _, b := range ic.ActionCallback.BlockActions {
-		if b != nil && (b.ActionID == actionApprove || b.ActionID == actionDeny) {
+		if b != nil && (b.ActionID == actionApprove || b.ActionID == actionDeny || b.ActionID == actionRetry) {
 			act = b
 			break
 		}
@@ -254,15 +254,19 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 		return a.answerLater(ic.ResponseURL, bot.Refuse("That button does not belong to a valid mfadesk request."))
 	}
 	reqID := act.Value
-	if act.ActionID == actionApprove {
-		return reply{what: "approve " + reqID, follow: func(ctx context.Context) {
+	if act.ActionID == actionApprove || act.ActionID == actionRetry {
+		retry, what := act.ActionID == actionRetry, "approve "
+		if retry {
+			what = "retry "
+		}
+		return reply{what: what + reqID, follow: func(ctx context.Context) {
 			caller, err := a.ids.caller(ctx, ic.User.ID)
 			if err != nil {
 				a.log.InfoContext(ctx, "refused approver", "user", ic.User.ID, "request", reqID, "err", err)
 				a.respond(ctx, ic.ResponseURL, bot.Refuse(refusalText(err)))
 				return
 			}
-			msg := a.h.Decide(ctx, caller, bot.Decision{RequestID: reqID, Approve: true})
+			msg := a.h.Decide(ctx, caller, bot.Decision{RequestID: reqID, Approve: !retry, Retry: retry})
 			a.respond(ctx, ic.ResponseURL, msg)
 		}}
 	}

@@ -38,6 +38,7 @@ const (
 // Action ids of the approval card's buttons.
 const (
 	actionApprove = "mfa_approve"
+	actionRetry   = "mfa_retry"
 	actionDeny    = "mfa_deny"
 )
 
@@ -408,6 +409,13 @@ func renderButtons(bb *blockBuilder, m bot.Message) {
 				plainText("Approve and run", 30),
 				plainText("Cancel", 30),
 			)
+			els = append(els, btn)
+		case bot.ButtonRetry:
+			btn := goslack.NewButtonBlockElement(actionRetry, b.Value, plainText(orDefault(b.Label, "Retry"), 75))
+			btn.AccessibilityLabel = clipRunes("Retry request "+b.Value, 75)
+			btn.Confirm = goslack.NewConfirmationBlockObject(plainText("Retry this request?", 100),
+				plainText("mfadesk will check request "+b.Value+" again and carry it out in Microsoft Entra ID.", 300),
+				plainText("Retry", 30), plainText("Cancel", 30))
 			els = append(els, btn)
 		case bot.ButtonDeny:
 			label := orDefault(b.Label, "Deny")

@@ -24,6 +24,7 @@ const (
 	VerbSubmit  = "submit"
 	VerbApprove = "approve"
 	VerbDeny    = "deny"
+	VerbRetry   = "retry"
 	dataVerbKey = "mfadesk"
 )
 
@@ -307,6 +308,8 @@ func button(b bot.Button) Action {
 		return execute(b.Label, VerbApprove, "positive", "auto", data)
 	case bot.ButtonDeny:
 		return execute(b.Label, VerbDeny, "destructive", "auto", data)
+	case bot.ButtonRetry:
+		return execute(b.Label, VerbRetry, "positive", "auto", data)
 	}
 	return execute(b.Label, string(b.Kind), "", "none", data)
 }

@@ -228,7 +228,7 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 		return errorResponse(http.StatusBadRequest, "BadRequest", "not an Action.Execute")
 	}
 	switch ca.verb {
-	case VerbSubmit, VerbApprove, VerbDeny:
+	case VerbSubmit, VerbApprove, VerbDeny, VerbRetry:
 	default:
 		return errorResponse(http.StatusBadRequest, "BadRequest", "unknown action")
 	}
@@ -299,7 +299,7 @@ func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb stri
 		if _, err := h.a.conn.sendActivity(ctx, act.ServiceURL, act.Conversation.ID, out); err != nil {
 			h.a.log.WarnContext(ctx, "teams: answer form", "err", err)
 		}
-	case VerbApprove, VerbDeny:
+	case VerbApprove, VerbDeny, VerbRetry:
 		_, _, ans := h.decide(ctx, act, ca)
 		if ans.Refusal {
 			if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, renderActivity(ans)); err != nil {
@@ -354,7 +354,7 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 		}
 		return Card{}, false, bot.Refuse(msg)
 	}
-	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just})
+	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry})
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
 	switch {
 	case !ok:

@@ -146,6 +146,7 @@ type decideRequest struct {
 	RequestID     string `json:"request_id"`
 	Approve       bool   `json:"approve"`
 	Justification string `json:"justification"`
+	Retry         bool   `json:"retry"`
 }
 
 // decide passes an Approve or Deny click to the router. The card does not have to
@@ -164,7 +165,7 @@ func (a *api) decide(r *http.Request, body []byte) (any, int) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
-	msg := a.h.Decide(ctx, caller(p), bot.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification})
+	msg := a.h.Decide(ctx, caller(p), bot.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Retry: req.Retry})
 	if len(msg.Errors) == 0 { // a field error is shown beside the field, not as a note
 		a.s.noteDecision(p.ID, req.RequestID, msg)
 	}

@@ -65,7 +65,7 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	default:
 		fs := newFlags("audit verify", "audit verify [--db FILE | --config FILE] [--head SEQ:HASH]", stderr)
 		path := dbFlags(fs)
-		head := fs.String("head", "", "the last chain head posted to the audit channel (SEQ:HASH, hash prefix allowed): detects a truncated log")
+		head := fs.String("head", "", "the last chain head posted to the audit channel, as SEQ:HASH or as posted (\"chain head #42 3fa9c2…\"), at least 16 hex digits: detects a truncated or rewritten log")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
@@ -81,21 +81,60 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return fmt.Errorf("audit log is NOT intact: %s", rep)
 		}
 		if *head != "" {
-			seqS, hash, ok := strings.Cut(*head, ":")
-			seq, err := strconv.ParseUint(seqS, 10, 64)
-			if !ok || err != nil || len(hash) < 8 {
-				return fmt.Errorf("--head %q is not SEQ:HASH: %w", *head, errUsage)
+			seq, prefix, err := parseHead(*head)
+			if err != nil {
+				return err
 			}
-			if rep.Head.Seq < seq {
-				return fmt.Errorf("audit log is NOT intact: it ends at event %d but the audit channel saw event %d", rep.Head.Seq, seq)
+			// Compare the event of that number wherever it is now: a rewritten chain
+			// with events appended after it has a different head, but not the same
+			// event seq.
+			hash, found, err := approvals.EventHashFile(ctx, p, seq)
+			if err != nil {
+				return err
 			}
-			if rep.Head.Seq == seq && !strings.HasPrefix(rep.Head.Hash, strings.ToLower(hash)) {
-				return fmt.Errorf("audit log is NOT intact: event %d's hash differs from the one posted to the audit channel", seq)
+			if !found {
+				return fmt.Errorf("audit log is NOT intact: it ends at event %d but the audit channel saw event %d: events were removed from the end", rep.Events, seq)
+			}
+			if !strings.HasPrefix(hash, prefix) {
+				return fmt.Errorf("audit log is NOT intact: event %d's hash differs from the one posted to the audit channel (%s…, now %s…): the chain was rewritten", seq, prefix[:minHeadHex], hash[:minHeadHex])
 			}
 		}
 		fmt.Fprintf(stdout, "audit log intact: %s\n", rep)
 		return nil
 	}
+}
+
+// minHeadHex is the shortest hash prefix --head accepts: the audit channel posts 16
+// hex digits (64 bits); fewer would let a rewritten chain be searched for a match.
+const minHeadHex = 16
+
+// parseHead reads --head as an operator may paste it: "42:3fa9…", "#42 3fa9…", or the
+// whole "· chain head #42 3fa9c2…" tail of an audit-channel post.
+func parseHead(s string) (uint64, string, error) {
+	t := strings.TrimSpace(s)
+	t = strings.TrimSpace(strings.TrimPrefix(t, "·"))
+	if len(t) >= len("chain head") && strings.EqualFold(t[:len("chain head")], "chain head") {
+		t = strings.TrimSpace(t[len("chain head"):])
+	}
+	t = strings.TrimPrefix(t, "#")
+	seqS, hash, ok := strings.Cut(t, ":")
+	if !ok {
+		seqS, hash, ok = strings.Cut(t, " ")
+	}
+	hash = strings.ToLower(strings.TrimSpace(strings.TrimRight(strings.TrimSpace(hash), "…. ")))
+	seq, err := strconv.ParseUint(strings.TrimSpace(seqS), 10, 64)
+	if !ok || err != nil || seq == 0 || hash == "" {
+		return 0, "", fmt.Errorf("--head %q is not a chain head: give SEQ:HASH or paste \"chain head #SEQ HASH\" from the audit channel: %w", s, errUsage)
+	}
+	for _, c := range hash {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return 0, "", fmt.Errorf("--head %q: the hash is not hexadecimal: %w", s, errUsage)
+		}
+	}
+	if len(hash) < minHeadHex || len(hash) > 64 {
+		return 0, "", fmt.Errorf("--head %q: the hash has %d hex digits; give at least %d (as posted in the audit channel) and at most 64: %w", s, len(hash), minHeadHex, errUsage)
+	}
+	return seq, hash, nil
 }
 
 func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

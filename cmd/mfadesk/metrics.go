@@ -123,7 +123,10 @@ func (c countingHandler) Submit(ctx context.Context, who bot.Caller, f bot.FormS
 
 func (c countingHandler) Decide(ctx context.Context, who bot.Caller, d bot.Decision) bot.Message {
 	verb := "approve"
-	if !d.Approve {
+	switch {
+	case d.Retry:
+		verb = "retry"
+	case !d.Approve:
 		verb = "deny"
 	}
 	return c.count(verb, c.r.Decide(ctx, who, d))

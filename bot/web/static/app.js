@@ -203,6 +203,7 @@ function renderCard(c) {
     for (const b of m.Buttons) {
       const btn = el("button", "btn " + b.Kind, b.Label, b.Kind);
       if (b.Kind === "approve") btn.addEventListener("click", () => decide(b.Value, true, "", [btn]));
+      else if (b.Kind === "retry") btn.addEventListener("click", () => decide(b.Value, false, "", [btn], null, true));
       else btn.addEventListener("click", () => { ds.open = true; denyState.set(m.RequestID, ds); denyBox.hidden = false; just.focus(); });
       actions.appendChild(btn);
     }
@@ -227,11 +228,11 @@ function renderCard(c) {
 
 // decide sends a click; then (answer) runs before the redraw, so state it keeps
 // for the card shows in the redrawn card.
-async function decide(id, approve, justification, buttons, then) {
+async function decide(id, approve, justification, buttons, then, retry) {
   for (const b of buttons) b.disabled = true;
   let m = null;
   try {
-    m = await api("/api/decide", { persona: me, request_id: id, approve, justification });
+    m = await api("/api/decide", { persona: me, request_id: id, approve, justification, retry: !!retry });
   } catch (err) {
     $("conn").textContent = "The demo server did not answer: " + err.message;
   }

@@ -320,3 +320,31 @@ func TestSecondApproverSeesTheRisk(t *testing.T) {
 		t.Errorf("show lacks the risk:\n%s", s)
 	}
 }
+
+// TestDisabledFirstApproverAtClaim: in two-approver mode, the first approver's
+// account is disabled before the second approval; at the claim the first approval no
+// longer counts, the cause is named (not "the directory could not be asked"), and
+// nothing runs.
+func TestDisabledFirstApproverAtClaim(t *testing.T) {
+	h := newHarnessPolicy(t, func(p *approvals.Policy) { p.Protected = approvals.ProtectedTwoApprovers })
+	h.b.addPerson(oidAppr2, &actions.User{DisplayName: "Sam Second", UPN: "sam@contoso.example", UserType: "Member", Enabled: true}, gApprovers)
+	ctx := context.Background()
+	f := goodForm
+	f.Action, f.Target = "revoke", oidAdmin
+	ack := h.r.Submit(ctx, agent, f)
+	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true}); m.Refusal {
+		t.Fatal(m.Text)
+	}
+	u := h.b.users[oidAppr]
+	u.Enabled = false
+	h.b.addPerson(oidAppr, &u, gApprovers)
+	sam := bot.Caller{Platform: "web", ChatID: "sam", ObjectID: oidAppr2}
+	h.r.Decide(ctx, sam, bot.Decision{RequestID: ack.RequestID, Approve: true})
+	req, err := h.svc.Get(ctx, ack.RequestID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.State == approvals.StateSucceeded || !strings.Contains(req.Error, "the directory account is disabled") || len(h.b.Writes()) != 0 {
+		t.Fatalf("state %s, error %q, writes %v", req.State, req.Error, h.b.Writes())
+	}
+}

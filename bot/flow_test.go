@@ -107,7 +107,7 @@ func (b *backend) RevokeSessions(_ context.Context, id string) (actions.Result, 
 	return actions.Result{Summary: actions.RevokeSummary, Steps: []actions.Step{{Action: "revoke sessions", Outcome: actions.OutcomeDone}}}, nil
 }
 
-func (b *backend) Reregister(_ context.Context, id string, snap []actions.MethodRef) (actions.Result, error) {
+func (b *backend) Reregister(_ context.Context, id string, snap []actions.MethodRef, _ func(actions.Step)) (actions.Result, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var res actions.Result

@@ -83,8 +83,8 @@ type groupNamer interface {
 }
 
 // groupNames reads the names of groups (one directory call for all of them) and
-// returns how to name each: "Tier0-Admins (id …)", or the bare id when the name could
-// not be read. A name is for people only; protection never depends on it, so a failed
+// returns how to name each: by its display name ("Tier0-Admins"), or by its id when
+// the name could not be read. A name is for people only; protection never depends on it, so a failed
 // read degrades the wording, not the decision.
 func (d ApprovalsDirectory) groupNames(ctx context.Context, ids []string) func(string) string {
 	var names map[string]string
@@ -97,7 +97,7 @@ func (d ApprovalsDirectory) groupNames(ctx context.Context, ids []string) func(s
 	return func(id string) string {
 		for k, n := range names {
 			if strings.EqualFold(k, id) && n != "" {
-				return fmt.Sprintf("%s (%s)", n, id)
+				return n
 			}
 		}
 		return id
@@ -123,27 +123,35 @@ func (e Executor) Execute(ctx context.Context, req approvals.Request, resume boo
 	if resume && revokedAlready(req.Steps) {
 		return approvals.Result{}, nil
 	}
+	out := approvals.Result{}
+	var recErr error
+	// Each step is stored as it finishes, so a restart resumes from what is recorded.
+	onStep := func(s actions.Step) {
+		st := approvals.Step{Name: s.Action, Target: s.Method.Label, Outcome: string(s.Outcome), Detail: s.Reason, At: s.At}
+		out.Steps = append(out.Steps, st)
+		if recErr == nil {
+			recErr = record(ctx, st)
+		}
+	}
 	var res actions.Result
 	var err error
 	switch req.Action {
 	case approvals.ActionRevoke:
 		res, err = e.W.RevokeSessions(ctx, req.Target.ObjectID)
+		for _, s := range res.Steps {
+			onStep(s)
+		}
 	case approvals.ActionReregister:
 		snap := make([]actions.MethodRef, 0, len(req.Methods))
 		for _, m := range req.Methods {
 			snap = append(snap, actions.MethodRef{ID: m.ID, Type: actions.MethodType(m.Type), Label: m.Label})
 		}
-		res, err = e.W.Reregister(ctx, req.Target.ObjectID, snap)
+		res, err = e.W.Reregister(ctx, req.Target.ObjectID, snap, onStep)
 	default:
 		return approvals.Result{}, fmt.Errorf("execute %s: action %q is not supported", req.ID, req.Action)
 	}
-	out := approvals.Result{}
-	for _, s := range res.Steps {
-		st := approvals.Step{Name: s.Action, Target: s.Method.Label, Outcome: string(s.Outcome), Detail: s.Reason, At: s.At}
-		if rerr := record(ctx, st); rerr != nil {
-			return out, fmt.Errorf("%s: %w", req.Action, rerr)
-		}
-		out.Steps = append(out.Steps, st)
+	if recErr != nil {
+		return out, fmt.Errorf("%s: %w", req.Action, recErr)
 	}
 	if err == nil && res.Failed() {
 		err = errors.New("one or more steps failed")
@@ -151,7 +159,9 @@ func (e Executor) Execute(ctx context.Context, req approvals.Request, resume boo
 	if err != nil {
 		k := actions.KindOf(err)
 		transient := k == actions.KindThrottled || k == actions.KindUnavailable || errors.Is(err, context.DeadlineExceeded)
-		err = fmt.Errorf("%s: %s", req.Action, actions.Explain(err))
+		// Same one line as before, still wrapping the directory error so its kind
+		// stays visible to whoever reads the chain.
+		err = fmt.Errorf("%s: %w", req.Action, actions.Explained(err))
 		if transient {
 			return out, approvals.Transient(err)
 		}

@@ -40,7 +40,7 @@ func TestProtectionNamesGroups(t *testing.T) {
 	}
 	named := fake.Requests() - before
 	why := strings.Join(p.Reasons, "; ")
-	if !p.Protected || !strings.Contains(why, "is in the protected group mfadesk-helpdesk") || !strings.Contains(why, "is in the protected group mfadesk-approvers") {
+	if !p.Protected || !strings.Contains(why, "is in the protected group mfadesk-helpdesk") || !strings.Contains(why, "is in the protected group mfadesk-approvers") || strings.Contains(why, groups[0]) {
 		t.Fatalf("reasons: %q", why)
 	}
 

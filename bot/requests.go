@@ -61,7 +61,7 @@ func verificationLabel(m approvals.VerificationMethod) string {
 
 // actionWarning says honestly what each action does.
 var actionWarning = map[string]string{
-	string(approvals.ActionReregister): "On approval mfadesk deletes the user's phone, Microsoft Authenticator and software OATH methods (the default last), then signs them out everywhere. They must register MFA again at their next sign-in.",
+	string(approvals.ActionReregister): "On approval mfadesk deletes the user's phone, Microsoft Authenticator and software OATH methods (the default last), then signs them out everywhere. They must register MFA again at their next sign-in. If a method is added or changed before it runs, nothing is deleted; one already removed is reported as already gone.",
 	string(approvals.ActionRevoke):     "On approval mfadesk signs the user out everywhere: every refresh token and browser session is revoked, so they must sign in again, with MFA, on every device. This is broader than the portal's \"Revoke MFA sessions\", which Graph cannot do.",
 }
 

@@ -31,6 +31,9 @@ func fakeTenant(t testing.TB, edit func(*graphtest.Tenant), cfg graph.Config) (*
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = newFakeClock() // the write path's retries wait on no real clock
+	}
 	c, err := graph.New(cfg)
 	if err != nil {
 		t.Fatal(err)

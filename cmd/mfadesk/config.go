@@ -45,6 +45,9 @@ type GraphConfig struct {
 	CertificatePass string   `yaml:"certificate_password"`
 	AuthorityHost   string   `yaml:"authority_host"` // default: derived from base_url's cloud
 	MFAGroups       []string `yaml:"mfa_groups"`     // group names that make MFA required
+	// WriteRetryBudget bounds how long one approved action retries throttled or
+	// unavailable Graph calls before it is reported as failed for now (default 60s).
+	WriteRetryBudget time.Duration `yaml:"write_retry_budget"`
 }
 
 // GroupsConfig names the groups that grant rights, by object id.
@@ -178,6 +181,9 @@ func (c *Config) defaults() {
 	def(&c.LogLevel, "info")
 	def(&c.Graph.BaseURL, "https://graph.microsoft.com/v1.0")
 	def(&c.Graph.Credential, "client_secret")
+	if c.Graph.WriteRetryBudget == 0 {
+		c.Graph.WriteRetryBudget = time.Minute
+	}
 	def(&c.Approvals.Protected, "refuse")
 	def(&c.Slack.Mode, "socket")
 	def(&c.Slack.APIURL, "https://slack.com/api/")
@@ -224,6 +230,9 @@ func (c *Config) Validate() error {
 	loopback := isLoopbackHost(u.Hostname())
 	if u.Scheme != "https" && !loopback {
 		return bad("graph.base_url", "must use https unless it is on loopback")
+	}
+	if c.Graph.WriteRetryBudget < time.Second || c.Graph.WriteRetryBudget > 10*time.Minute {
+		return bad("graph.write_retry_budget", "must be between 1s and 10m, not %s", c.Graph.WriteRetryBudget)
 	}
 	switch c.Graph.Credential {
 	case "none":

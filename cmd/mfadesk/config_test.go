@@ -107,6 +107,9 @@ func TestConfigErrors(t *testing.T) {
 			return s + "teams:\n  enabled: true\n  app_id: 55555555-5555-4555-8555-555555555555\n  tenant_id: 11111111-1111-4111-8111-111111111111\n  credential: managed_identity\n  approvals_channel: a\n  audit_channel: b\n  entra_tenants: [11111111-1111-4111-8111-111111111111]\n"
 		}, goodEnv, "teams.entra_callers"},
 		{"teams without app id", func(s string) string { return s + "teams:\n  enabled: true\n" }, goodEnv, "teams.app_id"},
+		{"write retry budget", func(s string) string {
+			return strings.Replace(s, "  credential: client_secret\n", "  credential: client_secret\n  write_retry_budget: 1h\n", 1)
+		}, goodEnv, "graph.write_retry_budget"},
 		{"expiry too long", func(s string) string { return s + "approvals:\n  expiry: 48h\n" }, goodEnv, "approvals.expiry"},
 		{"protected mode", func(s string) string { return s + "approvals:\n  protected: allow\n" }, goodEnv, "approvals.protected"},
 		{"listen", func(s string) string { return s + "listen: 8080\n" }, goodEnv, "listen"},

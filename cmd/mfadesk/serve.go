@@ -36,20 +36,32 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return serve(ctx, cfg, newLogger(stderr, cfg.LogLevel), nil)
 }
 
+// newGraphClient builds the Graph client serve uses. It logs through log, as does the
+// Azure SDK under it, so every line is serve's JSON at the configured log_level.
+func newGraphClient(cfg *Config, log *slog.Logger, m *metrics) (*graph.Client, error) {
+	graph.RouteSDKLogs(log)
+	cred, err := graphCredential(cfg.Graph)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := graph.New(graph.Config{
+		BaseURL: cfg.Graph.BaseURL, Credential: cred, MFAGroups: cfg.Graph.MFAGroups, Logger: log,
+		WriteRetryBudget: cfg.Graph.WriteRetryBudget,
+		HTTPClient:       &http.Client{Transport: graphTransport{next: http.DefaultTransport, m: m}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create graph client: %w", err)
+	}
+	return dir, nil
+}
+
 // serve runs the bot until ctx ends. started, if not nil, receives the address of the
 // listener once everything is ready (tests).
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- string) error {
 	m := newMetrics()
-	cred, err := graphCredential(cfg.Graph)
+	dir, err := newGraphClient(cfg, log, m)
 	if err != nil {
 		return err
-	}
-	dir, err := graph.New(graph.Config{
-		BaseURL: cfg.Graph.BaseURL, Credential: cred, MFAGroups: cfg.Graph.MFAGroups,
-		HTTPClient: &http.Client{Transport: graphTransport{next: http.DefaultTransport, m: m}},
-	})
-	if err != nil {
-		return fmt.Errorf("create graph client: %w", err)
 	}
 	store, err := approvals.OpenBolt(cfg.Database, approvals.BoltOptions{})
 	if err != nil {

@@ -33,6 +33,8 @@ var requiredGraphRoles = []string{
 	"Policy.Read.All",
 	"User.RevokeSessions.All",
 	"RoleManagement.Read.Directory",
+	// PIM for Groups: eligible memberships that make a target protected.
+	"PrivilegedEligibilitySchedule.Read.AzureADGroup",
 }
 
 // check is one line of `mfadesk validate`.
@@ -212,6 +214,11 @@ func missingRoles(have []string) []string {
 	}
 	if got["User.ReadWrite.All"] {
 		got["User.Read.All"], got["User.RevokeSessions.All"] = true, true
+	}
+	for _, broader := range []string{"PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup", "PrivilegedAccess.Read.AzureADGroup", "PrivilegedAccess.ReadWrite.AzureADGroup"} {
+		if got[broader] {
+			got["PrivilegedEligibilitySchedule.Read.AzureADGroup"] = true
+		}
 	}
 	var missing []string
 	for _, r := range requiredGraphRoles {

@@ -125,7 +125,7 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 			return m
 		}
 		r.log.WarnContext(ctx, "authorise caller", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "err", err)
-		return Refuse("Your rights could not be checked in the directory, so nothing was done. Try again shortly.")
+		return Refuse("Your rights could not be checked in the directory, so nothing was done: " + actions.Explain(err))
 	}
 	if !roles.helpdesk && !roles.approver {
 		r.log.InfoContext(ctx, "refused caller without rights", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "object_id", ev.Caller.ObjectID, "verb", cmd.Verb)

@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// Directory is what the policy needs to know about directory users. The actions
-// package implements it over Graph; it is asked at filing, at every decision and
-// again when an approved request is claimed for execution, never cached here, so
-// removing someone from a group takes effect at once.
+// Directory is what the policy needs to know about directory users. bot.ApprovalsDirectory
+// implements it over the directory reads of actions; it is asked at filing, at every
+// decision and again when an approved request is claimed for execution, never cached
+// here, so removing someone from a group takes effect at once.
 type Directory interface {
 	// IsMember reports whether the user is a (transitive) member of the group.
 	IsMember(ctx context.Context, userObjectID, groupID string) (bool, error)

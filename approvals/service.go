@@ -16,7 +16,7 @@ import (
 	"github.com/mfadesk/mfadesk/actions"
 )
 
-// Executor carries out an approved request; the actions package supplies it.
+// Executor carries out an approved request; bot.Executor implements it with actions' writes.
 type Executor interface {
 	// Execute performs req's action. record appends one step to the stored record,
 	// in a transaction of its own, while the request stays executing: call it as

@@ -122,7 +122,7 @@ func TestCallerRuleInTheCore(t *testing.T) {
 			if m := h.r.Submit(ctx, p.caller, goodForm); !m.Refusal || m.RequestID != "" {
 				t.Errorf("submit: %+v", m)
 			}
-			if m := h.r.Decide(ctx, p.caller, bot.Decision{RequestID: pending.RequestID, Approve: true}); !m.Refusal {
+			if m := h.r.Decide(ctx, p.caller, bot.Decision{RequestID: pending.RequestID, Approve: true, Card: h.n.card(pending.RequestID)}); !m.Refusal {
 				t.Errorf("approve: %+v", m)
 			}
 			if w := h.b.Writes(); len(w) != 0 {
@@ -149,7 +149,7 @@ func TestDisabledApproverRefusedWithTheCause(t *testing.T) {
 	u := h.b.users[oidAppr]
 	u.Enabled = false
 	h.b.addPerson(oidAppr, &u, gApprovers)
-	m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true})
+	m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)})
 	if !m.Refusal || !strings.Contains(m.Text, "disabled") {
 		t.Fatalf("disabled approver: %+v", m)
 	}
@@ -284,7 +284,7 @@ func TestCancelAndSystemStepsNamed(t *testing.T) {
 	}
 
 	done := h.r.Submit(ctx, agent, goodForm)
-	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: done.RequestID, Approve: true}); m.Refusal {
+	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: done.RequestID, Approve: true, Card: h.n.card(done.RequestID)}); m.Refusal {
 		t.Fatal(m.Text)
 	}
 	s := cardText(h.r.Handle(ctx, bot.Event{Caller: approver, Text: "show " + done.RequestID}))
@@ -309,7 +309,7 @@ func TestSecondApproverSeesTheRisk(t *testing.T) {
 	if !strings.Contains(cardText(h.n.posted[0]), risk) {
 		t.Fatalf("first card lacks the risk:\n%s", cardText(h.n.posted[0]))
 	}
-	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true}); m.Refusal || !strings.Contains(m.Text, "1 of 2") {
+	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)}); m.Refusal || !strings.Contains(m.Text, "1 of 2") {
 		t.Fatalf("first approval: %+v", m)
 	}
 	second := h.n.updates[len(h.n.updates)-1]
@@ -332,14 +332,14 @@ func TestDisabledFirstApproverAtClaim(t *testing.T) {
 	f := goodForm
 	f.Action, f.Target = "revoke", oidAdmin
 	ack := h.r.Submit(ctx, agent, f)
-	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true}); m.Refusal {
+	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)}); m.Refusal {
 		t.Fatal(m.Text)
 	}
 	u := h.b.users[oidAppr]
 	u.Enabled = false
 	h.b.addPerson(oidAppr, &u, gApprovers)
 	sam := bot.Caller{Platform: "web", ChatID: "sam", ObjectID: oidAppr2}
-	h.r.Decide(ctx, sam, bot.Decision{RequestID: ack.RequestID, Approve: true})
+	h.r.Decide(ctx, sam, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)})
 	req, err := h.svc.Get(ctx, ack.RequestID)
 	if err != nil {
 		t.Fatal(err)

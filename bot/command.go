@@ -12,7 +12,7 @@ import (
 // Verb is a command word.
 type Verb string
 
-// The verbs of PRODUCT.md.
+// The verbs a chat user can type (help lists them with their summaries).
 const (
 	VerbHelp       Verb = "help"
 	VerbUser       Verb = "user"

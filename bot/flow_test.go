@@ -139,13 +139,29 @@ type notifier struct {
 	updates []bot.Message
 	told    []string
 	audit   []string
+	refs    map[string]bot.CardRef // by request id
 }
 
 func (n *notifier) PostApproval(_ context.Context, m bot.Message) (bot.CardRef, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.posted = append(n.posted, m)
-	return bot.CardRef{Channel: "C-APPROVALS", ID: fmt.Sprint(len(n.posted))}, nil
+	ref := bot.CardRef{Channel: "C-APPROVALS", ID: fmt.Sprint(len(n.posted))}
+	if n.refs == nil {
+		n.refs = map[string]bot.CardRef{}
+	}
+	n.refs[m.RequestID] = ref
+	return ref, nil
+}
+
+// card is where the approval card of request id was posted, as a click on it reports
+// it (the router stores the ref with the platform it was posted on).
+func (n *notifier) card(id string) bot.CardRef {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ref := n.refs[id]
+	ref.Platform = "web"
+	return ref
 }
 
 func (n *notifier) UpdateApproval(_ context.Context, ref bot.CardRef, m bot.Message) error {
@@ -244,16 +260,16 @@ func TestRequestFlowReregister(t *testing.T) {
 	}
 
 	// The requester clicks Approve on their own request: refused, nothing runs.
-	self := h.r.Decide(ctx, agent, bot.Decision{RequestID: ack.RequestID, Approve: true})
+	self := h.r.Decide(ctx, agent, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)})
 	if !self.Refusal || len(h.b.Writes()) != 0 {
 		t.Fatalf("self-approval: %+v, writes %v", self, h.b.Writes())
 	}
 	// Deny needs a reason.
-	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID}); !m.Refusal || m.Errors["justification"] == "" {
+	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Card: h.n.card(ack.RequestID)}); !m.Refusal || m.Errors["justification"] == "" {
 		t.Fatalf("deny without reason: %+v", m)
 	}
 	// The approver approves: the methods of the snapshot are deleted, then sessions revoked.
-	ok := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true})
+	ok := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)})
 	if ok.Refusal || !strings.Contains(ok.Text, "done") {
 		t.Fatalf("approve: %+v", ok)
 	}
@@ -262,7 +278,7 @@ func TestRequestFlowReregister(t *testing.T) {
 		t.Fatalf("writes = %v, want %v (the password is never in the snapshot)", got, want)
 	}
 	// A replayed click changes nothing.
-	if again := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true}); !again.Refusal {
+	if again := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)}); !again.Refusal {
 		t.Fatalf("replayed approve: %+v", again)
 	}
 	if len(h.b.Writes()) != 2 {
@@ -366,7 +382,7 @@ func TestPendingShowCancel(t *testing.T) {
 	if m := h.r.Handle(ctx, bot.Event{Caller: agent, Text: "cancel " + ack.RequestID}); m.Refusal {
 		t.Fatalf("requester could not cancel: %+v", m)
 	}
-	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true}); !m.Refusal {
+	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)}); !m.Refusal {
 		t.Fatalf("approved a cancelled request: %+v", m)
 	}
 	if len(h.b.Writes()) != 0 {

@@ -23,7 +23,8 @@ type Requests interface {
 	History(ctx context.Context, id string) ([]approvals.Event, error)
 	// Precheck runs Submit's checks that need no form, when the form is asked for.
 	Precheck(ctx context.Context, action approvals.Action, requester approvals.Actor, target approvals.Target) (approvals.Protection, error)
-	// Refused audits a refusal the router made itself (a caller without rights).
+	// Refused audits an attempt the bot refused before calling the service (a caller
+	// without rights, a click from the wrong card).
 	Refused(ctx context.Context, attempt string, by approvals.Actor, requestID string, target approvals.Target, code approvals.Code, msg string)
 	// Policy is the effective policy: the form offers only what it accepts.
 	Policy() approvals.Policy
@@ -344,6 +345,16 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 		r.log.WarnContext(ctx, "identify approver", "err", err)
 		return Refuse("Your directory identity could not be read, so nothing was decided. Try again shortly.")
 	}
+	if ok, err := r.postedCard(ctx, d.RequestID, c, d.Card); !ok {
+		if err != nil {
+			r.log.ErrorContext(ctx, "read approval cards", "request", d.RequestID, "err", err)
+			return Refuse("The approval cards could not be read, so nothing was decided. Try again shortly.")
+		}
+		const msg = "That button is not on the approval card of this request, so nothing was decided: use the card in the approvals channel."
+		r.log.WarnContext(ctx, "refused a decision from another card", "request", d.RequestID, "platform", c.Platform, "card_channel", d.Card.Channel, "card_id", d.Card.ID)
+		r.req.Refused(ctx, "decide", by, d.RequestID, approvals.Target{}, approvals.ErrWrongCard, msg)
+		return Refuse(msg)
+	}
 	if d.Retry {
 		req, err := r.req.Retry(ctx, d.RequestID, by)
 		if err != nil {
@@ -362,6 +373,27 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 		return Refuse(approvals.UserMessage(err))
 	}
 	return Message{Private: true, Text: fmt.Sprintf("You %s %s: it is now %s.", map[bool]string{true: "approved", false: "denied"}[d.Approve], req.ID, stateWords(req)), RequestID: req.ID}
+}
+
+// postedCard reports whether card — where a click came from — is one of the cards
+// posted for request id, on the caller's platform. The request id in a button is the
+// clicker's to change (another request's id on this card, a crafted click in a
+// private chat); where the click came from is reported by the platform. An empty or
+// unreadable card list refuses (fail closed).
+func (r *Router) postedCard(ctx context.Context, id string, c Caller, card CardRef) (bool, error) {
+	if card.Platform != c.Platform || card.Channel == "" || card.ID == "" {
+		return false, nil
+	}
+	refs, err := r.cards.Cards(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, ref := range refs {
+		if ref == card {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (r *Router) cancel(ctx context.Context, c Caller, id string, roles callerRoles) Message {
@@ -450,11 +482,49 @@ func (r *Router) OnChange(req approvals.Request) {
 	if !req.State.Open() {
 		if n, ok := r.notifiers[req.Requester.Platform]; ok {
 			to := Caller{Platform: req.Requester.Platform, ChatID: req.Requester.ChatID, ObjectID: req.Requester.ObjectID, Name: req.Requester.DisplayName}
-			msg := Message{Private: true, Text: fmt.Sprintf("Your request %s (%s for %s) is %s.", req.ID, req.Action, req.Target.String(), stateWords(req)), Sections: card.Sections, RequestID: req.ID}
+			msg := OutcomeMessage(req, card)
 			if err := n.Tell(ctx, to, msg); err != nil {
 				r.log.ErrorContext(ctx, "tell requester", "request", req.ID, "err", err)
 			}
 		}
+	}
+}
+
+// OutcomeMessage tells the requester how their request ended. The headline says it
+// (Teams and Slack show a card's title, not its summary text) and so does the text,
+// which is all the web chat's inbox and a notification show: for a denial, who denied
+// it and why, as the deny box promises the approver.
+func OutcomeMessage(req approvals.Request, card Message) Message {
+	is := "is " + stateWords(req)
+	if req.State == approvals.StateFailed {
+		is = "failed"
+	}
+	text := fmt.Sprintf("Your request %s (%s for %s) %s", req.ID, req.Action, req.Target.String(), is)
+	switch req.State {
+	case approvals.StateDenied:
+		for _, d := range req.Decisions {
+			if d.Verdict == approvals.VerdictDeny {
+				text += " by " + d.By.String()
+				if j := strings.TrimSpace(d.Justification); j != "" {
+					text += ": " + strings.TrimSuffix(maskPhones(j), ".")
+				}
+			}
+		}
+	case approvals.StateExpired:
+		text += " (no approver decided by " + fmtTime(req.Expires) + "); nothing ran"
+	case approvals.StateCancelled:
+		text += " (cancelled by " + req.Requester.String() + " at " + fmtTime(req.Updated) + "); nothing ran"
+	case approvals.StateFailed:
+		if req.Error != "" {
+			text += ": " + strings.TrimSuffix(req.Error, ".")
+		}
+	}
+	return Message{
+		Private:   true,
+		Title:     fmt.Sprintf("Your request %s %s", req.ID, is),
+		Text:      text + ".",
+		Sections:  card.Sections,
+		RequestID: req.ID,
 	}
 }
 
@@ -539,8 +609,9 @@ func (r *Router) render(req approvals.Request) Message {
 	return RenderApproval(req, req.Risk, func(t string) bool { return r.deletes[t] })
 }
 
-// RenderApproval renders the approval card: exactly what will run, on whom, asked by
-// whom and why, how the identity was verified, the decisions and the results. deletes
+// RenderApproval renders the approval card: exactly what will run (or, by the
+// request's state, what ran or that nothing ran, and who closed it), on whom, asked
+// by whom and why, how the identity was verified, the decisions and the results. deletes
 // says which method types a re-register deletes: the card lists those as deleted and
 // every other method of the snapshot as kept, so the approver sees the truth.
 func RenderApproval(req approvals.Request, risk []string, deletes func(methodType string) bool) Message {
@@ -564,28 +635,26 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 	}
 	sections := []Section{{Facts: facts}}
 
-	will := Section{Heading: "What will run"}
-	switch req.Action {
-	case approvals.ActionReregister:
-		t := &Table{Columns: []string{"Method", "Type", "On approval"}}
+	sections = append(sections, closedFacts(req)...)
+	w := runWordsFor(req)
+	will := Section{Heading: w.heading, Text: w.text}
+	if req.Action == approvals.ActionReregister {
+		t := &Table{Columns: []string{"Method", "Type", w.column}}
 		deleted := 0
 		for _, m := range req.Methods {
-			what := "kept"
+			what := w.kept
 			if deletes(m.Type) {
-				what = "deleted"
+				what = w.deleted
 				deleted++
 			}
 			t.Rows = append(t.Rows, []string{orDash(m.Label), m.Type, what})
 		}
-		will.Text = actionWarning[string(req.Action)]
 		if len(t.Rows) > 0 {
 			will.Table = t
 		}
 		if deleted == 0 {
-			will.Note = "The user has no phone, Authenticator or OATH method: only the sign-out will run."
+			will.Note = "The user has no phone, Authenticator or OATH method: only the sign-out " + w.signOutOnly + "."
 		}
-	default:
-		will.Text = actionWarning[string(req.Action)]
 	}
 	sections = append(sections, will)
 	if len(risk) > 0 {
@@ -629,6 +698,72 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 		m.Buttons = []Button{{Kind: ButtonRetry, Label: "Retry", Value: req.ID}}
 	}
 	return m
+}
+
+// closedFacts says who closed a request that never ran, and when: the card of a
+// cancelled or expired request is read later by people who did not see it happen.
+// A denial is in the Decisions section, with its justification.
+func closedFacts(req approvals.Request) []Section {
+	switch req.State {
+	case approvals.StateCancelled:
+		// Only the requester may cancel, and the cancellation is the request's last write.
+		return []Section{{Facts: []Fact{{"Cancelled", fmt.Sprintf("by %s at %s; nothing ran", req.Requester.String(), fmtTime(req.Updated))}}}}
+	case approvals.StateExpired:
+		return []Section{{Facts: []Fact{{"Expired", fmt.Sprintf("at %s, before an approver decided; nothing ran", fmtTime(req.Expires))}}}}
+	}
+	return nil
+}
+
+// runWords is how a card speaks of the action in a given state: before the run it
+// promises, during it reports, after it tells what happened, and once closed without
+// a run it says that nothing ran. A card is read long after the click.
+type runWords struct {
+	heading, text     string
+	column, deleted   string
+	kept, signOutOnly string
+}
+
+// actionDoes says what each action does, as a verb phrase in three tenses.
+var actionDoes = map[approvals.Action]struct{ future, present, past, plan string }{
+	approvals.ActionReregister: {
+		future:  actionWarning[string(approvals.ActionReregister)],
+		present: "mfadesk is deleting the user's phone, Microsoft Authenticator and software OATH methods (the default last), then signs them out everywhere.",
+		past:    "mfadesk deleted the user's phone, Microsoft Authenticator and software OATH methods and signed them out everywhere. They must register MFA again at their next sign-in.",
+		plan:    "delete the user's phone, Microsoft Authenticator and software OATH methods and sign them out everywhere",
+	},
+	approvals.ActionRevoke: {
+		future:  actionWarning[string(approvals.ActionRevoke)],
+		present: "mfadesk is signing the user out everywhere: every refresh token and browser session is being revoked.",
+		past:    "mfadesk signed the user out everywhere: every refresh token and browser session was revoked, so they must sign in again, with MFA, on every device.",
+		plan:    "sign the user out everywhere (revoke every refresh token and browser session)",
+	},
+}
+
+func runWordsFor(req approvals.Request) runWords {
+	d := actionDoes[req.Action]
+	if d.plan == "" {
+		d.plan = "run " + string(req.Action)
+		d.future, d.present, d.past = "On approval mfadesk will "+d.plan+".", "mfadesk is running "+string(req.Action)+".", "mfadesk ran "+string(req.Action)+"."
+	}
+	switch req.State {
+	case approvals.StatePending, approvals.StateApproved:
+		return runWords{"What will run", d.future, "On approval", "deleted", "kept", "will run"}
+	case approvals.StateExecuting:
+		return runWords{"What is running", d.present, "Now", "being deleted", "kept", "runs"}
+	case approvals.StateSucceeded:
+		return runWords{"What ran", d.past, "Outcome", "deleted", "kept", "ran"}
+	case approvals.StateFailed:
+		return runWords{"What was attempted", "mfadesk set out to " + d.plan + ", and failed: the result below says which steps ran.", "Planned", "delete", "keep", "was attempted"}
+	}
+	why := map[approvals.State]string{
+		approvals.StateDenied:    "the request was denied",
+		approvals.StateExpired:   "the request expired before an approver decided",
+		approvals.StateCancelled: "the requester cancelled the request",
+	}[req.State]
+	if why == "" {
+		why = "the request is " + string(req.State)
+	}
+	return runWords{"Nothing ran", "Nothing ran: " + why + ". It asked mfadesk to " + d.plan + ".", "Asked for", "delete", "keep", "was asked for"}
 }
 
 func detailSuffix(s string) string {

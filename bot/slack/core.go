@@ -254,6 +254,9 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 		return a.answerLater(ic.ResponseURL, bot.Refuse("That button does not belong to a valid mfadesk request."))
 	}
 	reqID := act.Value
+	// The card clicked is the message holding the button, as Slack reports it: the
+	// button's value names the request, but only this says which card it was on.
+	card := clickedCard(ic)
 	if act.ActionID == actionApprove || act.ActionID == actionRetry {
 		retry, what := act.ActionID == actionRetry, "approve "
 		if retry {
@@ -266,16 +269,14 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 				a.respond(ctx, ic.ResponseURL, bot.Refuse(refusalText(err)))
 				return
 			}
-			msg := a.h.Decide(ctx, caller, bot.Decision{RequestID: reqID, Approve: !retry, Retry: retry})
+			msg := a.h.Decide(ctx, caller, bot.Decision{RequestID: reqID, Approve: !retry, Retry: retry, Card: card})
 			a.respond(ctx, ic.ResponseURL, msg)
 		}}
 	}
 	return reply{what: "open deny form " + reqID, follow: func(ctx context.Context) {
-		channel := ic.Container.ChannelID
-		if channel == "" {
-			channel = ic.Channel.ID
-		}
-		m := formMeta{Kind: metaDeny, User: ic.User.ID, Issued: a.now().Unix(), RequestID: reqID, Channel: channel}
+		// The signed form metadata carries the card, so the denial is checked against
+		// the card Deny was clicked on.
+		m := formMeta{Kind: metaDeny, User: ic.User.ID, Issued: a.now().Unix(), RequestID: reqID, Channel: card.Channel, MessageTs: card.ID}
 		if checkResponseURL(ic.ResponseURL, a.respHost) == nil {
 			m.ResponseURL = ic.ResponseURL
 		}
@@ -291,6 +292,16 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 			a.respond(ctx, ic.ResponseURL, bot.Refuse(fmt.Sprintf("The deny form could not be opened (%s). Click Deny again.", slackError(err))))
 		}
 	}}
+}
+
+// clickedCard is the message a block_actions click came from, in the form
+// Notifier.PostApproval returns it (channel id and message ts).
+func clickedCard(ic goslack.InteractionCallback) bot.CardRef {
+	channel := ic.Container.ChannelID
+	if channel == "" {
+		channel = ic.Channel.ID
+	}
+	return bot.CardRef{Platform: "slack", Channel: channel, ID: ic.Container.MessageTs}
 }
 
 // staleForm is the answer to a submission whose metadata does not check out.
@@ -378,7 +389,8 @@ func (a *Adapter) onDenySubmit(ic goslack.InteractionCallback) reply {
 			a.log.InfoContext(ctx, "refused denier", "user", ic.User.ID, "request", m.RequestID, "err", err)
 			return bot.Refuse(refusalText(err))
 		}
-		return a.h.Decide(ctx, caller, bot.Decision{RequestID: m.RequestID, Approve: false, Justification: why})
+		return a.h.Decide(ctx, caller, bot.Decision{RequestID: m.RequestID, Approve: false, Justification: why,
+			Card: bot.CardRef{Platform: "slack", Channel: m.Channel, ID: m.MessageTs}})
 	}
 	answer := func(msg bot.Message) *goslack.ViewSubmissionResponse {
 		if e, ok := msg.Errors["justification"]; ok {

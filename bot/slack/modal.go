@@ -72,6 +72,7 @@ type formMeta struct {
 	Choices     []metaChoice `json:"c,omitempty"`
 	RequestID   string       `json:"id,omitempty"`
 	Channel     string       `json:"ch,omitempty"`
+	MessageTs   string       `json:"ts,omitempty"` // deny: the ts of the card Deny was clicked on
 	ResponseURL string       `json:"r,omitempty"`
 }
 

@@ -90,7 +90,15 @@ type TeamsConfig struct {
 	CertificateFile   string `yaml:"certificate_file"`
 	CertificatePass   string `yaml:"certificate_password"` // secret: MFADESK_TEAMS_CERTIFICATE_PASSWORD(_FILE)
 	OpenIDMetadataURL string `yaml:"openid_metadata_url"`  // default: Bot Framework's
-	ServiceURL        string `yaml:"service_url"`          // e.g. https://smba.trafficmanager.net/teams/
+	// EntraMetadataURL lists the keys of Entra-issued inbound tokens; AuthorityHost is
+	// where the bot gets its own connector token. Defaults: the public cloud; national
+	// clouds set both (e.g. https://login.microsoftonline.us/).
+	EntraMetadataURL string `yaml:"entra_metadata_url"`
+	AuthorityHost    string `yaml:"authority_host"`
+	ServiceURL       string `yaml:"service_url"` // e.g. https://smba.trafficmanager.net/teams/
+	// ServiceHosts are the connector hosts activities may name as their serviceUrl
+	// (and replies go to); default the public, GCC and GCC High Teams connectors.
+	ServiceHosts []string `yaml:"service_hosts"`
 	// EntraTenants whose Entra-issued tokens are accepted; default the Bot Service's own.
 	// Any other tenant (ours included) needs EntraCallers: every app registered there
 	// could otherwise mint a token that speaks for any user.
@@ -188,7 +196,8 @@ func (c *Config) defaults() {
 	def(&c.Slack.Mode, "socket")
 	def(&c.Slack.APIURL, "https://slack.com/api/")
 	def(&c.Teams.Credential, "client_secret")
-	def(&c.Teams.OpenIDMetadataURL, "https://login.botframework.com/v1/.well-known/openidconfiguration")
+	def(&c.Teams.OpenIDMetadataURL, teams.DefaultOpenIDMetadataURL)
+	def(&c.Teams.EntraMetadataURL, teams.DefaultEntraMetadataURL)
 	if c.Approvals.Expiry == 0 {
 		c.Approvals.Expiry = 30 * time.Minute
 	}
@@ -202,6 +211,9 @@ func (c *Config) defaults() {
 		c.Graph.MFAGroups = []string{"mfaoptin"}
 	}
 }
+
+// hostRe is a DNS host name: dot-separated labels of letters, digits and hyphens.
+var hostRe = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 
 var guidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -369,9 +381,23 @@ func (t *TeamsConfig) validate(bad func(string, string, ...any) error) error {
 			}
 		}
 	}
-	u, err := url.Parse(t.OpenIDMetadataURL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !isLoopbackHost(u.Hostname())) {
-		return bad("teams.openid_metadata_url", "%q is not an https URL", t.OpenIDMetadataURL)
+	for i, h := range t.ServiceHosts {
+		if !hostRe.MatchString(h) {
+			return bad("teams.service_hosts", "entry %d %q is not a host name (no scheme, port or path)", i, h)
+		}
+	}
+	for _, k := range []struct{ key, v string }{
+		{"teams.openid_metadata_url", t.OpenIDMetadataURL},
+		{"teams.entra_metadata_url", t.EntraMetadataURL},
+	} {
+		if !httpsURL(k.v) {
+			return bad(k.key, "%q is not an https URL", k.v)
+		}
+	}
+	if t.AuthorityHost != "" {
+		if u, err := url.Parse(t.AuthorityHost); err != nil || !httpsURL(t.AuthorityHost) || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return bad("teams.authority_host", "%q is not an https authority host such as https://login.microsoftonline.us/", t.AuthorityHost)
+		}
 	}
 	if t.ApprovalsChannel == "" {
 		return bad("teams.approvals_channel", "is required: approval cards go there")
@@ -380,6 +406,12 @@ func (t *TeamsConfig) validate(bad func(string, string, ...any) error) error {
 		return bad("teams.audit_channel", "is required: every audit event is posted there")
 	}
 	return nil
+}
+
+// httpsURL accepts https URLs, and http ones only on loopback (local fakes).
+func httpsURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Host != "" && u.User == nil && (u.Scheme == "https" || (u.Scheme == "http" && isLoopbackHost(u.Hostname())))
 }
 
 func isLoopbackHost(h string) bool {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mfadesk/mfadesk/bot/teams"
 )
 
 const baseConfig = `
@@ -63,6 +65,9 @@ func TestConfigSecretFromFile(t *testing.T) {
 	}
 }
 
+// teamsBase is a valid teams section, to which a case appends the key it tests.
+const teamsBase = "teams:\n  enabled: true\n  app_id: 55555555-5555-4555-8555-555555555555\n  tenant_id: 11111111-1111-4111-8111-111111111111\n  credential: managed_identity\n  approvals_channel: a\n  audit_channel: b\n"
+
 func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -107,6 +112,17 @@ func TestConfigErrors(t *testing.T) {
 			return s + "teams:\n  enabled: true\n  app_id: 55555555-5555-4555-8555-555555555555\n  tenant_id: 11111111-1111-4111-8111-111111111111\n  credential: managed_identity\n  approvals_channel: a\n  audit_channel: b\n  entra_tenants: [11111111-1111-4111-8111-111111111111]\n"
 		}, goodEnv, "teams.entra_callers"},
 		{"teams without app id", func(s string) string { return s + "teams:\n  enabled: true\n" }, goodEnv, "teams.app_id"},
+		{"teams entra metadata over http", func(s string) string {
+			return s + teamsBase + "  entra_metadata_url: http://login.microsoftonline.us/common/v2.0/.well-known/openid-configuration\n"
+		}, goodEnv, "teams.entra_metadata_url"},
+		{"teams openid metadata not a URL", func(s string) string { return s + teamsBase + "  openid_metadata_url: login.botframework.com\n" }, goodEnv, "teams.openid_metadata_url"},
+		{"teams authority with a tenant path", func(s string) string {
+			return s + teamsBase + "  authority_host: https://login.microsoftonline.us/contoso.onmicrosoft.us\n"
+		}, goodEnv, "teams.authority_host"},
+		{"teams authority over http", func(s string) string { return s + teamsBase + "  authority_host: http://login.microsoftonline.us/\n" }, goodEnv, "teams.authority_host"},
+		{"teams service host with a scheme", func(s string) string {
+			return s + teamsBase + "  service_hosts: [https://smba.trafficmanager.net/teams/]\n"
+		}, goodEnv, "teams.service_hosts"},
 		{"write retry budget", func(s string) string {
 			return strings.Replace(s, "  credential: client_secret\n", "  credential: client_secret\n  write_retry_budget: 1h\n", 1)
 		}, goodEnv, "graph.write_retry_budget"},
@@ -153,5 +169,28 @@ func TestCloudFor(t *testing.T) {
 		if got := cloudFor(base, "").ActiveDirectoryAuthorityHost; got != want {
 			t.Errorf("cloudFor(%s) = %s, want %s", base, got, want)
 		}
+	}
+}
+
+// The Teams keys for national clouds: defaults are the public cloud's; set values are
+// kept and reach the credential's authority.
+func TestTeamsCloudKeys(t *testing.T) {
+	cfg, err := ParseConfig([]byte(baseConfig+teamsBase), env(goodEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Teams.EntraMetadataURL != teams.DefaultEntraMetadataURL || cfg.Teams.OpenIDMetadataURL != teams.DefaultOpenIDMetadataURL || cfg.Teams.AuthorityHost != "" {
+		t.Errorf("defaults: %+v", cfg.Teams)
+	}
+	gov := teamsBase + "  entra_metadata_url: https://login.microsoftonline.us/common/v2.0/.well-known/openid-configuration\n  authority_host: https://login.microsoftonline.us/\n"
+	cfg, err = ParseConfig([]byte(baseConfig+gov), env(goodEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Teams.EntraMetadataURL != "https://login.microsoftonline.us/common/v2.0/.well-known/openid-configuration" || cfg.Teams.AuthorityHost != "https://login.microsoftonline.us/" {
+		t.Errorf("national cloud: %+v", cfg.Teams)
+	}
+	if _, err := teamsCredential(cfg.Teams); err != nil {
+		t.Errorf("credential: %v", err)
 	}
 }

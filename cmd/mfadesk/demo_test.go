@@ -169,10 +169,17 @@ func (d *demoRun) state(persona string) web.State {
 	return st
 }
 
+// decide clicks on the card of request id in the approvals pane, as the page does.
 func (d *demoRun) decide(persona, id string, approve bool, justification string) bot.Message {
 	d.t.Helper()
+	cardID := ""
+	for _, c := range d.state(persona).Approvals {
+		if c.Message.RequestID == id {
+			cardID = c.ID
+		}
+	}
 	var m bot.Message
-	d.call(http.MethodPost, "/api/decide", map[string]any{"persona": persona, "request_id": id, "approve": approve, "justification": justification}, &m)
+	d.call(http.MethodPost, "/api/decide", map[string]any{"persona": persona, "card_id": cardID, "request_id": id, "approve": approve, "justification": justification}, &m)
 	return m
 }
 

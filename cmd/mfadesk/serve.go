@@ -87,17 +87,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	}
 	var teamsAdapter *teams.Adapter
 	if cfg.Teams.Enabled {
-		tcred, err := teams.NewCredential(teams.CredentialConfig{
-			Kind: cfg.Teams.Credential, TenantID: cfg.Teams.TenantID, AppID: cfg.Teams.AppID,
-			Secret: cfg.Teams.AppPassword, CertificateFile: cfg.Teams.CertificateFile, CertificatePassword: cfg.Teams.CertificatePass,
-		})
+		tcred, err := teamsCredential(cfg.Teams)
 		if err != nil {
 			return fmt.Errorf("teams: %w", err)
 		}
 		teamsAdapter, err = teams.New(teams.Options{
-			AppID: cfg.Teams.AppID, TenantID: cfg.Teams.TenantID, Credential: tcred, ServiceURL: cfg.Teams.ServiceURL,
+			AppID: cfg.Teams.AppID, TenantID: cfg.Teams.TenantID, Credential: tcred, ServiceURL: cfg.Teams.ServiceURL, ServiceHosts: cfg.Teams.ServiceHosts,
 			ApprovalsChannel: cfg.Teams.ApprovalsChannel, AuditChannel: cfg.Teams.AuditChannel,
-			OpenIDMetadataURL: cfg.Teams.OpenIDMetadataURL, Logger: log,
+			OpenIDMetadataURL: cfg.Teams.OpenIDMetadataURL, EntraMetadataURL: cfg.Teams.EntraMetadataURL, KeyRetry: teamsKeyRetry, Logger: log,
 			EntraTenants: cfg.Teams.EntraTenants, EntraCallers: cfg.Teams.EntraCallers,
 		})
 		if err != nil {
@@ -135,7 +132,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() || (slackAdapter != nil && !slackAdapter.Ready()) {
+		if !ready.Load() || (slackAdapter != nil && !slackAdapter.Ready()) || (teamsAdapter != nil && !teamsAdapter.Ready()) {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
@@ -170,9 +167,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 		}
 	}
 	if teamsAdapter != nil {
-		if err := teamsAdapter.LoadKeys(ctx); err != nil {
-			return fmt.Errorf("teams: load Bot Framework signing keys: %w", err)
-		}
+		// Keys that cannot be read yet do not stop serve: Slack, the sweeper and the
+		// health endpoints keep working, /readyz says not ready, Teams requests get 503
+		// until the keys load, and loading is retried.
+		go loadTeamsKeys(runCtx, teamsAdapter, log)
 		mux.Handle("POST /api/messages", m.observeAck("teams", teamsAdapter.Handler(h)))
 	}
 
@@ -207,4 +205,26 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 		runErr = err
 	}
 	return runErr
+}
+
+// teamsKeyRetry is how often serve retries reading the Teams signing keys.
+var teamsKeyRetry = 30 * time.Second
+
+// loadTeamsKeys reads the Teams signing keys, retrying until they load or ctx ends.
+func loadTeamsKeys(ctx context.Context, a *teams.Adapter, log *slog.Logger) {
+	for {
+		err := a.LoadKeys(ctx)
+		if err == nil {
+			log.InfoContext(ctx, "teams: signing keys loaded; ready")
+			return
+		}
+		log.ErrorContext(ctx, "teams: signing keys not loaded; not ready, retrying", "retry_in", teamsKeyRetry, "err", err)
+		t := time.NewTimer(teamsKeyRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,5 +111,91 @@ func TestGraphEndpointLabel(t *testing.T) {
 		if got := graphEndpoint(in); got != want {
 			t.Errorf("graphEndpoint(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// Signing keys that cannot be read at start do not stop serve: it serves, /readyz
+// says not ready while the metadata host fails, and once the host answers the retry
+// loads the keys and /readyz says ready. Before, serve exited with the fetch error.
+func TestServeTeamsKeysUnavailableAtStart(t *testing.T) {
+	old := teamsKeyRetry
+	teamsKeyRetry = 20 * time.Millisecond
+	defer func() { teamsKeyRetry = old }()
+
+	var up atomic.Bool
+	var idp *httptest.Server
+	idp = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/keys") {
+			fmt.Fprint(w, `{"keys":[]}`)
+			return
+		}
+		fmt.Fprintf(w, `{"issuer":"x","jwks_uri":%q,"id_token_signing_alg_values_supported":["RS256"]}`, idp.URL+r.URL.Path+"/keys")
+	}))
+	defer idp.Close()
+	tenant := graphtest.MustTenant("demo")
+	gs := httptest.NewServer(graphtest.NewServer(tenant))
+	defer gs.Close()
+	yaml := fmt.Sprintf(`
+listen: 127.0.0.1:0
+database: %s
+graph:
+  base_url: %s/v1.0
+  credential: none
+groups:
+  helpdesk: %s
+  approvers: %s
+teams:
+  enabled: true
+  app_id: 55555555-5555-4555-8555-555555555555
+  tenant_id: 11111111-1111-4111-8111-111111111111
+  credential: managed_identity
+  openid_metadata_url: %s/bf
+  entra_metadata_url: %s/entra
+  approvals_channel: "19:approvals@thread.tacv2"
+  audit_channel: "19:audit@thread.tacv2"
+`, filepath.Join(t.TempDir(), "mfadesk.db"), gs.URL, tenant.GroupID("mfadesk-helpdesk"), tenant.GroupID("mfadesk-approvers"), idp.URL, idp.URL)
+	cfg, err := ParseConfig([]byte(yaml), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), started) }()
+	var addr string
+	select {
+	case addr = <-started:
+	case err := <-done:
+		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	ready := func() int {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := ready(); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while the keys cannot load: %d", code)
+	}
+	up.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for ready() != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("still not ready 10 s after the metadata host came back")
+		}
+		time.Sleep(10 * time.Millisecond) // polling an HTTP endpoint: nothing to wait on
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
 	}
 }

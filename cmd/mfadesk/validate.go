@@ -67,9 +67,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}
 	checks := validate(ctx, cfg, validateDeps{
 		graphCred: graphCredential,
-		teamsCred: func(t TeamsConfig) (azcore.TokenCredential, error) {
-			return teams.NewCredential(teams.CredentialConfig{Kind: t.Credential, TenantID: t.TenantID, AppID: t.AppID, Secret: t.AppPassword, CertificateFile: t.CertificateFile, CertificatePassword: t.CertificatePass})
-		},
+		teamsCred: teamsCredential,
 	})
 	failed := 0
 	fmt.Fprintln(stdout, "PASS config: "+*path)

@@ -38,7 +38,9 @@
 //     again", ErrExpired);
 //   - the requester is still a member of the helpdesk group and every approver of
 //     the approvals that count still a member of the approvers group, asked now
-//     through Directory.IsMember (ErrNotRequester, ErrNotApprover);
+//     through Directory.IsMember, which also applies the caller rule (the account
+//     exists, is enabled, is a member and not a guest; an *IneligibleError names a
+//     failed one) (ErrNotRequester, ErrNotApprover);
 //   - the target's protection, read now, still allows the request with the approvals
 //     it has (ErrProtectedTarget, ErrWeakVerification).
 //

@@ -337,13 +337,19 @@ func (s *Service) recheckDirectory(ctx context.Context, r Request) *Error {
 // requester in the helpdesk group, an approver in the approvers group.
 func (s *Service) memberRecheck(ctx context.Context, r Request, user, group string) *Error {
 	ok, err := s.dir.IsMember(ctx, user, group)
+	// A disabled, guest or deleted account is an answer, not an outage: the request
+	// fails with that cause rather than waiting for a retry.
+	cause := ""
+	if ie := (*IneligibleError)(nil); errors.As(err, &ie) {
+		ok, err, cause = false, nil, " (the directory account "+ie.Why+")"
+	}
 	switch {
 	case err != nil:
 		return unavailableAtClaim(r, err)
 	case ok:
 		return nil
 	case sameOID(user, r.Requester.ObjectID) && group == s.policy.HelpdeskGroupID:
-		return refusef(ErrNotRequester, "Request %s was not carried out because its requester, %s, is no longer an eligible member of the helpdesk group; file it again if it is still needed.", r.ID, r.Requester)
+		return refusef(ErrNotRequester, "Request %s was not carried out because its requester, %s, is no longer an eligible member of the helpdesk group%s; file it again if it is still needed.", r.ID, r.Requester, cause)
 	}
 	who := user
 	for _, d := range r.Approvals() {
@@ -351,7 +357,7 @@ func (s *Service) memberRecheck(ctx context.Context, r Request, user, group stri
 			who = d.By.String()
 		}
 	}
-	return refusef(ErrNotApprover, "Request %s was not carried out because the approval by %s no longer counts: they are no longer an eligible approver; file it again if it is still needed.", r.ID, who)
+	return refusef(ErrNotApprover, "Request %s was not carried out because the approval by %s no longer counts: they are no longer an eligible approver%s; file it again if it is still needed.", r.ID, who, cause)
 }
 
 func unavailableAtClaim(r Request, err error) *Error {

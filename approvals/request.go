@@ -153,6 +153,10 @@ func (a Actor) String() string {
 	if a.ObjectID != "" {
 		return a.ObjectID
 	}
+	if a.Platform == "" && a.ChatID == "" {
+		// No person: a step mfadesk took itself (expiry, recovery, execution).
+		return "mfadesk"
+	}
 	return "an unlinked " + a.Platform + " user " + a.ChatID
 }
 
@@ -198,6 +202,10 @@ type NewRequest struct {
 	Reason       string
 	Verification Verification
 	Ticket       string
+	// Risk is what the approver should weigh (admin rights, recent failures), as
+	// lines for the card. It is display data read at filing, kept so that every
+	// rendering of the card shows it, and not part of what is approved (the digest).
+	Risk []string
 }
 
 // Request is the stored record of one request. The fields from ID to Expires are
@@ -220,8 +228,10 @@ type Request struct {
 	// became protected since, at the latest approval.
 	Protection Protection `json:"protection"`
 	// ApprovalsNeeded is 1, or 2 for a protected target under ProtectedTwoApprovers.
-	ApprovalsNeeded int        `json:"approvals_needed"`
-	Decisions       []Decision `json:"decisions,omitempty"`
+	ApprovalsNeeded int `json:"approvals_needed"`
+	// Risk is the risk context read at filing (see NewRequest.Risk); not digested.
+	Risk      []string   `json:"risk,omitempty"`
+	Decisions []Decision `json:"decisions,omitempty"`
 	// Attempts counts how often the Executor was started (more than 1 after a resume).
 	Attempts int    `json:"attempts,omitempty"`
 	Steps    []Step `json:"steps,omitempty"`
@@ -254,6 +264,7 @@ const (
 	maxShort   = 256
 	maxText    = 2000
 	maxMethods = 100
+	maxRisk    = 20
 )
 
 func idEncoding() *base32.Encoding { return base32.StdEncoding.WithPadding(base32.NoPadding) }
@@ -353,6 +364,16 @@ func (in NewRequest) normalized() NewRequest {
 	in.Ticket = strings.TrimSpace(in.Ticket)
 	in.Verification.Method = VerificationMethod(strings.TrimSpace(string(in.Verification.Method)))
 	in.Verification.Detail = strings.TrimSpace(in.Verification.Detail)
+	if len(in.Risk) > maxRisk {
+		in.Risk = in.Risk[:maxRisk]
+	}
+	risk := make([]string, 0, len(in.Risk))
+	for _, l := range in.Risk {
+		if l = clip(strings.TrimSpace(l), maxShort); l != "" {
+			risk = append(risk, l)
+		}
+	}
+	in.Risk = risk
 	return in
 }
 

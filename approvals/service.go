@@ -139,21 +139,11 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Request, error) {
 }
 
 func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
-	if _, ok := normOID(in.Requester.ObjectID); !ok {
-		return Request{}, refusef(ErrNotRequester, "Your chat account is not linked to a directory user, so you cannot file requests.")
-	}
 	if err := in.validate(s.policy); err != nil {
 		return Request{}, err
 	}
 	in = in.masked()
-	if sameOID(in.Requester.ObjectID, in.Target.ObjectID) {
-		return Request{}, refusef(ErrTargetIsActor, "You cannot file a request about your own account; ask a colleague to file it.")
-	}
-	if err := s.requireMember(ctx, in.Requester.ObjectID, s.policy.HelpdeskGroupID, ErrNotRequester,
-		"Only members of the helpdesk group can file requests."); err != nil {
-		return Request{}, err
-	}
-	prot, needed, err := s.assessTarget(ctx, in.Action, in.Target, in.Verification)
+	prot, needed, err := s.checkFiling(ctx, in.Action, in.Requester, in.Target, in.Verification)
 	if err != nil {
 		return Request{}, err
 	}
@@ -170,7 +160,7 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 		if found {
 			return openRequestRefusal(open)
 		}
-		if err := s.checkRate(w, in.Requester.ObjectID); err != nil {
+		if err := s.checkRate(w.tx, w.now, in.Requester.ObjectID); err != nil {
 			return err
 		}
 		if w.tx.Get(bucketRequests, []byte(id)) != nil {
@@ -180,7 +170,7 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 			ID: id, Action: in.Action, Target: in.Target, Methods: in.Methods,
 			Requester: in.Requester, Reason: in.Reason, Verification: in.Verification,
 			Ticket: in.Ticket, Created: w.now, Expires: w.now.Add(s.policy.TTL),
-			State: StatePending, Protection: prot, ApprovalsNeeded: needed,
+			State: StatePending, Protection: prot, ApprovalsNeeded: needed, Risk: in.Risk,
 		}
 		if err := w.save(&r); err != nil {
 			return err
@@ -222,14 +212,14 @@ func openRequestRefusal(open Request) *Error {
 
 // checkRate counts the requester's requests filed within the window, from the stored
 // index, so the limit holds across restarts.
-func (s *Service) checkRate(w *wtx, requesterOID string) error {
+func (s *Service) checkRate(tx Tx, now time.Time, requesterOID string) error {
 	// A request filed exactly one window ago no longer counts, so "try again after
 	// T" is true at T.
-	since := w.now.Add(-s.policy.RateWindow + 1)
+	since := now.Add(-s.policy.RateWindow + 1)
 	prefix := []byte(requesterOID + "/")
 	count := 0
 	var oldest time.Time
-	err := w.tx.Scan(bucketByRequester, requesterKey(requesterOID, since, ""), func(k, _ []byte) (bool, error) {
+	err := tx.Scan(bucketByRequester, requesterKey(requesterOID, since, ""), func(k, _ []byte) (bool, error) {
 		if !bytes.HasPrefix(k, prefix) {
 			return false, nil
 		}
@@ -792,18 +782,11 @@ func (w *wtx) expire(r Request, detail string) (Request, error) {
 // pending past its expiry (so a stale request does not block a new one until the
 // sweeper comes by).
 func (w *wtx) openFor(targetOID string) (Request, bool, error) {
-	id := w.tx.Get(bucketOpen, []byte(targetOID))
-	if id == nil {
-		return Request{}, false, nil
-	}
-	r, err := loadRequest(w.tx, string(id))
-	if err != nil {
+	r, found, err := openRequest(w.tx, targetOID)
+	if err != nil || !found {
 		return Request{}, false, err
 	}
-	if !r.State.Open() {
-		return Request{}, false, nil
-	}
-	if r.State == StatePending && !w.now.Before(r.Expires) {
+	if stalePending(r, w.now) {
 		_, err := w.expire(r, "noticed when a new request about the same user was filed")
 		return Request{}, false, err
 	}

@@ -6,20 +6,26 @@ import (
 	"github.com/mfadesk/mfadesk/actions"
 )
 
-// errNoIdentity: the platform did not say which directory user the caller is (Teams
-// sends no aadObjectId for some accounts). Waiting will not change that.
-var errNoIdentity = errors.New("caller has no directory identity")
+// errUnlinked: the adapter mapped the chat user to no directory user (Teams sends no
+// aadObjectId for some accounts; a Slack email matched no one). Waiting will not
+// change that.
+var errUnlinked = errors.New("the chat account is linked to no directory user")
+
+// unlinkedText says why an unlinked caller gets nothing, in the words of their platform.
+func unlinkedText(c Caller) string {
+	if c.Platform == PlatformTeams {
+		return "Your Teams account is not linked to a directory user: Teams did not say which directory account you are (the message carries no Entra object id, as for guests and people from other organisations), so mfadesk cannot act for you; use your own work account in this organisation."
+	}
+	return "Your chat account is not linked to a directory user, so mfadesk cannot act for you; use your own work account in this organisation."
+}
 
 // directoryFailure is the one line a caller reads when the directory could not
 // answer something mfadesk must know before acting. what says what could not be done
 // ("Your rights could not be checked, so nothing was done."); the rest says why and
 // who can fix it. Only a failure that a retry can fix says to try again.
 func directoryFailure(c Caller, what string, err error) string {
-	if errors.Is(err, errNoIdentity) {
-		if c.Platform == PlatformTeams {
-			return what + " Teams did not say which directory account you are (the message carries no Entra object id, as for guests and people from other organisations); use your own work account in this organisation."
-		}
-		return what + " mfadesk does not know which directory account you are; use your own work account in this organisation."
+	if errors.Is(err, errUnlinked) {
+		return what + " " + unlinkedText(c)
 	}
 	switch actions.KindOf(err) {
 	case actions.KindForbidden:

@@ -39,10 +39,10 @@ type backend struct {
 func newBackend() *backend {
 	return &backend{
 		users: map[string]actions.User{
-			oidAgent:  {ID: oidAgent, DisplayName: "Hana Helpdesk", UPN: "hana@contoso.example", Enabled: true},
-			oidAppr:   {ID: oidAppr, DisplayName: "Alex Approver", UPN: "alex@contoso.example", Enabled: true},
-			oidTarget: {ID: oidTarget, DisplayName: "MFA Test 2", UPN: "mfatest2@contoso.example", Enabled: true},
-			oidAdmin:  {ID: oidAdmin, DisplayName: "Ada Admin", UPN: "ada@contoso.example", Enabled: true, Roles: []string{"Global Administrator"}},
+			oidAgent:  {ID: oidAgent, DisplayName: "Hana Helpdesk", UPN: "hana@contoso.example", UserType: "Member", Enabled: true},
+			oidAppr:   {ID: oidAppr, DisplayName: "Alex Approver", UPN: "alex@contoso.example", UserType: "Member", Enabled: true},
+			oidTarget: {ID: oidTarget, DisplayName: "MFA Test 2", UPN: "mfatest2@contoso.example", UserType: "Member", Enabled: true},
+			oidAdmin:  {ID: oidAdmin, DisplayName: "Ada Admin", UPN: "ada@contoso.example", UserType: "Member", Enabled: true, Roles: []string{"Global Administrator"}},
 		},
 		methods: map[string][]actions.Method{
 			oidTarget: {
@@ -197,6 +197,16 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessPolicy(t, nil)
+}
+
+// newHarnessPolicy is newHarness with the policy edited first.
+func newHarnessPolicy(t *testing.T, edit func(*approvals.Policy)) *harness {
+	t.Helper()
+	policy := approvals.Policy{HelpdeskGroupID: gHelpdesk, ApproversGroupID: gApprovers}
+	if edit != nil {
+		edit(&policy)
+	}
 	st, err := approvals.OpenBolt(filepath.Join(t.TempDir(), "mfadesk.db"), approvals.BoltOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +216,7 @@ func newHarness(t *testing.T) *harness {
 	r, svc, err := bot.Assemble(context.Background(), bot.AssembleOptions{
 		Backend:   b,
 		Store:     st,
-		Policy:    approvals.Policy{HelpdeskGroupID: gHelpdesk, ApproversGroupID: gApprovers},
+		Policy:    policy,
 		Notifiers: map[string]bot.Notifier{"web": n},
 	})
 	if err != nil {
@@ -226,7 +236,7 @@ func TestRequestFlowReregister(t *testing.T) {
 	ctx := context.Background()
 
 	m := h.r.Handle(ctx, bot.Event{Caller: agent, Text: "reregister mfatest2@contoso.example"})
-	// Six methods, less phone_kba, which the default policy refuses.
+	// Five choices: the default policy refuses phone_kba, so the form does not offer it.
 	if m.Form == nil || m.Form.Target != oidTarget || len(m.Form.Verifications) != 5 {
 		t.Fatalf("no form: %+v", m)
 	}

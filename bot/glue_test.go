@@ -174,7 +174,7 @@ func TestRetryOnTheCardAfterThrottling(t *testing.T) {
 	if err != nil || failed.State != approvals.StateFailed || !failed.Retryable || !strings.Contains(failed.Error, "throttling") {
 		t.Fatalf("after throttling: %+v, %v", failed, err)
 	}
-	if m := r.render(failed, nil); len(m.Buttons) != 1 || m.Buttons[0].Kind != ButtonRetry || m.Buttons[0].Value != id {
+	if m := r.render(failed); len(m.Buttons) != 1 || m.Buttons[0].Kind != ButtonRetry || m.Buttons[0].Value != id {
 		t.Fatalf("failed card buttons = %+v", m.Buttons)
 	}
 
@@ -190,7 +190,7 @@ func TestRetryOnTheCardAfterThrottling(t *testing.T) {
 	if done.State != approvals.StateSucceeded || e.revokes() < 2 {
 		t.Fatalf("after the retry: %+v (revoke calls %d)", done, e.revokes())
 	}
-	if card := r.render(done, nil); len(card.Buttons) != 0 {
+	if card := r.render(done); len(card.Buttons) != 0 {
 		t.Fatalf("succeeded card buttons = %+v", card.Buttons)
 	}
 }

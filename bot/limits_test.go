@@ -3,8 +3,6 @@ package bot
 import (
 	"strings"
 	"testing"
-
-	"github.com/mfadesk/mfadesk/approvals"
 )
 
 // Validation messages name the limit they enforce (and how far off the answer is),
@@ -49,35 +47,5 @@ func TestFormLimitsNamed(t *testing.T) {
 	lim["reason"] = FieldLimit{Max: 1}
 	if FormLimit("reason").Max != 500 {
 		t.Error("a form's limits share the rule's map")
-	}
-}
-
-// policyOnly is a Requests that only answers Policy (offeredVerifications asks nothing else).
-type policyOnly struct {
-	Requests
-	p approvals.Policy
-}
-
-func (p policyOnly) Policy() approvals.Policy { return p.p }
-
-// The form offers phone_kba only where the policy accepts it.
-func TestOfferedVerifications(t *testing.T) {
-	has := func(cs []Choice) bool {
-		for _, c := range cs {
-			if c.Value == string(approvals.VerifyPhoneKBA) {
-				return true
-			}
-		}
-		return false
-	}
-	if r := (&Router{req: policyOnly{}}); has(r.offeredVerifications()) {
-		t.Error("phone_kba offered although the policy refuses it")
-	}
-	r := &Router{req: policyOnly{p: approvals.Policy{AllowPhoneKBA: true}}}
-	if got := r.offeredVerifications(); !has(got) || len(got) != len(VerificationChoices()) {
-		t.Errorf("allowed phone_kba not offered: %v", got)
-	}
-	if len(VerificationChoices()) != len(approvals.VerificationMethods()) {
-		t.Error("VerificationChoices lost a method")
 	}
 }

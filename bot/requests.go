@@ -21,8 +21,13 @@ type Requests interface {
 	Get(ctx context.Context, id string) (approvals.Request, error)
 	OpenRequests(ctx context.Context) ([]approvals.Request, error)
 	History(ctx context.Context, id string) ([]approvals.Event, error)
-	// Refused audits an attempt the bot refused before calling the service.
+	// Precheck runs Submit's checks that need no form, when the form is asked for.
+	Precheck(ctx context.Context, action approvals.Action, requester approvals.Actor, target approvals.Target) (approvals.Protection, error)
+	// Refused audits an attempt the bot refused before calling the service (a caller
+	// without rights, a click from the wrong card).
 	Refused(ctx context.Context, attempt string, by approvals.Actor, requestID string, target approvals.Target, code approvals.Code, msg string)
+	// Policy is the effective policy: the form offers only what it accepts.
+	Policy() approvals.Policy
 }
 
 // verificationLabels say in words what each verification method means; phone_kba is
@@ -36,11 +41,14 @@ var verificationLabels = map[approvals.VerificationMethod]string{
 	approvals.VerifyPhoneKBA:           "Phone call, knowledge questions only (weak)",
 }
 
-// VerificationChoices lists the identity-verification methods a form offers.
-func VerificationChoices() []Choice {
+// VerificationChoices lists the identity-verification methods a form offers: those
+// the policy accepts for this target, so no form offers what filing would refuse.
+func VerificationChoices(p approvals.Policy, prot approvals.Protection) []Choice {
 	var out []Choice
 	for _, m := range approvals.VerificationMethods() {
-		out = append(out, Choice{Value: string(m), Label: verificationLabels[m]})
+		if p.Accepts(m, prot.Protected) {
+			out = append(out, Choice{Value: string(m), Label: verificationLabels[m]})
+		}
 	}
 	return out
 }
@@ -68,24 +76,36 @@ func actorOf(c Caller) approvals.Actor {
 	return approvals.Actor{Platform: c.Platform, ChatID: c.ChatID, ObjectID: c.ObjectID, DisplayName: c.Name}
 }
 
-// directoryActor names the caller as the directory knows them, not as their chat
-// profile says (a Slack display name is the user's to edit): what approvers and the
-// audit log read must not be spoofable. A caller the directory cannot read is refused.
-func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor, error) {
+// namedActor names the caller as the directory knows them, not as their chat profile
+// says (a Slack display name is the user's to edit): what approvers and the audit log
+// read must not be spoofable. Without a directory account (u.ID empty) the chat name
+// is all there is.
+func namedActor(c Caller, u actions.User) approvals.Actor {
 	a := actorOf(c)
+	if u.ID != "" {
+		a.DisplayName = fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
+	}
+	return a
+}
+
+// directoryActor reads the caller's directory account and names them by it. A caller
+// the directory cannot read is refused.
+func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor, error) {
 	if c.ObjectID == "" {
-		return a, errNoIdentity
+		return actorOf(c), errUnlinked
 	}
 	ref, err := actions.ParseUserRef(c.ObjectID)
 	if err != nil || ref.Kind != actions.RefObjectID {
-		return a, fmt.Errorf("caller's object id %q is malformed", clip(c.ObjectID, 40))
+		return actorOf(c), fmt.Errorf("caller's object id %q is malformed", clip(c.ObjectID, 40))
 	}
 	u, err := r.dir.User(ctx, ref)
-	if err != nil {
-		return a, fmt.Errorf("read caller %s: %w", c.ObjectID, err)
+	if actions.KindOf(err) == actions.KindNotFound {
+		return actorOf(c), &approvals.IneligibleError{Why: "no longer exists in the directory"}
 	}
-	a.DisplayName = fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
-	return a, nil
+	if err != nil {
+		return actorOf(c), fmt.Errorf("read caller %s: %w", c.ObjectID, err)
+	}
+	return namedActor(c, u), nil
 }
 
 // maskPhones masks phone-number-like runs in free text bound for a channel: an agent
@@ -99,15 +119,21 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
-	if !roles.helpdesk {
-		return Refuse("Only members of the helpdesk group can file requests.")
-	}
+	requester := namedActor(c, roles.user)
+	action := approvals.Action(cmd.Verb)
 	u, err := r.dir.User(ctx, cmd.User)
 	if err != nil {
 		return r.lookupFailed(ctx, cmd, err)
 	}
-	if strings.EqualFold(u.ID, c.ObjectID) {
-		return Refuse("You cannot file a request about your own account; ask a colleague.")
+	// Refuse now what filing would refuse whatever the form says (not in the helpdesk
+	// group, a protected target, an open request, the rate limit), rather than after
+	// the agent filled it in.
+	prot, err := r.req.Precheck(ctx, action, requester, approvals.Target{ObjectID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName})
+	if err != nil {
+		if approvals.CodeOf(err) == "" {
+			r.log.ErrorContext(ctx, "check a request before its form", "action", action, "target", u.ID, "err", err)
+		}
+		return Refuse(approvals.UserMessage(err))
 	}
 	label := fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
 	return Message{
@@ -119,7 +145,7 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 			Target:        u.ID,
 			TargetLabel:   label,
 			Warning:       actionWarning[string(cmd.Verb)],
-			Verifications: r.offeredVerifications(),
+			Verifications: VerificationChoices(r.req.Policy(), prot),
 			Limits:        formLimits(),
 		},
 	}
@@ -182,6 +208,10 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	requester, err := r.directoryActor(ctx, c)
 	if err != nil {
+		target := approvals.Target{ObjectID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName}
+		if m, ok := r.ineligible(ctx, c, actions.User{}, "file a "+string(action)+" request", target, err); ok {
+			return m
+		}
 		r.log.WarnContext(ctx, "identify requester", "err", err)
 		return Refuse(directoryFailure(c, "Your directory identity could not be read, so no request was filed.", err))
 	}
@@ -222,6 +252,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	} else if action == approvals.ActionReregister {
 		return Refuse("This mfadesk cannot read methods, so it cannot file re-register requests.")
 	}
+	in.Risk = risk
 	req, err := r.req.Submit(ctx, in)
 	if err != nil {
 		if approvals.CodeOf(err) == "" {
@@ -229,7 +260,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 		}
 		return Refuse(approvals.UserMessage(err))
 	}
-	card := r.render(req, risk)
+	card := r.render(req)
 	posted := r.postCard(ctx, c.Platform, req.ID, card)
 	ack := fmt.Sprintf("Request %s filed: %s for %s. It waits for an approver until %s.", req.ID, actionTitle[action], u.DisplayName, fmtTime(req.Expires))
 	if !posted {
@@ -300,9 +331,6 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
-	if c.ObjectID == "" {
-		return Refuse("Your directory identity could not be established, so nothing was decided.")
-	}
 	verdict := approvals.VerdictApprove
 	if !d.Approve && !d.Retry {
 		verdict = approvals.VerdictDeny
@@ -314,6 +342,9 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	}
 	by, err := r.directoryActor(ctx, c)
 	if err != nil {
+		if m, ok := r.ineligible(ctx, c, actions.User{}, "decide "+clip(d.RequestID, 40), approvals.Target{}, err); ok {
+			return m
+		}
 		r.log.WarnContext(ctx, "identify approver", "err", err)
 		return Refuse(directoryFailure(c, "Your directory identity could not be read, so nothing was decided.", err))
 	}
@@ -368,8 +399,9 @@ func (r *Router) postedCard(ctx context.Context, id string, c Caller, card CardR
 	return false, nil
 }
 
-func (r *Router) cancel(ctx context.Context, c Caller, id string) Message {
-	req, err := r.req.Cancel(ctx, id, actorOf(c))
+func (r *Router) cancel(ctx context.Context, c Caller, id string, roles callerRoles) Message {
+	// The record names the canceller as the directory does, like a decision.
+	req, err := r.req.Cancel(ctx, id, namedActor(c, roles.user))
 	if err != nil {
 		return Refuse(approvals.UserMessage(err))
 	}
@@ -381,7 +413,7 @@ func (r *Router) show(ctx context.Context, id string) Message {
 	if err != nil {
 		return Refuse(approvals.UserMessage(err))
 	}
-	m := r.render(req, nil)
+	m := r.render(req)
 	m.Private = true
 	m.Buttons = nil // decisions are taken on the card, where the click is verified
 	if hist, err := r.req.History(ctx, id); err == nil {
@@ -440,7 +472,7 @@ func (r *Router) OnChange(req approvals.Request) {
 	if err != nil {
 		r.log.ErrorContext(ctx, "read approval cards", "request", req.ID, "err", err)
 	}
-	card := r.render(req, nil)
+	card := r.render(req)
 	for _, ref := range refs {
 		n, ok := r.notifiers[ref.Platform]
 		if !ok {
@@ -537,7 +569,7 @@ func AuditLine(ev approvals.Event, head approvals.Head) string {
 		fmt.Fprintf(&b, " → %s", ev.State)
 	}
 	if ev.Code != "" {
-		fmt.Fprintf(&b, " [%s]", ev.Code)
+		fmt.Fprintf(&b, " [%s]", string(ev.Code)) // not %s of the Code: its Error() adds "approvals: "
 	}
 	if ev.Detail != "" {
 		fmt.Fprintf(&b, ": %s", clip(ev.Detail, 300))
@@ -574,8 +606,10 @@ func approvalsGiven(req approvals.Request) int {
 	return n
 }
 
-func (r *Router) render(req approvals.Request, risk []string) Message {
-	return RenderApproval(req, risk, func(t string) bool { return r.deletes[t] })
+// render renders a request's card with the risk context kept on the request, so
+// every rendering (after each decision, in show) shows what the first approver saw.
+func (r *Router) render(req approvals.Request) Message {
+	return RenderApproval(req, req.Risk, func(t string) bool { return r.deletes[t] })
 }
 
 // RenderApproval renders the approval card: exactly what will run (or, by the

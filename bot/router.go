@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/actions"
+	"github.com/mfadesk/mfadesk/approvals"
 )
 
 // Directory is what the router needs from the directory.
@@ -129,12 +130,17 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 	}
 	roles, err := r.roles(ctx, ev.Caller)
 	if err != nil {
+		if m, ok := r.ineligible(ctx, ev.Caller, roles.user, "/mfa "+string(cmd.Verb), commandTarget(cmd), err); ok {
+			return m
+		}
 		r.log.WarnContext(ctx, "authorise caller", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "err", err)
 		return Refuse(directoryFailure(ev.Caller, "Your rights could not be checked in the directory, so nothing was done.", err))
 	}
 	if !roles.helpdesk && !roles.approver {
 		r.log.InfoContext(ctx, "refused caller without rights", "platform", ev.Caller.Platform, "chat_id", ev.Caller.ChatID, "object_id", ev.Caller.ObjectID, "verb", cmd.Verb)
-		return Refuse("You are not in the helpdesk or approvers group, so mfadesk cannot act for you.")
+		msg := "You are not in the helpdesk or approvers group, so mfadesk cannot act for you."
+		r.refused(ctx, namedActor(ev.Caller, roles.user), "/mfa "+string(cmd.Verb), commandTarget(cmd), approvals.ErrNoRights, msg)
+		return Refuse(msg)
 	}
 	switch cmd.Verb {
 	case VerbUser:
@@ -153,31 +159,89 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 		case VerbShow:
 			return r.show(ctx, cmd.ID)
 		default:
-			return r.cancel(ctx, ev.Caller, cmd.ID)
+			return r.cancel(ctx, ev.Caller, cmd.ID, roles)
 		}
 	default:
 		return Refuse(fmt.Sprintf("%s is not available yet.", cmd.Verb))
 	}
 }
 
-type callerRoles struct{ helpdesk, approver bool }
+// callerRoles is what the caller rule said about the caller: their groups and, when
+// it could be read, their directory account (to name them as the directory does).
+type callerRoles struct {
+	helpdesk, approver bool
+	user               actions.User
+}
 
-// roles checks group membership live, at the time of the command: a stale cache would
-// let someone removed from a group keep acting.
+// roles applies the caller rule (standing) live, at the time of the command: a stale
+// cache would let someone disabled or removed from a group keep acting.
 func (r *Router) roles(ctx context.Context, c Caller) (callerRoles, error) {
 	if c.ObjectID == "" {
-		return callerRoles{}, errNoIdentity
+		return callerRoles{}, errUnlinked
 	}
-	in, err := r.dir.MemberGroups(ctx, c.ObjectID, []string{r.groups.Helpdesk, r.groups.Approvers})
+	u, in, err := standing(ctx, r.dir, c.ObjectID, []string{r.groups.Helpdesk, r.groups.Approvers})
+	roles := callerRoles{user: u}
 	if err != nil {
-		return callerRoles{}, fmt.Errorf("check groups of %s: %w", c.ObjectID, err)
+		return roles, fmt.Errorf("authorise %s: %w", c.ObjectID, err)
 	}
-	var roles callerRoles
-	for _, g := range in {
-		roles.helpdesk = roles.helpdesk || strings.EqualFold(g, r.groups.Helpdesk)
-		roles.approver = roles.approver || strings.EqualFold(g, r.groups.Approvers)
-	}
+	roles.helpdesk = hasGroup(in, r.groups.Helpdesk)
+	roles.approver = hasGroup(in, r.groups.Approvers)
 	return roles, nil
+}
+
+// ineligible turns a caller-rule refusal (unlinked, disabled, guest, gone) into the
+// caller's one-line answer and audits it; ok is false for other errors (a directory
+// that could not be asked), which the caller answers itself.
+func (r *Router) ineligible(ctx context.Context, c Caller, u actions.User, attempt string, target approvals.Target, err error) (Message, bool) {
+	var ie *approvals.IneligibleError
+	var msg string
+	switch {
+	case errors.Is(err, errUnlinked):
+		msg = unlinkedText(c)
+	case errors.As(err, &ie):
+		msg = "Your directory account " + ie.Why + ", so mfadesk cannot act for you."
+	default:
+		return Message{}, false
+	}
+	r.log.InfoContext(ctx, "refused ineligible caller", "platform", c.Platform, "chat_id", c.ChatID, "object_id", c.ObjectID, "err", err)
+	r.refused(ctx, namedActor(c, u), attempt, target, approvals.ErrIneligible, msg)
+	return Refuse(msg), true
+}
+
+// refused audits a refusal made here, before approvals saw the attempt, so probing by
+// people without rights is in the audit log like every other refusal.
+func (r *Router) refused(ctx context.Context, by approvals.Actor, attempt string, target approvals.Target, code approvals.Code, msg string) {
+	if r.req == nil {
+		return
+	}
+	r.req.Refused(ctx, attempt, by, "", target, code, msg)
+}
+
+// IdentityAuditor is implemented by the Router for adapters that refuse a chat user
+// before any command reaches the core, because the chat account maps to no eligible
+// directory user (a Slack guest, an email that matches no one): those refusals are
+// audited too.
+type IdentityAuditor interface {
+	RefusedIdentity(ctx context.Context, c Caller, msg string)
+}
+
+var _ IdentityAuditor = (*Router)(nil)
+
+// RefusedIdentity audits an adapter's refusal of who the chat user is.
+func (r *Router) RefusedIdentity(ctx context.Context, c Caller, msg string) {
+	r.refused(ctx, actorOf(c), "use mfadesk from "+c.Platform, approvals.Target{}, approvals.ErrIneligible, msg)
+}
+
+// commandTarget names the user a command is about, as typed (a refused caller's
+// command is not resolved: that would be a directory read on their behalf).
+func commandTarget(cmd Command) approvals.Target {
+	switch cmd.User.Kind {
+	case actions.RefObjectID:
+		return approvals.Target{ObjectID: cmd.User.Value}
+	case 0:
+		return approvals.Target{}
+	}
+	return approvals.Target{UPN: cmd.User.Value}
 }
 
 func (r *Router) userLookup(ctx context.Context, cmd Command) Message {
@@ -185,7 +249,37 @@ func (r *Router) userLookup(ctx context.Context, cmd Command) Message {
 	if err != nil {
 		return r.lookupFailed(ctx, cmd, err)
 	}
+	if pr, ok := r.dir.(privilegedRoles); ok {
+		// memberOf shows only active tenant-wide roles; an eligible (PIM) or scoped
+		// admin is still an admin, and the refusal of a request will say so.
+		more, err := pr.PrivilegedRoles(ctx, u.ID)
+		if err != nil {
+			r.log.WarnContext(ctx, "read privileged roles", "user", u.ID, "err", err)
+			u.GroupsNote = strings.TrimSpace(u.GroupsNote + " Eligible and scoped roles could not be read: " + actions.Explain(err))
+		}
+		u.Roles = mergeRoles(u.Roles, more)
+	}
 	return RenderUser(u)
+}
+
+// privilegedRoles is the directory's optional view of scoped and PIM-eligible roles.
+type privilegedRoles interface {
+	PrivilegedRoles(ctx context.Context, userID string) ([]string, error)
+}
+
+// mergeRoles appends the roles of more not already in roles.
+func mergeRoles(roles, more []string) []string {
+	seen := map[string]bool{}
+	for _, r := range roles {
+		seen[r] = true
+	}
+	for _, r := range more {
+		if !seen[r] {
+			seen[r] = true
+			roles = append(roles, r)
+		}
+	}
+	return roles
 }
 
 func (r *Router) lookupFailed(ctx context.Context, cmd Command, err error) Message {

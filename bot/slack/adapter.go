@@ -306,6 +306,9 @@ func New(o Options) (*Adapter, error) {
 		ttl: o.IdentityTTL, max: o.IdentityCacheSize, now: o.Now, callTimeout: o.CallTimeout,
 		cache: map[string]cachedCaller{}, refused: a.refused,
 	}
+	if au, ok := o.Handler.(bot.IdentityAuditor); ok {
+		a.ids.audit = au.RefusedIdentity
+	}
 	if o.Mode == ModeHTTP {
 		a.ready.Store(true)
 	}

@@ -310,11 +310,8 @@ func TestDemoEveryVerb(t *testing.T) {
 			t.Errorf("%s %q: %+v", tt.persona, tt.text, m)
 		}
 	}
-	// A Global Administrator is a protected target: the form opens, filing is refused.
-	if m := d.command("hana", "reregister "+u("ada.admin")); m.Form == nil {
-		t.Fatalf("reregister ada.admin: %+v", m)
-	}
-	if m := d.submitLast("hana"); !m.Refusal || !strings.Contains(strings.ToLower(m.Text), "protected") {
+	// A Global Administrator is a protected target: refused when the form is asked for.
+	if m := d.command("hana", "reregister "+u("ada.admin")); m.Form != nil || !m.Refusal || !strings.Contains(strings.ToLower(m.Text), "protected") {
 		t.Errorf("request about a Global Administrator: %+v", m)
 	}
 

@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	}()
 	if cfg.Slack.Enabled {
 		slackOpts.Handler = h
-		// Slack's verified profile email → directory user; disabled and guest accounts are refused.
+		// Slack's verified profile email → directory user; the core's caller rule then refuses disabled and guest accounts.
 		slackOpts.Resolver = slack.DirectoryResolver(dir)
 		slackAdapter, err = slack.New(slackOpts)
 		if err != nil {

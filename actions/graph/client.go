@@ -122,7 +122,7 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	hc := cfg.HTTPClient
-	transport := http.RoundTripper(http.DefaultTransport)
+	transport := http.RoundTripper(SharedTransport())
 	if hc != nil && hc.Transport != nil {
 		transport = hc.Transport
 	}
@@ -213,7 +213,8 @@ func withRoundTrips(ctx context.Context) (context.Context, *atomic.Int64) {
 	return context.WithValue(ctx, roundTripKey{}, n), n
 }
 
-// middlewares is the SDK's default pipeline in a fixed order. kiota builds its default
+// middlewares is the SDK's default pipeline in a fixed order, with kiota's compression
+// handler replaced by compressionHandler (the same behaviour with pooled writers). kiota builds its default
 // list by ranging over a map, so the order changes between clients; with retry outside
 // compression a retried POST is resent as gzip-labelled plain text. Index 0 is outermost:
 // compression runs before retry, so a retry resends the already-compressed body.
@@ -236,7 +237,7 @@ func middlewares(maxWait time.Duration) []khttp.Middleware {
 	return []khttp.Middleware{
 		core.NewGraphTelemetryHandler(&opts),
 		khttp.NewRedirectHandler(),
-		khttp.NewCompressionHandler(),
+		compressionHandler{},
 		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{MaxRetries: 3, DelaySeconds: 1, ShouldRetry: shouldRetry}),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),

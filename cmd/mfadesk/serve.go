@@ -46,7 +46,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	}
 	dir, err := graph.New(graph.Config{
 		BaseURL: cfg.Graph.BaseURL, Credential: cred, MFAGroups: cfg.Graph.MFAGroups,
-		HTTPClient: &http.Client{Transport: graphTransport{next: http.DefaultTransport, m: m}},
+		HTTPClient: &http.Client{Transport: graphTransport{next: graph.SharedTransport(), m: m}},
 	})
 	if err != nil {
 		return fmt.Errorf("create graph client: %w", err)

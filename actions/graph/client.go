@@ -23,6 +23,7 @@ import (
 	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/mfadesk/mfadesk/actions"
 )
@@ -54,6 +55,23 @@ type Config struct {
 	// NameCacheTTL is how long a UPN or mail → object id resolution is reused, so a
 	// lookup after the first is one round trip; default 10 minutes, negative disables.
 	NameCacheTTL time.Duration
+	// ReportLimit and ReportWindow are the tenant's budget for the report endpoints
+	// (sign-ins, directory audits, the registration report): Graph allows 5 requests
+	// per 10 s per app per tenant, the default. Lookups are scheduled inside it and wait
+	// (the answer says for how long) rather than collect 429s. Zero takes the default,
+	// except with a loopback BaseURL (a local fake), where zero means no budget;
+	// negative means none. At least 3: one diagnose needs three report requests.
+	ReportLimit  int
+	ReportWindow time.Duration
+	// MaxQueueWait bounds a lookup's wait for the report budget (default 90 s); past
+	// it the report sections say "try again in N s" and the rest is answered.
+	MaxQueueWait time.Duration
+	// ReportCacheTTL is how long report answers are reused (default 30 s; with a
+	// loopback BaseURL zero means no cache; negative disables). Writes through the
+	// client drop the written user's entries.
+	ReportCacheTTL time.Duration
+	// Clock drives the report scheduler and cache (tests); nil is the real clock.
+	Clock Clock
 	// Logger receives Graph failures and write actions; nil means slog.Default(). Nothing
 	// secret is logged: a temporary access pass redacts itself.
 	Logger *slog.Logger
@@ -70,6 +88,13 @@ type Client struct {
 	cfg  Config
 	log  *slog.Logger
 	ids  *idCache
+	// quota schedules report requests inside the tenant's budget, cache reuses their
+	// answers briefly and flight coalesces identical concurrent lookups; nil when off.
+	quota  *reportQuota
+	cache  *reportCache
+	flight *singleflight.Group
+	// joined, if set (tests), runs once a lookup has started or joined a gathering.
+	joined func()
 }
 
 // New builds a Graph client. It refuses a missing credential unless the base URL is
@@ -93,6 +118,25 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.MaxQueueWait <= 0 {
+		cfg.MaxQueueWait = DefaultMaxQueueWait
+	}
+	if cfg.ReportWindow <= 0 {
+		cfg.ReportWindow = DefaultReportWindow
+	}
+	// A local fake has no report budget unless a test asks for one.
+	if cfg.ReportLimit == 0 && !IsLoopback(u) {
+		cfg.ReportLimit = DefaultReportLimit
+	}
+	if cfg.ReportCacheTTL == 0 && !IsLoopback(u) {
+		cfg.ReportCacheTTL = DefaultReportCacheTTL
+	}
+	if cfg.ReportLimit > 0 && cfg.ReportLimit < 3 {
+		return nil, fmt.Errorf("graph report limit %d is below the 3 report requests of one diagnose", cfg.ReportLimit)
 	}
 	if !strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1.0") {
 		return nil, fmt.Errorf("graph base URL %q must end in /v1.0", cfg.BaseURL)
@@ -126,8 +170,18 @@ func New(cfg Config) (*Client, error) {
 	if hc != nil && hc.Transport != nil {
 		transport = hc.Transport
 	}
+	c := &Client{cfg: cfg, log: cfg.Logger, ids: newIDCache(cfg.NameCacheTTL, 4096)}
+	if cfg.ReportLimit > 0 {
+		c.quota = newReportQuota(cfg.ReportLimit, cfg.ReportWindow, cfg.Clock)
+	}
+	if cfg.ReportCacheTTL > 0 {
+		c.cache = newReportCache(cfg.ReportCacheTTL, cfg.Clock)
+	}
+	if c.quota != nil || c.cache != nil {
+		c.flight = new(singleflight.Group)
+	}
 	client := &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(countingTransport{ownBody{transport}}, middlewares(cfg.MaxRetryWait)...),
+		Transport: khttp.NewCustomTransportWithParentTransport(countingTransport{writeWatch{ownBody{transport}, c.Invalidate}}, middlewares(cfg.MaxRetryWait)...),
 		Timeout:   100 * time.Second,
 		// Graph never needs a redirect followed by net/http: kiota's handler does it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -143,7 +197,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("create graph beta request adapter: %w", err)
 	}
 	beta.SetBaseUrl(strings.TrimSuffix(base, "/v1.0") + "/beta")
-	return &Client{sdk: msgraph.NewGraphServiceClient(adapter), adapter: adapter, beta: beta, cfg: cfg, log: cfg.Logger, ids: newIDCache(cfg.NameCacheTTL, 4096)}, nil
+	c.sdk, c.adapter, c.beta = msgraph.NewGraphServiceClient(adapter), adapter, beta
+	return c, nil
 }
 
 var (

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,12 +56,18 @@ type fetch struct {
 // object id), which costs one more round trip.
 func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Query) (ev actions.Evidence, err error) {
 	q = q.Normalized()
-	ev = actions.Evidence{Query: q, Taken: time.Now(), Missing: map[actions.Source]error{}}
+	ev = actions.Evidence{Query: q, Taken: c.cfg.Clock.Now(), Missing: map[actions.Source]error{}}
 	// A UserRef can be built by hand: check it again before it reaches a URL or $filter.
 	if checked, perr := actions.ParseUserRef(ref.Value); perr != nil || checked.Kind != ref.Kind {
 		return ev, &actions.Error{Kind: actions.KindInvalidInput, Op: "read the directory", Message: fmt.Sprintf("%q is not a UPN, mail address or object id", ref.Value)}
 	}
-	ctx, cancel := c.ctx(ctx)
+	// A lookup may wait for the report budget before its Graph work: the deadline
+	// covers both.
+	timeout := c.cfg.Timeout
+	if c.quota != nil {
+		timeout += c.cfg.MaxQueueWait
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx, trips := withRoundTrips(ctx)
 	defer func() { ev.RoundTrips = int(trips.Load()) }()
@@ -81,7 +89,7 @@ func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Quer
 			}
 			// The name now belongs to someone else, or the user is gone: resolve afresh.
 			c.ids.forget(ref.Value)
-			ev = actions.Evidence{Query: q, Taken: time.Now(), Missing: map[actions.Source]error{}}
+			ev = actions.Evidence{Query: q, Taken: c.cfg.Clock.Now(), Missing: map[actions.Source]error{}}
 		}
 		known, err = c.resolve(ctx, ref)
 		if err != nil {
@@ -98,8 +106,70 @@ func (c *Client) gatherByID(ctx context.Context, ref actions.UserRef, id string,
 }
 
 // gatherWith runs the batch for a resolved id; known is the user when resolving
-// already fetched it (then the batch need not fetch it again).
+// already fetched it (then the batch need not fetch it again). Identical lookups
+// running at once (the same user, query and write generation) share one gathering:
+// two agents diagnosing the same user spend the report budget once.
 func (c *Client) gatherWith(ctx context.Context, ref actions.UserRef, id string, known models.Userable, q actions.Query, ev actions.Evidence) (actions.Evidence, error) {
+	if c.flight == nil {
+		return c.gatherNow(ctx, ref, id, known, q, ev)
+	}
+	var gen uint64
+	if c.cache != nil {
+		gen = c.cache.generation(id)
+	}
+	key := fmt.Sprintf("%s|%d|%+v", strings.ToLower(id), gen, q)
+	ch := c.flight.DoChan(key, func() (any, error) {
+		// The shared work must not end because the caller that started it gave up: it
+		// keeps that caller's deadline (and values) but not its cancellation; each
+		// caller still stops waiting at its own.
+		shared, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout+c.cfg.MaxQueueWait)
+		if dl, ok := ctx.Deadline(); ok {
+			cancel()
+			shared, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
+		}
+		defer cancel()
+		return c.gatherNow(shared, ref, id, known, q, ev)
+	})
+	if c.joined != nil {
+		c.joined()
+	}
+	select {
+	case <-ctx.Done():
+		return ev, &actions.Error{Kind: actions.KindUnavailable, Op: "read the directory", Message: "Microsoft Graph did not answer in time", Err: ctx.Err()}
+	case r := <-ch:
+		out, _ := r.Val.(actions.Evidence)
+		if r.Shared {
+			out = cloneEvidence(out)
+		}
+		return out, r.Err
+	}
+}
+
+// cloneEvidence copies what a caller might change, so lookups that shared one
+// gathering do not share its slices and map.
+func cloneEvidence(ev actions.Evidence) actions.Evidence {
+	ev.Missing = maps.Clone(ev.Missing)
+	ev.Methods = slices.Clone(ev.Methods)
+	ev.SignIns = slices.Clone(ev.SignIns)
+	ev.Audits = slices.Clone(ev.Audits)
+	ev.User.MFAGroups = slices.Clone(ev.User.MFAGroups)
+	ev.User.Roles = slices.Clone(ev.User.Roles)
+	if ev.Registration != nil {
+		r := *ev.Registration
+		ev.Registration = &r
+	}
+	if ev.Preferences != nil {
+		p := *ev.Preferences
+		ev.Preferences = &p
+	}
+	return ev
+}
+
+// gatherNow gathers for a resolved id: report answers from the cache where fresh,
+// the rest in one $batch, report requests scheduled inside the tenant's budget (a
+// lookup whose report slots are not all due yet sends the rest in later batches, as
+// their slots come).
+func (c *Client) gatherNow(ctx context.Context, ref actions.UserRef, id string, known models.Userable, q actions.Query, ev actions.Evidence) (actions.Evidence, error) {
 	fs, err := c.plan(ctx, id, q, known == nil)
 	if err != nil {
 		return ev, err
@@ -108,9 +178,7 @@ func (c *Client) gatherWith(ctx context.Context, ref actions.UserRef, id string,
 	if q.Sources&betaSources != 0 {
 		adapter = c.beta
 	}
-	if c.cfg.Unbatched {
-		c.runEach(ctx, adapter, fs)
-	} else if err := c.runBatch(ctx, adapter, fs); err != nil {
+	if err := c.send(ctx, adapter, id, q, fs, &ev); err != nil {
 		return ev, err
 	}
 	get := func(s actions.Source) *fetch {
@@ -158,6 +226,95 @@ func (c *Client) gatherWith(ctx context.Context, ref actions.UserRef, id string,
 	ev.User.GroupsNote = ev.Note(actions.SourceGroups)
 	ev.User.SignInNote = ev.Note(actions.SourceLastSignIn)
 	return ev, nil
+}
+
+// send answers fs: report sources from the cache where it has them, then the rest
+// through Graph, report requests only as the tenant's budget allows.
+func (c *Client) send(ctx context.Context, adapter abs.RequestAdapter, id string, q actions.Query, fs []*fetch, ev *actions.Evidence) error {
+	var gen uint64
+	if c.cache != nil {
+		gen = c.cache.generation(id)
+	}
+	var now, reports []*fetch
+	for _, f := range fs {
+		if f.src&reportSources == 0 {
+			now = append(now, f)
+			continue
+		}
+		// --failed reads later pages, which the cache does not keep.
+		cacheable := c.cache != nil && !(f.src == actions.SourceSignIns && q.SignInFailedOnly)
+		if cacheable {
+			if e, ok := c.cache.get(id, cacheKey(f.src, q)); ok {
+				f.body = e.body
+				if ev.ReportsAsOf.IsZero() || e.fetched.Before(ev.ReportsAsOf) {
+					ev.ReportsAsOf = e.fetched
+				}
+				continue
+			}
+		}
+		reports = append(reports, f)
+	}
+	var slots []*slot
+	if c.quota != nil && len(reports) > 0 {
+		var wait time.Duration
+		slots, wait = c.quota.reserve(len(reports), c.cfg.MaxQueueWait)
+		if slots == nil {
+			for _, f := range reports {
+				f.err = &actions.Error{Kind: actions.KindThrottled, Op: f.op, RetryAfter: wait,
+					Message: "Microsoft Graph's report budget for the tenant is in use"}
+			}
+			reports = nil
+		}
+		defer c.quota.answered(slots...)
+	}
+	start := c.cfg.Clock.Now()
+	pending := reports
+	for i := 0; len(now)+len(pending) > 0; {
+		// Take the report requests whose slots are due (all of them without a budget).
+		var ready []*slot
+		for i < len(pending) && (slots == nil || c.quota.ready(slots[i])) {
+			if slots != nil {
+				ready = append(ready, slots[i])
+			}
+			now = append(now, pending[i])
+			i++
+		}
+		if len(now) == 0 {
+			if err := c.quota.wait(ctx, slots[i]); err != nil {
+				for _, f := range pending[i:] {
+					f.err = &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph did not answer in time", Err: err}
+				}
+				break
+			}
+			ev.Queued = c.cfg.Clock.Now().Sub(start)
+			continue
+		}
+		var err error
+		if c.cfg.Unbatched {
+			c.runEach(ctx, adapter, now)
+		} else {
+			err = c.runBatch(ctx, adapter, now)
+		}
+		if c.quota != nil {
+			c.quota.answered(ready...)
+		}
+		if err != nil {
+			return err
+		}
+		now = nil
+		if i == len(pending) {
+			break
+		}
+	}
+	if c.cache != nil {
+		fetched := c.cfg.Clock.Now()
+		for _, f := range reports {
+			if f.err == nil && f.body != nil && !(f.src == actions.SourceSignIns && q.SignInFailedOnly) {
+				c.cache.put(id, gen, cacheKey(f.src, q), cached{body: f.body, fetched: fetched})
+			}
+		}
+	}
+	return nil
 }
 
 // plan builds one request per source. Requests come from the v1.0 builders where they
@@ -502,6 +659,17 @@ func (c *Client) nextPage(ctx context.Context, link, path string) ([]byte, error
 		return nil, fmt.Errorf("follow next page: %w", err)
 	}
 	ri.SetUri(*u)
+	// Later pages of a report spend the report budget too.
+	if c.quota != nil {
+		slots, wait := c.quota.reserve(1, c.cfg.MaxQueueWait)
+		if slots == nil {
+			return nil, &actions.Error{Kind: actions.KindThrottled, Op: "read the next page", RetryAfter: wait, Message: "Microsoft Graph's report budget for the tenant is in use"}
+		}
+		defer c.quota.answered(slots...)
+		if err := c.quota.wait(ctx, slots[0]); err != nil {
+			return nil, &actions.Error{Kind: actions.KindUnavailable, Op: "read the next page", Message: "Microsoft Graph did not answer in time", Err: err}
+		}
+	}
 	b, err := c.beta.SendPrimitive(ctx, ri, "[]byte", errorMap)
 	if err != nil {
 		return nil, classify("read the next page", path, err)

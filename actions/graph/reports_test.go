@@ -1,0 +1,213 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mfadesk/mfadesk/actions"
+	"github.com/mfadesk/mfadesk/actions/graph"
+	"github.com/mfadesk/mfadesk/actions/graphtest"
+)
+
+// virtualClock is a clock on which waiting takes no real time: At moves the clock
+// forward to t at once (never back). The scheduler and the fake read the same clock, so the fake
+// judges the budget on exactly the times the scheduler planned with.
+type virtualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newVirtualClock() *virtualClock {
+	return &virtualClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
+}
+
+func (c *virtualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *virtualClock) At(t time.Time) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.t) {
+		c.t = t
+	}
+	ch := make(chan time.Time, 1)
+	ch <- c.t
+	return ch
+}
+
+func (c *virtualClock) Advance(d time.Duration) { c.At(c.Now().Add(d)) }
+
+// budgetTenant is a fake that enforces Graph's report budget (5 per 10 s) on a virtual
+// clock, and a client configured with limit (-1: no scheduler) on the same clock.
+func budgetTenant(t testing.TB, limit int, cacheTTL time.Duration) (*graph.Client, *graphtest.Server, *virtualClock) {
+	t.Helper()
+	clock := newVirtualClock()
+	c, fake := fakeTenant(t, nil, graph.Config{ReportLimit: limit, ReportCacheTTL: cacheTTL, Clock: clock,
+		MaxQueueWait: 2 * time.Minute, MaxRetryWait: time.Nanosecond, Timeout: time.Minute})
+	fake.SetClock(clock.Now)
+	fake.SetFaults(graphtest.Faults{ReportLimit: 5, ReportWindow: 10 * time.Second})
+	return c, fake, clock
+}
+
+var tenUsers = func() []string {
+	var ids []string
+	for _, n := range []int{1, 2, 3, 4, 5, 6, 0x101, 0x102, 0x103, 0x104} {
+		ids = append(ids, fmt.Sprintf("5a1b0001-0000-4000-8000-%012x", n))
+	}
+	return ids
+}()
+
+// diagnoseAll runs diagnose on every user at once, one agent each.
+func diagnoseAll(t testing.TB, c *graph.Client, ids []string) []actions.Evidence {
+	t.Helper()
+	evs := make([]actions.Evidence, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() { evs[i], errs[i] = c.Gather(context.Background(), ref(t, id), diagnoseQuery) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("diagnose %s: %v", ids[i], err)
+		}
+	}
+	return evs
+}
+
+// TestReportBudgetTenAgents is the goal of the report scheduler: ten agents running
+// diagnose on ten users at once (30 report requests against Graph's 5 per 10 s) all
+// get complete answers and no 429 reaches anyone; the answers that waited say for how
+// long. Without the scheduler the same load meets Graph's 429s and the answers lose
+// their report sections.
+func TestReportBudgetTenAgents(t *testing.T) {
+	t.Run("scheduled", func(t *testing.T) {
+		c, fake, _ := budgetTenant(t, 5, -1)
+		evs := diagnoseAll(t, c, tenUsers)
+		if n := fake.Throttled(); n != 0 {
+			t.Errorf("the fake answered %d report calls with 429", n)
+		}
+		if n := fake.ReportCalls(); n != 30 {
+			t.Errorf("%d report calls, want 30", n)
+		}
+		var longest time.Duration
+		for i, ev := range evs {
+			if len(ev.Missing) > 0 {
+				t.Errorf("%s: incomplete answer: %v", tenUsers[i], ev.Notes())
+			}
+			if ev.Queued > 0 && !strings.Contains(strings.Join(ev.Notes(), " "), fmt.Sprintf("Queued %d s", int((ev.Queued+time.Second-1)/time.Second))) {
+				t.Errorf("%s waited %v but the answer does not say so: %v", tenUsers[i], ev.Queued, ev.Notes())
+			}
+			longest = max(longest, ev.Queued)
+		}
+		// 30 requests at 5 per 10 s: the last five cannot go out before 50 s. (On the
+		// virtual clock a waiter may move time on before another lookup that is due
+		// has sent, so waits come out longer than in real time; BenchmarkReportBudget
+		// measures them in real time.)
+		if longest < 50*time.Second || longest >= 2*time.Minute {
+			t.Errorf("longest wait %v, want from 50 s to the 2 min bound", longest)
+		}
+	})
+	t.Run("unscheduled meets 429s", func(t *testing.T) {
+		c, fake, _ := budgetTenant(t, -1, -1)
+		evs := diagnoseAll(t, c, tenUsers)
+		incomplete := 0
+		for _, ev := range evs {
+			if len(ev.Missing) > 0 {
+				incomplete++
+			}
+		}
+		if fake.Throttled() == 0 || incomplete == 0 {
+			t.Errorf("without the scheduler: %d 429s, %d incomplete answers; the fake does not enforce the budget", fake.Throttled(), incomplete)
+		}
+	})
+}
+
+// TestReportCache: a second lookup of the same user within the TTL spends no report
+// budget and says how old its report data is; a write on the user through the client,
+// an explicit Invalidate, and the TTL each make the next lookup read afresh.
+func TestReportCache(t *testing.T) {
+	c, fake, clock := budgetTenant(t, 5, 30*time.Second)
+	id := tenUsers[1]
+	ctx := context.Background()
+	spent := func(t *testing.T, want int64, fresh string) {
+		t.Helper()
+		before := fake.ReportCalls()
+		ev, err := c.Gather(ctx, ref(t, id), diagnoseQuery)
+		if err != nil || len(ev.Missing) > 0 {
+			t.Fatalf("gather: %v %v", err, ev.Missing)
+		}
+		if got := fake.ReportCalls() - before; got != want {
+			t.Errorf("%d report calls, want %d", got, want)
+		}
+		if got := ev.Freshness(); !strings.Contains(got, fresh) || (fresh == "" && got != "") {
+			t.Errorf("freshness %q, want %q", got, fresh)
+		}
+	}
+	spent(t, 3, "")
+	clock.Advance(5 * time.Second)
+	t.Run("reused", func(t *testing.T) { spent(t, 0, "as of 5 s ago") })
+	t.Run("write on the user", func(t *testing.T) {
+		if _, err := c.RevokeSessions(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(10 * time.Second) // out of the budget's way
+		spent(t, 3, "")
+	})
+	t.Run("invalidate", func(t *testing.T) {
+		c.Invalidate(strings.ToUpper(id))
+		clock.Advance(10 * time.Second)
+		spent(t, 3, "")
+	})
+	t.Run("expired", func(t *testing.T) {
+		clock.Advance(31 * time.Second)
+		spent(t, 3, "")
+	})
+	t.Run("other user untouched by a write", func(t *testing.T) {
+		if _, err := c.RevokeSessions(ctx, tenUsers[2]); err != nil {
+			t.Fatal(err)
+		}
+		spent(t, 0, "as of 0 s ago")
+	})
+}
+
+// BenchmarkReportBudget runs the ten-agent load in real time with Graph's budget
+// scaled down 100 times (5 report requests per 100 ms instead of per 10 s), so the
+// waits are measured rather than planned: max-queued-windows is the longest wait in
+// budget windows (the floor for 30 requests at 5 per window is 5), with the 429s that
+// reached the client and the answers that lacked a report section, with and without
+// the scheduler.
+func BenchmarkReportBudget(b *testing.B) {
+	const window = 100 * time.Millisecond
+	for _, bc := range []struct {
+		name  string
+		limit int
+	}{{"scheduled", 5}, {"unscheduled", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var longest time.Duration
+			var throttled, incomplete int64
+			for b.Loop() {
+				c, fake := fakeTenant(b, nil, graph.Config{ReportLimit: bc.limit, ReportWindow: window, ReportCacheTTL: -1,
+					MaxQueueWait: 20 * window, MaxRetryWait: time.Nanosecond, Timeout: time.Minute})
+				fake.SetFaults(graphtest.Faults{ReportLimit: 5, ReportWindow: window})
+				for _, ev := range diagnoseAll(b, c, tenUsers) {
+					longest = max(longest, ev.Queued)
+					if len(ev.Missing) > 0 {
+						incomplete++
+					}
+				}
+				throttled += fake.Throttled()
+			}
+			b.ReportMetric(float64(longest)/float64(window), "max-queued-windows")
+			b.ReportMetric(float64(throttled)/float64(b.N), "429s/op")
+			b.ReportMetric(float64(incomplete)/float64(b.N), "incomplete-answers/op")
+		})
+	}
+}

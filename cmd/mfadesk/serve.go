@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			SigningSecret: cfg.Slack.SigningSecret, APIURL: cfg.Slack.APIURL,
 			TeamID: cfg.Slack.TeamID, EnterpriseID: cfg.Slack.EnterpriseID,
 			ApprovalsChannel: cfg.Slack.ApprovalsChannel, AuditChannel: cfg.Slack.AuditChannel, Logger: log,
+		}
+		// A Slack stand-in on this machine (api_url on loopback: tests, benchmarks) also
+		// serves the response_urls; real Slack's are always on slack.com.
+		if u, err := url.Parse(cfg.Slack.APIURL); err == nil && graph.IsLoopback(u) {
+			slackOpts.ResponseURLHosts = []string{u.Hostname()}
 		}
 		n, err := slack.NewNotifier(slackOpts)
 		if err != nil {

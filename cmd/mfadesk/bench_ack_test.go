@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,17 @@ func benchChild(role string) int {
 		}
 		started := make(chan string, 1)
 		done := make(chan error, 1)
+		// MFADESK_BENCH_CPUPROFILE=FILE profiles serve, to see where its CPU goes.
+		if path := os.Getenv("MFADESK_BENCH_CPUPROFILE"); path != "" {
+			pf, err := os.Create(path)
+			if err != nil {
+				return fail(err)
+			}
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				return fail(err)
+			}
+			defer func() { pprof.StopCPUProfile(); _ = pf.Close() }()
+		}
 		log := slog.New(slog.DiscardHandler)
 		if os.Getenv("MFADESK_BENCH_LOG") != "" {
 			log = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -108,3 +108,27 @@ func BenchmarkCompress(b *testing.B) {
 		})
 	}
 }
+
+// TestWrittenUser names the user a request writes, so the report cache can forget
+// them; reads, including the POSTs that only read, name no one.
+func TestWrittenUser(t *testing.T) {
+	id := "5a1b0001-0000-4000-8000-000000000002"
+	tests := []struct{ method, path, want string }{
+		{http.MethodPost, "/v1.0/users/" + id + "/revokeSignInSessions", id},
+		{http.MethodDelete, "/v1.0/users/" + id + "/authentication/phoneMethods/3179e48a-750b-4051-897c-87b9720928f7", id},
+		{http.MethodPost, "/v1.0/users/" + id + "/authentication/temporaryAccessPassMethods", id},
+		{http.MethodPatch, "/beta/users/" + id + "/authentication/signInPreferences", id},
+		{http.MethodPost, "/v1.0/users/" + id + "/checkMemberGroups", ""},
+		{http.MethodGet, "/v1.0/users/" + id + "/authentication/methods", ""},
+		{http.MethodPost, "/v1.0/$batch", ""},
+	}
+	for _, tt := range tests {
+		r, err := http.NewRequest(tt.method, "http://127.0.0.1"+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := writtenUser(r); got != tt.want {
+			t.Errorf("%s %s: %q, want %q", tt.method, tt.path, got, tt.want)
+		}
+	}
+}

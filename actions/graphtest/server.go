@@ -97,8 +97,8 @@ func (s *Server) SetFaults(f Faults) {
 	s.reports = nil
 }
 
-// SetClock replaces the clock the throttling windows are measured with (tests with a
-// virtual clock). Events already seeded keep their times.
+// SetClock replaces the fake's clock (tests with a virtual clock): throttling windows
+// are measured with it and writes are stamped with it. Seeded events keep their times.
 func (s *Server) SetClock(now func() time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -148,7 +148,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	if cfg.Slack.Enabled {
 		slackOpts.Handler = h
 		// Slack's verified profile email → directory user; disabled and guest accounts are refused.
-		slackOpts.Resolver = slack.DirectoryResolver(dir)
+		// The identity fields only: one Graph round trip per new Slack user.
+		slackOpts.Resolver = slack.DirectoryResolver(graph.IdentityLookup{Client: dir})
 		slackAdapter, err = slack.New(slackOpts)
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)

@@ -408,6 +408,14 @@ func odataTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z
 func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []*fetch) error {
 	pending := fs
 	var waited time.Duration
+	// held are report-budget slots of a retry; a slot left unanswered would hold up
+	// every later report request, so every way out answers them.
+	var held []*slot
+	defer func() {
+		if c.quota != nil {
+			c.quota.answered(held...)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		br := core.NewBatchRequest(adapter)
 		for _, f := range pending {
@@ -419,6 +427,10 @@ func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []
 			f.itemID = deref(item.GetId())
 		}
 		answers, err := sendBatch(ctx, adapter, br)
+		if c.quota != nil {
+			c.quota.answered(held...)
+			held = nil
+		}
 		if err != nil {
 			return err
 		}
@@ -463,8 +475,42 @@ func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []
 			}
 		}
 		waited += wait
+		// A retried report request spends the report budget again: it waits for a slot
+		// like any other, or keeps its 429 if none comes within the retry budget.
+		if held, err = c.retrySlots(ctx, retry, c.cfg.MaxRetryWait-waited); err != nil {
+			return nil
+		}
 		pending = retry
 	}
+}
+
+// retrySlots reserves and waits for report-budget slots for the report requests in
+// fs about to be sent again, and returns them for the caller to mark answered once
+// the retry is answered.
+func (c *Client) retrySlots(ctx context.Context, fs []*fetch, maxWait time.Duration) ([]*slot, error) {
+	if c.quota == nil {
+		return nil, nil
+	}
+	n := 0
+	for _, f := range fs {
+		if f.src&reportSources != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	slots, wait := c.quota.reserve(n, max(maxWait, 0))
+	if slots == nil {
+		return nil, fmt.Errorf("report budget busy for %v", wait)
+	}
+	for _, s := range slots {
+		if err := c.quota.wait(ctx, s); err != nil {
+			c.quota.answered(slots...)
+			return nil, err
+		}
+	}
+	return slots, nil
 }
 
 // batchAnswer is one item of a $batch answer, its body kept as raw JSON.

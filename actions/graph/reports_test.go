@@ -211,3 +211,21 @@ func BenchmarkReportBudget(b *testing.B) {
 		})
 	}
 }
+
+// TestRetriedReportSpendsBudget: a report request Graph throttled anyway (another
+// instance of the app, say) is sent again only through the scheduler, so the retry
+// does not push the next lookup over Graph's budget.
+func TestRetriedReportSpendsBudget(t *testing.T) {
+	c, fake, _ := budgetTenant(t, 5, -1)
+	fake.SetFaults(graphtest.Faults{ReportLimit: 5, ReportWindow: 10 * time.Second,
+		ThrottleFirst: 1, ThrottleOnly: []string{"/auditLogs/signIns"}, RetryAfter: 0})
+	for _, id := range tenUsers[:2] {
+		ev, err := c.Gather(context.Background(), ref(t, id), diagnoseQuery)
+		if err != nil || len(ev.Missing) > 0 {
+			t.Fatalf("diagnose %s: %v %v", id, err, ev.Notes())
+		}
+	}
+	if n := fake.Throttled(); n != 1 {
+		t.Errorf("%d 429s, want only the injected one", n)
+	}
+}

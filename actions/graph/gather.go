@@ -119,17 +119,22 @@ func (c *Client) gatherWith(ctx context.Context, ref actions.UserRef, id string,
 		gen = c.cache.generation(id)
 	}
 	key := fmt.Sprintf("%s|%d|%+v", strings.ToLower(id), gen, q)
+	// The shared work fills its own copy: a caller that stops waiting returns ev while
+	// the work may still be writing.
+	start := cloneEvidence(ev)
 	ch := c.flight.DoChan(key, func() (any, error) {
 		// The shared work must not end because the caller that started it gave up: it
 		// keeps that caller's deadline (and values) but not its cancellation; each
 		// caller still stops waiting at its own.
-		shared, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout+c.cfg.MaxQueueWait)
+		shared := context.WithoutCancel(ctx)
+		var cancel context.CancelFunc
 		if dl, ok := ctx.Deadline(); ok {
-			cancel()
-			shared, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
+			shared, cancel = context.WithDeadline(shared, dl)
+		} else {
+			shared, cancel = context.WithTimeout(shared, c.cfg.Timeout+c.cfg.MaxQueueWait)
 		}
 		defer cancel()
-		return c.gatherNow(shared, ref, id, known, q, ev)
+		return c.gatherNow(shared, ref, id, known, q, start)
 	})
 	if c.joined != nil {
 		c.joined()
@@ -242,9 +247,7 @@ func (c *Client) send(ctx context.Context, adapter abs.RequestAdapter, id string
 			now = append(now, f)
 			continue
 		}
-		// --failed reads later pages, which the cache does not keep.
-		cacheable := c.cache != nil && !(f.src == actions.SourceSignIns && q.SignInFailedOnly)
-		if cacheable {
+		if c.cacheable(f, q) {
 			if e, ok := c.cache.get(id, cacheKey(f.src, q)); ok {
 				f.body = e.body
 				if ev.ReportsAsOf.IsZero() || e.fetched.Before(ev.ReportsAsOf) {
@@ -310,12 +313,18 @@ func (c *Client) send(ctx context.Context, adapter abs.RequestAdapter, id string
 	if c.cache != nil {
 		fetched := c.cfg.Clock.Now()
 		for _, f := range reports {
-			if f.err == nil && f.body != nil && !(f.src == actions.SourceSignIns && q.SignInFailedOnly) {
+			if f.err == nil && f.body != nil && c.cacheable(f, q) {
 				c.cache.put(id, gen, cacheKey(f.src, q), cached{body: f.body, fetched: fetched})
 			}
 		}
 	}
 	return nil
+}
+
+// cacheable reports whether f's answer may come from, and go to, the report cache:
+// --failed reads later pages, which the cache does not keep.
+func (c *Client) cacheable(f *fetch, q actions.Query) bool {
+	return c.cache != nil && !(f.src == actions.SourceSignIns && q.SignInFailedOnly)
 }
 
 // plan builds one request per source. Requests come from the v1.0 builders where they

@@ -101,23 +101,26 @@ func (q *reportQuota) reserve(n int, maxWait time.Duration) ([]*slot, time.Durat
 	return out, 0
 }
 
-// due returns when s may be sent, re-checked against its predecessor's answer, and,
-// while that predecessor is unanswered, a channel closed when it is.
+// due returns when s may be sent, re-checked against its predecessor's answer. While
+// that predecessor is unanswered it returns the earliest time s could be due (the
+// predecessor's planned time plus the window) and a channel closed on the answer.
 func (q *reportQuota) due(s *slot) (time.Time, <-chan struct{}) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	at := s.at
-	if p := s.pred; p != nil {
-		select {
-		case <-p.done:
-		default:
-			return time.Time{}, p.done
-		}
-		if t := p.at.Add(q.window); t.After(at) {
-			at = t
-		}
+	p := s.pred
+	if p == nil {
+		return at, nil
 	}
-	return at, nil
+	if t := p.at.Add(q.window); t.After(at) {
+		at = t
+	}
+	select {
+	case <-p.done:
+		return at, nil
+	default:
+		return at, p.done
+	}
 }
 
 // ready reports whether s may be sent now.
@@ -126,16 +129,18 @@ func (q *reportQuota) ready(s *slot) bool {
 	return pending == nil && !at.After(q.clock.Now())
 }
 
-// wait blocks until s may be sent.
+// wait blocks until s may be sent: first until the earliest time it could be due,
+// then, if its predecessor is still unanswered, until it is.
 func (q *reportQuota) wait(ctx context.Context, s *slot) error {
 	for {
 		at, pending := q.due(s)
-		if pending == nil && !at.After(q.clock.Now()) {
+		now := q.clock.Now()
+		if pending == nil && !at.After(now) {
 			return nil
 		}
 		var timer <-chan time.Time
-		if pending == nil {
-			timer = q.clock.At(at)
+		if at.After(now) {
+			timer, pending = q.clock.At(at), nil
 		}
 		select {
 		case <-ctx.Done():

@@ -8,7 +8,7 @@ import (
 	"unicode"
 
 	"github.com/mfadesk/mfadesk/actions"
-	"github.com/mfadesk/mfadesk/internal/suggest"
+	"github.com/mfadesk/mfadesk/bot/suggest"
 )
 
 // Verb is a command word.

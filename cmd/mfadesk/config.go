@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/bot/teams"
-	"github.com/mfadesk/mfadesk/internal/suggest"
+	"github.com/mfadesk/mfadesk/bot/suggest"
 	"go.yaml.in/yaml/v3"
 )
 

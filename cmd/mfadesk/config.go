@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mfadesk/mfadesk/bot/teams"
 	"github.com/mfadesk/mfadesk/bot/suggest"
+	"github.com/mfadesk/mfadesk/bot/teams"
 	"go.yaml.in/yaml/v3"
 )
 

@@ -53,6 +53,8 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 		switch {
 		case cur.State == StateApproved:
 			resume = false
+		case cur.State == StateExecuting && recovering && !s.runnerGone(w.tx, cur.Runner):
+			return nil // another replica is still running it
 		case cur.State == StateExecuting && recovering:
 			resume = true
 		default:
@@ -72,8 +74,13 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 			return w.audit(Event{Kind: EventFailed, RequestID: cur.ID, Action: cur.Action, State: cur.State,
 				Target: cur.Target, Code: e.Code, Detail: "not carried out: " + e.Msg})
 		}
+		runner, err := s.runnerFor(w.tx)
+		if err != nil {
+			return err
+		}
 		cur.State = StateExecuting
 		cur.Attempts++
+		cur.Runner = runner
 		if err := w.save(&cur); err != nil {
 			return err
 		}
@@ -96,15 +103,23 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 
 	res, xerr := s.run(ctx, r, resume)
 
-	err = s.update(ctx, func(w *wtx) error {
+	claim, retried := r, false
+	record := func(w *wtx) error {
 		cur, err := loadRequest(w.tx, id)
 		if err != nil {
 			return err
 		}
-		if cur.State != StateExecuting {
-			// Only the claimer moves a request out of executing; anything else is a bug
-			// or an edit of the file, and must not be papered over.
-			return fmt.Errorf("request %s left the executing state while it ran (now %s)", id, cur.State)
+		if retried && cur.Attempts == claim.Attempts && cur.Runner == claim.Runner &&
+			(cur.State == StateSucceeded || cur.State == StateFailed) {
+			r = cur // an earlier try landed although its answer was lost
+			return nil
+		}
+		if cur.State != StateExecuting || cur.Attempts != claim.Attempts || cur.Runner != claim.Runner {
+			// Only the claimer moves a request out of executing; anything else is a bug,
+			// an edit of the file, or (shared store) another replica that re-claimed it
+			// after this one lost its lease, whose claim must not be overwritten.
+			return fmt.Errorf("request %s left the executing state of attempt %d while it ran (now %s, attempt %d)",
+				id, claim.Attempts, cur.State, cur.Attempts)
 		}
 		cur.Steps = res.Steps
 		ev := Event{RequestID: cur.ID, Action: cur.Action, Target: cur.Target, Detail: summarizeSteps(res.Steps)}
@@ -123,6 +138,11 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 		}
 		r = cur
 		return w.audit(ev)
+	}
+	// The work is done: an unreachable store delays recording it, not the outcome.
+	err = s.retryUnavailable(ctx, func(try int) error {
+		retried = try > 0
+		return s.update(ctx, record)
 	})
 	if err != nil {
 		// The request stays executing; Recover on the next start resumes or fails it.

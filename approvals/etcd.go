@@ -275,8 +275,8 @@ type etcdTx struct {
 	readOnly bool
 
 	rev    int64             // revision of every read; 0 until the first read pins it
-	seen   map[string]int64  // key → mod revision read (0: absent)
-	cache  map[string][]byte // key → value read (nil: absent)
+	seen   map[string]int64  // key → mod revision, for keys read with Get (0: absent)
+	cache  map[string]readKV // every key read, by Get or by a scan
 	ranges []keyRange        // scanned ranges
 	writes map[string]pendingWrite
 
@@ -285,7 +285,7 @@ type etcdTx struct {
 }
 
 func newEtcdTx(ctx context.Context, s *EtcdStore, readOnly bool) *etcdTx {
-	return &etcdTx{ctx: ctx, s: s, readOnly: readOnly, seen: map[string]int64{}, cache: map[string][]byte{},
+	return &etcdTx{ctx: ctx, s: s, readOnly: readOnly, seen: map[string]int64{}, cache: map[string]readKV{},
 		writes: map[string]pendingWrite{}}
 }
 
@@ -317,10 +317,23 @@ func (t *etcdTx) get(key string, opts ...clientv3.OpOption) (*clientv3.GetRespon
 	return resp, true
 }
 
-func (t *etcdTx) note(key string, modRev int64, val []byte) {
-	if _, ok := t.seen[key]; !ok {
-		t.seen[key] = modRev
-		t.cache[key] = val
+// readKV is a key as the transaction read it.
+type readKV struct {
+	val    []byte // nil: absent
+	modRev int64
+}
+
+// note caches what was read; a key read by Get (byGet) is also guarded at commit.
+// Keys seen only by a scan are guarded by the scan's range compare instead: one
+// compare per scanned key would soon exceed what etcd accepts in one Txn.
+func (t *etcdTx) note(key string, modRev int64, val []byte, byGet bool) {
+	if _, ok := t.cache[key]; !ok {
+		t.cache[key] = readKV{val: val, modRev: modRev}
+	}
+	if byGet {
+		if _, ok := t.seen[key]; !ok {
+			t.seen[key] = t.cache[key].modRev
+		}
 	}
 }
 
@@ -345,19 +358,20 @@ func (t *etcdTx) Get(bucket string, key []byte) []byte {
 		}
 		return w.val
 	}
-	if _, ok := t.seen[k]; ok {
-		return t.cache[k]
+	if c, ok := t.cache[k]; ok {
+		t.note(k, c.modRev, c.val, true)
+		return c.val
 	}
 	resp, ok := t.get(k)
 	if !ok {
 		return nil
 	}
 	if len(resp.Kvs) == 0 {
-		t.note(k, 0, nil)
+		t.note(k, 0, nil, true)
 		return nil
 	}
 	kv := resp.Kvs[0]
-	t.note(k, kv.ModRevision, value(kv.Value))
+	t.note(k, kv.ModRevision, value(kv.Value), true)
 	return value(kv.Value)
 }
 
@@ -446,7 +460,7 @@ func (t *etcdTx) Scan(bucket string, from []byte, fn func(k, v []byte) (bool, er
 		}
 		for _, kv := range resp.Kvs {
 			k := string(kv.Key)
-			t.note(k, kv.ModRevision, value(kv.Value))
+			t.note(k, kv.ModRevision, value(kv.Value), false)
 			if more, err := flushBefore(k, false); !more {
 				return err
 			}
@@ -511,7 +525,7 @@ func (t *etcdTx) ScanReverse(bucket string, fn func(k, v []byte) (bool, error)) 
 		}
 		for _, kv := range resp.Kvs {
 			k := string(kv.Key)
-			t.note(k, kv.ModRevision, value(kv.Value))
+			t.note(k, kv.ModRevision, value(kv.Value), false)
 			if more, err := flushAfter(k, false); !more {
 				return err
 			}
@@ -547,8 +561,10 @@ func (t *etcdTx) commit() (bool, error) {
 	}
 	for _, r := range t.ranges {
 		if r.start < r.end && t.rev > 0 {
-			// Catches keys added to (or changed in) a range the transaction scanned;
-			// a key removed from it is caught by its own compare above.
+			// Catches keys added to (or changed in) a range the transaction scanned.
+			// A key removed from the range is caught only if the transaction also
+			// read it with Get: mfadesk deletes only from the "open" index, which
+			// write transactions read by Get.
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(r.start).WithRange(r.end), "<", t.rev+1))
 		}
 	}

@@ -187,3 +187,35 @@ func isAmbiguous(err error) bool {
 	e := requireUnavailable(err)
 	return e != nil && strings.Contains(e.Msg, "may or may not")
 }
+
+// TestEtcdSweepManyExpired: a sweep that finds more expired requests than fit in one
+// etcd transaction (etcd's default --max-txn-ops is 128) expires them all.
+func TestEtcdSweepManyExpired(t *testing.T) {
+	srv := etcdtest.Start(t)
+	ctx := context.Background()
+	clock := newTestClock()
+	svc, err := New(ctx, Options{Store: openEtcdStore(t, srv.Endpoint(), uniquePrefix(), 0), Directory: newFakeDir(),
+		Executor: &fakeExec{}, Policy: replicaPolicy(), Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	for i := range n {
+		in := defaultNewRequest()
+		in.Target.ObjectID = numberedOID(i)
+		if _, err := svc.Submit(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(svc.Policy().TTL)
+	got, err := svc.Sweep(ctx)
+	if err != nil || len(got) != n {
+		t.Fatalf("sweep expired %d of %d: %v", len(got), n, err)
+	}
+	if open, err := svc.OpenRequests(ctx); err != nil || len(open) != 0 {
+		t.Fatalf("open after the sweep: %d %v", len(open), err)
+	}
+	if rep, err := svc.Verify(ctx); err != nil || !rep.OK || rep.Events != 2*n {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+}

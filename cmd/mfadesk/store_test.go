@@ -3,12 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mfadesk/mfadesk/actions/graphtest"
 	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/approvals/etcdtest"
 )
@@ -95,4 +102,122 @@ func TestMigrateCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"migrate", "--from", path}, &out, &errOut, env(nil)); code != 2 {
 		t.Fatalf("migrate without --to exited %d", code)
 	}
+}
+
+// TestServeTwoReplicasOnEtcd runs two serve replicas on one real etcd: exactly one
+// leads (readyz and mfadesk_leader say which), an unreachable etcd leaves both ready
+// but degraded, saying why, until it is back, and when the leader stops the other
+// takes over.
+func TestServeTwoReplicasOnEtcd(t *testing.T) {
+	srv := etcdtest.Start(t)
+	tenant := graphtest.MustTenant("demo")
+	gs := httptest.NewServer(graphtest.NewServer(tenant))
+	defer gs.Close()
+	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"ok":true}`)
+	}))
+	defer slackAPI.Close()
+	yaml := fmt.Sprintf(`
+listen: 127.0.0.1:0
+database: etcd://%s
+etcd:
+  lease_ttl: 2s
+graph:
+  base_url: %s/v1.0
+  credential: none
+groups:
+  helpdesk: %s
+  approvers: %s
+slack:
+  enabled: true
+  mode: http
+  team_id: T0TEAM
+  api_url: %s/
+  approvals_channel: C0APPROVE
+  audit_channel: C0AUDIT
+`, strings.TrimPrefix(srv.Endpoint(), "http://"), gs.URL, tenant.GroupID("mfadesk-helpdesk"), tenant.GroupID("mfadesk-approvers"), slackAPI.URL)
+	cfg, err := ParseConfig([]byte(yaml), env(map[string]string{"MFADESK_SLACK_BOT_TOKEN": "xoxb-test", "MFADESK_SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type replica struct {
+		addr   string
+		cancel context.CancelFunc
+		done   chan struct{} // closed when serve returned, with err
+		err    error
+	}
+	start := func() *replica {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &replica{cancel: cancel, done: make(chan struct{})}
+		started := make(chan string, 1)
+		go func() {
+			r.err = serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), started)
+			close(r.done)
+		}()
+		select {
+		case r.addr = <-started:
+		case <-r.done:
+			t.Fatalf("serve stopped: %v", r.err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not start")
+		}
+		t.Cleanup(func() { cancel(); <-r.done })
+		return r
+	}
+	get := func(r *replica, path string) (int, string) {
+		resp, err := http.Get("http://" + r.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// until polls the replicas' readiness (their state changes inside etcd and
+	// their election, which this test cannot wait on directly).
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+		}
+	}
+	a, b := start(), start()
+	role := func(r *replica) string {
+		code, body := get(r, "/readyz")
+		if code != 200 {
+			t.Fatalf("readyz: %d %q", code, body)
+		}
+		return body
+	}
+	until("one replica leads", func() bool {
+		ra, rb := role(a), role(b)
+		return strings.HasSuffix(ra, ", leader\n") != strings.HasSuffix(rb, ", leader\n") &&
+			(strings.HasSuffix(ra, ", follower\n") || strings.HasSuffix(rb, ", follower\n"))
+	})
+	leader, follower := a, b
+	if strings.HasSuffix(role(b), ", leader\n") {
+		leader, follower = b, a
+	}
+	for r, want := range map[*replica]string{leader: "mfadesk_leader 1", follower: "mfadesk_leader 0"} {
+		if _, m := get(r, "/metrics"); !strings.Contains(m, want) {
+			t.Fatalf("metrics lack %q", want)
+		}
+	}
+
+	srv.Stop()
+	until("readyz reports etcd down", func() bool {
+		return strings.HasPrefix(role(follower), "ready, degraded: the approvals database (etcd) does not answer")
+	})
+	srv.Restart()
+	until("readyz recovers", func() bool { return strings.HasPrefix(role(follower), "ready: replica ") })
+
+	leader.cancel()
+	<-leader.done
+	if leader.err != nil {
+		t.Fatalf("the leader's serve: %v", leader.err)
+	}
+	until("the other replica takes over", func() bool { return strings.HasSuffix(role(follower), ", leader\n") })
 }

@@ -141,9 +141,10 @@ func (s *EtcdStore) Close() error {
 // Prefix returns the key prefix the store lives under.
 func (s *EtcdStore) Prefix() string { return s.prefix }
 
-// Ping reads one key, for readiness checks: nil when etcd answers.
+// Ping reads one key, for readiness checks: nil when etcd answers. It gives up after
+// at most two seconds, within a probe's usual timeout.
 func (s *EtcdStore) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, min(s.timeout, 2*time.Second))
 	defer cancel()
 	_, err := s.cli.Get(ctx, s.key(bucketMeta, []byte(keySchema)))
 	if err != nil {

@@ -221,3 +221,19 @@ slack:
 	}
 	until("the other replica takes over", func() bool { return strings.HasSuffix(role(follower), ", leader\n") })
 }
+
+// TestBoltCommandsRefuseEtcdConfig: the audit and approvals commands read bbolt files;
+// pointed at an etcd configuration they say so rather than open a file named etcd://.
+func TestBoltCommandsRefuseEtcdConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte(baseConfig+"database: etcd://127.0.0.1:2379\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"audit", "verify", "--config", cfg}, {"approvals", "list", "--config", cfg}} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, &out, &errOut, env(goodEnv))
+		if code != 2 || !strings.Contains(errOut.String(), "the configured database is etcd") {
+			t.Fatalf("%v: exit %d, %q", args, code, errOut.String())
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/approvals/etcdtest"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // TestEtcdStoppedAndRestartedUnderLoad files and approves requests from four workers
@@ -216,6 +217,79 @@ func TestEtcdSweepManyExpired(t *testing.T) {
 		t.Fatalf("open after the sweep: %d %v", len(open), err)
 	}
 	if rep, err := svc.Verify(ctx); err != nil || !rep.OK || rep.Events != 2*n {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+}
+
+// TestEtcdStaleRunnerCannotOverwrite: replica A runs a request and loses its lease
+// mid-run; replica B re-claims it (attempt 2) and is still running it when A's run
+// ends. A's result must be refused, not written over B's claim; B's result stands.
+func TestEtcdStaleRunnerCannotOverwrite(t *testing.T) {
+	srv := etcdtest.Start(t)
+	ctx := context.Background()
+	prefix := uniquePrefix()
+	blocking := func(started chan<- struct{}, release <-chan struct{}, name string) *fakeExec {
+		ex := &fakeExec{}
+		ex.setFn(func(_ context.Context, r Request, _ bool) (Result, error) {
+			started <- struct{}{}
+			<-release
+			return Result{Steps: []Step{{Name: "revoke_sessions", Target: r.Target.UPN, Outcome: "done by " + name}}}, nil
+		})
+		return ex
+	}
+	startedA, releaseA := make(chan struct{}, 1), make(chan struct{})
+	startedB, releaseB := make(chan struct{}, 1), make(chan struct{})
+	stA := openEtcdStore(t, srv.Endpoint(), prefix, 0)
+	svcA, err := New(ctx, Options{Store: stA, Directory: newFakeDir(), Executor: blocking(startedA, releaseA, "A"), Policy: replicaPolicy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcB, _ := newEtcdService(t, srv.Endpoint(), prefix, 0, blocking(startedB, releaseB, "B"), nil)
+
+	r, err := svcA.Submit(ctx, defaultNewRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errA := make(chan error, 1)
+	go func() {
+		_, err := svcA.Decide(ctx, r.ID, actor(oidApprover1, "Avery"), VerdictApprove, "")
+		errA <- err
+	}()
+	<-startedA
+
+	// A's lease ends (as when it is cut off from etcd for longer than the TTL).
+	var lease int64
+	if _, err := fmt.Sscanf(stA.Replica(), "%x", &lease); err != nil {
+		t.Fatal(err)
+	}
+	ex := newCountingExec(t, srv.Endpoint(), prefix)
+	if _, err := ex.cli.Revoke(ctx, clientv3.LeaseID(lease)); err != nil {
+		t.Fatal(err)
+	}
+	recovered := make(chan error, 1)
+	go func() {
+		_, err := svcB.Recover(ctx)
+		recovered <- err
+	}()
+	<-startedB
+
+	close(releaseA)
+	if err := <-errA; err == nil || !strings.Contains(err.Error(), "left the executing state of attempt 1") {
+		t.Fatalf("A's result after B re-claimed: %v", err)
+	}
+	mid, err := svcB.Get(ctx, r.ID)
+	if err != nil || mid.State != StateExecuting || mid.Attempts != 2 || len(mid.Steps) != 0 {
+		t.Fatalf("A's stale result was written over B's claim: %+v %v", mid, err)
+	}
+	close(releaseB)
+	if err := <-recovered; err != nil {
+		t.Fatal(err)
+	}
+	final, err := svcB.Get(ctx, r.ID)
+	if err != nil || final.State != StateSucceeded || final.Attempts != 2 || len(final.Steps) != 1 || final.Steps[0].Outcome != "done by B" {
+		t.Fatalf("final: %+v %v", final, err)
+	}
+	if rep, err := svcB.Verify(ctx); err != nil || !rep.OK {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
 }

@@ -293,3 +293,53 @@ func TestEtcdStaleRunnerCannotOverwrite(t *testing.T) {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
 }
+
+// TestEtcdLeaderStopsWhenItsLeaseEnds: the leader's work gets a context that ends
+// the moment its lease does (here revoked, as etcd does when renewals stop reaching
+// it), and the replica campaigns again under its new lease and leads again.
+func TestEtcdLeaderStopsWhenItsLeaseEnds(t *testing.T) {
+	srv := etcdtest.Start(t)
+	st := openEtcdStore(t, srv.Endpoint(), uniquePrefix(), 0)
+	changes := make(chan bool, 8)
+	stopped := make(chan error, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go st.Lead(ctx, func(v bool, _ string) { changes <- v }, func(ctx context.Context) {
+		<-ctx.Done()
+		stopped <- ctx.Err()
+	})
+	wait := func(want bool) {
+		t.Helper()
+		select {
+		case v := <-changes:
+			if v != want {
+				t.Fatalf("leadership %v, want %v", v, want)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("leadership did not become %v", want)
+		}
+	}
+	wait(true)
+	first := st.Replica()
+	var lease int64
+	if _, err := fmt.Sscanf(first, "%x", &lease); err != nil {
+		t.Fatal(err)
+	}
+	ex := newCountingExec(t, srv.Endpoint(), "/unused")
+	if _, err := ex.cli.Revoke(ctx, clientv3.LeaseID(lease)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-stopped:
+		if err == nil {
+			t.Fatal("work stopped without its context ending")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the leader's work did not stop when its lease ended")
+	}
+	wait(false)
+	wait(true) // a new lease, a new campaign
+	if st.Replica() == first || st.Replica() == "" || !st.Leading() {
+		t.Fatalf("after renewal: replica %q (was %q), leading %v", st.Replica(), first, st.Leading())
+	}
+}

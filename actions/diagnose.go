@@ -263,6 +263,10 @@ func nextStep(d Diagnosis, f failureSummary, hasUsable bool, ev Evidence) Recomm
 		return Recommendation{Text: "Ask the user to register a method at " + SecurityInfoURL + " while they can still sign in. If they are locked out and you have verified who they are, file a re-register request so they can set MFA up again."}
 	case d.Has(FindingSignInFailures):
 		return Recommendation{Text: "Ask the user whether they made these sign-ins. If they did not, file a revoke request and have their password reset."}
+	case undetermined(ev) != "":
+		// Every conclusion below says "no problem": not without the methods and the
+		// registration report, which are what says whether MFA works.
+		return Recommendation{Text: undetermined(ev)}
 	case d.Has(FindingPerUserDisabled):
 		return Recommendation{Text: "No MFA problem found. Per-user MFA \"disabled\" is expected here: do not enable it. To add or change methods, send the user to " + SecurityInfoURL + " (aka.ms/mfasetup)."}
 	case d.Has(FindingUsable):
@@ -397,6 +401,22 @@ func defaultMethodIndex(methods []Method, pref string) int {
 		return phone("office")
 	}
 	return -1
+}
+
+// undetermined says why whether MFA works could not be determined — the methods or the
+// registration report could not be read, and the real cause (throttling, a missing
+// permission by name, the licence, an outage) — or "" when both were read.
+func undetermined(ev Evidence) string {
+	var why []string
+	for _, s := range []Source{SourceMethods, SourceRegistration} {
+		if n := ev.Note(s); n != "" {
+			why = append(why, n)
+		}
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return "Whether MFA works could not be determined. " + strings.Join(why, " ")
 }
 
 // regTrail is the Authenticator's registration as the audit log tells it.

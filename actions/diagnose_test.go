@@ -180,3 +180,42 @@ func TestDefaultMethodIndex(t *testing.T) {
 		t.Errorf("oath without a software token → %d, want the Authenticator", got)
 	}
 }
+
+// TestDiagnoseUndetermined: when the methods or the registration report could not be
+// read, diagnose never says "No MFA problem found": it says the answer could not be
+// determined, and the real cause.
+func TestDiagnoseUndetermined(t *testing.T) {
+	tests := []struct {
+		name string
+		src  Source
+		err  error
+		why  string
+	}{
+		{"methods throttled", SourceMethods, &Error{Kind: KindThrottled, RetryAfter: 7 * time.Second}, "Authentication methods unavailable: Microsoft Graph is throttling the bot; try again in 7 s."},
+		{"methods permission", SourceMethods, &Error{Kind: KindForbidden, Permission: "UserAuthenticationMethod.Read.All"}, "lacks UserAuthenticationMethod.Read.All"},
+		{"report licence", SourceRegistration, &Error{Kind: KindForbidden, Licence: "Entra ID P1 or P2"}, "the tenant has no Entra ID P1 or P2 licence"},
+		{"report outage", SourceRegistration, &Error{Kind: KindUnavailable, Message: "Microsoft Graph did not answer in time"}, "did not answer in time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := evidence(func(e *Evidence) {
+				e.Missing[tt.src] = tt.err
+				if tt.src == SourceMethods {
+					e.Methods = nil
+				} else {
+					e.Registration = nil
+					// The audit trail alone shows a completed registration.
+					e.Audits = []AuditEvent{{Time: t0.Add(-49 * time.Minute), Activity: ActivityRegistered, Service: ServiceAuthMethods, Result: "success",
+						Reason: "User registered Authenticator App with Notification and Code"}}
+				}
+			})
+			d := Diagnose(ev, t0)
+			if strings.Contains(d.Next.Text, "No MFA problem") {
+				t.Errorf("next = %q: claims no problem without the evidence", d.Next.Text)
+			}
+			if !strings.Contains(d.Next.Text, "could not be determined") || !strings.Contains(d.Next.Text, tt.why) {
+				t.Errorf("next = %q, want it undetermined because %q", d.Next.Text, tt.why)
+			}
+		})
+	}
+}

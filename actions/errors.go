@@ -91,3 +91,18 @@ func Explain(err error) string {
 		return e.Error()
 	}
 }
+
+// Explained returns err with Explain's one line as its message, still wrapping err, so
+// a caller that shows the line can pass the error on and KindOf still finds its kind
+// (e.g. throttled: worth retrying later).
+func Explained(err error) error {
+	if err == nil {
+		return nil
+	}
+	return explained{err}
+}
+
+type explained struct{ err error }
+
+func (e explained) Error() string { return Explain(e.err) }
+func (e explained) Unwrap() error { return e.err }

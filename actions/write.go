@@ -16,10 +16,12 @@ type Writer interface {
 	// RevokeSessions signs the user out everywhere (Graph revokeSignInSessions).
 	RevokeSessions(ctx context.Context, userID string) (Result, error)
 	// Reregister deletes the user's phone, Authenticator and software OATH methods (the
-	// set is configurable), the default one last, then revokes sessions. It refuses
-	// with KindStale when the user's methods are not the ones in snapshot, the methods
-	// the request was approved against.
-	Reregister(ctx context.Context, userID string, snapshot []MethodRef) (Result, error)
+	// set is configurable) in an order planned before the first write, then revokes
+	// sessions. It refuses with KindStale when the user has a method that is not in
+	// snapshot (the methods the request was approved against); a method of snapshot
+	// that is already gone is reported as such. onStep, if not nil, is called as each
+	// step finishes, so the caller can record progress before the next write.
+	Reregister(ctx context.Context, userID string, snapshot []MethodRef, onStep func(Step)) (Result, error)
 	// IssueTAP creates a temporary access pass. The pass is in the result only once.
 	IssueTAP(ctx context.Context, userID string, lifetime time.Duration, usableOnce bool) (TAP, error)
 }
@@ -92,6 +94,129 @@ func DiffSnapshot(approved, current []MethodRef) SnapshotDiff {
 		}
 	}
 	return d
+}
+
+// ReregisterPlan is a whole re-register deletion, planned before the first write so
+// that a run Graph would stop half-way never starts.
+type ReregisterPlan struct {
+	// SetDefault is the sign-in preference (userPreferredMethodForSecondaryAuthentication)
+	// to set before any deletion, "" for none; NewDefault is the method it names.
+	SetDefault string
+	NewDefault Method
+	// Delete is the deletion order.
+	Delete []Method
+}
+
+// PlanReregister orders the deletion of the user's methods of the inScope types by
+// Graph's rules: it refuses to delete the default second factor while any other one
+// remains, and to delete the mobile phone while an alternate mobile remains. So
+// Authenticator and OATH go first, then the office, alternate mobile and mobile phones,
+// and the default last. Where the rules conflict (the default is the alternate mobile
+// and the mobile goes too) or the default cannot go last (a method out of scope stays),
+// the plan first moves the default preference to a method that can. With the default
+// unknown (preferences and report unreadable) the run finds it by Graph's refusal,
+// except when both mobile phones are present: no order is then known to be safe, and
+// the plan refuses. The error says in one sentence why; nothing has been written.
+func PlanReregister(ev Evidence, inScope []MethodType) (ReregisterPlan, error) {
+	scope := map[MethodType]bool{}
+	for _, t := range inScope {
+		scope[t] = true
+	}
+	var del, kept []Method
+	for _, m := range ev.Methods {
+		switch {
+		case scope[m.Type]:
+			del = append(del, m)
+		case secondFactor(m.Type):
+			kept = append(kept, m)
+		}
+	}
+	sort.SliceStable(del, func(i, j int) bool { return deleteRank(del[i]) < deleteRank(del[j]) })
+	plan := ReregisterPlan{Delete: del}
+	phone := func(ms []Method, t string) int {
+		for i, m := range ms {
+			if m.Type == MethodPhone && m.PhoneType == t {
+				return i
+			}
+		}
+		return -1
+	}
+	pref := preferredMethod(ev)
+	known := ev.Has(SourcePreferences) || (ev.Has(SourceRegistration) && ev.Registration != nil)
+	if !known {
+		if phone(del, "alternateMobile") >= 0 && phone(del, "mobile") >= 0 {
+			return ReregisterPlan{}, &Error{Kind: KindBadRequest, Op: "plan the re-register",
+				Message: "The user's default sign-in method could not be read and they have both a mobile and an alternate mobile phone, so no deletion order is known to be safe; nothing was deleted."}
+		}
+		return plan, nil
+	}
+	d := defaultMethodIndex(ev.Methods, pref)
+	if d < 0 || !scope[ev.Methods[d].Type] {
+		return plan, nil // no default, or one that stays: any order of the rest works
+	}
+	def := ev.Methods[d]
+	switch {
+	case len(kept) > 0:
+		// The default cannot be deleted while a kept second factor remains: make the
+		// strongest kept one the default first.
+		sort.SliceStable(kept, func(i, j int) bool { return deleteRank(kept[i]) < deleteRank(kept[j]) })
+		plan.NewDefault = kept[0]
+	case def.Type == MethodPhone && def.PhoneType == "alternateMobile" && phone(del, "mobile") >= 0:
+		// The alternate mobile must go before the mobile, and the default last: make
+		// the mobile, which goes last anyway, the default first.
+		plan.NewDefault = del[phone(del, "mobile")]
+	default:
+		for i, m := range del {
+			if m.ID == def.ID && m.Type == def.Type {
+				plan.Delete = append(append(append([]Method(nil), del[:i]...), del[i+1:]...), m)
+				break
+			}
+		}
+		return plan, nil
+	}
+	plan.SetDefault = preferenceFor(plan.NewDefault, pref)
+	return plan, nil
+}
+
+// secondFactor reports whether a method type can be the default second factor (and so
+// keeps Graph from deleting the default while it remains).
+func secondFactor(t MethodType) bool {
+	return t == MethodPhone || t == MethodAuthenticator || t == MethodSoftwareOath
+}
+
+// deleteRank orders deletions: Authenticator and other types first, then software OATH,
+// then office, alternate mobile and mobile phones (Graph keeps no alternate mobile
+// without a mobile).
+func deleteRank(m Method) int {
+	switch {
+	case m.Type == MethodPhone && m.PhoneType == "mobile":
+		return 4
+	case m.Type == MethodPhone && m.PhoneType == "alternateMobile":
+		return 3
+	case m.Type == MethodPhone:
+		return 2
+	case m.Type == MethodSoftwareOath:
+		return 1
+	}
+	return 0
+}
+
+// preferenceFor is the sign-in preference value that makes m the default. A phone keeps
+// the current channel (a voice default stays a call), else a text message.
+func preferenceFor(m Method, current string) string {
+	switch {
+	case m.Type == MethodAuthenticator:
+		return "push"
+	case m.Type == MethodSoftwareOath:
+		return "oath"
+	case m.PhoneType == "alternateMobile":
+		return "voiceAlternateMobile"
+	case m.PhoneType == "office":
+		return "voiceOffice"
+	case strings.HasPrefix(current, "voice"):
+		return "voiceMobile"
+	}
+	return "sms"
 }
 
 // Outcome of one step of a write action.

@@ -28,6 +28,8 @@ const (
 	EventExpired   EventKind = "request_expired"
 	EventCancelled EventKind = "request_cancelled"
 	EventRefused   EventKind = "access_refused"
+	// EventRetried: an approver sent a failed request back to approved to run again.
+	EventRetried EventKind = "request_retried"
 )
 
 // Event is one entry of the hash-chained audit log. The field order is part of the
@@ -47,7 +49,7 @@ type Event struct {
 	// Code is the refusal code of an access_refused event.
 	Code   Code   `json:"code,omitempty"`
 	Detail string `json:"detail,omitempty"`
-	// Digest is the request digest, on request_created events.
+	// Digest is the request digest, on request_created and request_approved events.
 	Digest string `json:"digest,omitempty"`
 	Prev   string `json:"prev"`
 	Hash   string `json:"hash,omitempty"`
@@ -376,10 +378,8 @@ func requestEvents(tx Tx, id string) ([]Event, error) {
 }
 
 // checkIntegrity refuses a request whose stored record no longer matches the digest
-// its request_created event committed to the chain.
-func checkIntegrity(tx Tx, r Request) error {
-	tampered := &Error{Code: ErrTampered, Msg: fmt.Sprintf(
-		"Request %s no longer matches what was filed, so it cannot be decided or carried out; file a new request and tell the operator.", r.ID)}
+// its request_created event committed to the chain, and returns that digest.
+func checkIntegrity(tx Tx, r Request) (string, error) {
 	var created *Event
 	prefix := []byte(r.ID + "/")
 	err := scanPrefix(tx, bucketAuditByReq, prefix, func(k, _ []byte) (bool, error) {
@@ -395,17 +395,77 @@ func checkIntegrity(tx Tx, r Request) error {
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("find the creation event of %s: %w", r.ID, err)
+		return "", fmt.Errorf("find the creation event of %s: %w", r.ID, err)
 	}
 	if created == nil || created.Kind != EventCreated || created.RequestID != r.ID {
-		return tampered
+		return "", tamperedError(r)
 	}
 	d, err := requestDigest(r)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if d != created.Digest {
-		return tampered
+		return "", tamperedError(r)
 	}
-	return nil
+	return d, nil
+}
+
+func tamperedError(r Request) *Error {
+	return &Error{Code: ErrTampered, Msg: fmt.Sprintf(
+		"Request %s no longer matches what was filed, so it cannot be decided or carried out; file a new request and tell the operator.", r.ID)}
+}
+
+// chainApproval is what the audit chain says about a request about to run.
+type chainApproval struct {
+	approvers  []string  // distinct object ids whose approval counts
+	approvedAt time.Time // when the last counted approval was recorded
+}
+
+// checkChain derives the approval of r from its audit events instead of trusting the
+// record: the last event that set a state must have set r's state, and the approvals
+// that count are request_approved events carrying the request's digest, by distinct
+// directory users who are neither the requester nor the target. A record whose
+// decisions name other approvers, or fewer than it needs, is refused as tampered:
+// the events are hash-chained and anchored in the audit channel, the record is not.
+func checkChain(tx Tx, r Request, digest string) (chainApproval, error) {
+	events, err := requestEvents(tx, r.ID)
+	if err != nil {
+		return chainApproval{}, fmt.Errorf("read the audit events of %s: %w", r.ID, err)
+	}
+	var (
+		ca        chainApproval
+		lastState State
+	)
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.State != "" {
+			lastState = e.State
+		}
+		if e.Kind != EventApproved || e.Digest != digest {
+			continue
+		}
+		oid, ok := normOID(e.Actor.ObjectID)
+		if !ok || seen[oid] || sameOID(oid, r.Requester.ObjectID) || sameOID(oid, r.Target.ObjectID) {
+			continue
+		}
+		seen[oid] = true
+		ca.approvers = append(ca.approvers, oid)
+		if e.Time.After(ca.approvedAt) {
+			ca.approvedAt = e.Time
+		}
+	}
+	recorded := map[string]bool{}
+	for _, d := range r.Approvals() {
+		oid, _ := normOID(d.By.ObjectID)
+		recorded[oid] = true
+	}
+	if lastState != r.State || len(recorded) != len(seen) || len(seen) < r.ApprovalsNeeded {
+		return ca, tamperedError(r)
+	}
+	for oid := range recorded {
+		if !seen[oid] {
+			return ca, tamperedError(r)
+		}
+	}
+	return ca, nil
 }

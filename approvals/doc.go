@@ -10,13 +10,61 @@
 //
 //	pending ──approve (last needed)──▶ approved ──claim──▶ executing ──▶ succeeded | failed
 //	pending ──deny / expire / cancel──▶ denied | expired | cancelled
+//	approved | executing ──claim refused by the re-check──▶ failed
 //	approved | executing ──Recover, not resumed by policy──▶ failed
+//	failed (retryable) ──Retry by an approver──▶ approved
 //
 // Every transition is one Store.Update transaction that re-reads the record, checks
 // its state and writes the new state together with the audit event that records it.
 // Only the goroutine whose transaction moved a request from approved to executing
-// runs the Executor, and the Service also remembers which requests it is running, so
-// Recover never starts a second run of a request that is still running here.
+// (or, in Recover, re-claimed one left executing) runs the Executor, and the Service
+// also remembers which requests it is running, so Recover never starts a second run
+// of a request that is still running here.
+//
+// # Re-check at execution
+//
+// An approval is a judgement made earlier; the claim checks again what it rested on,
+// and a request that fails a check moves to failed with a one-sentence reason and a
+// request_failed event carrying the refusal code, without reaching the Executor:
+//
+//   - the record matches the digest of its request_created event (ErrTampered);
+//   - the approval as the audit chain records it: the last event that set a state
+//     set the record's state, and the request_approved events that carry the
+//     request's digest, by distinct users who are neither the requester nor the
+//     target, are exactly the record's approvals and at least as many as it needs
+//     (ErrTampered: a record set to approved in the file is not an approval);
+//   - an approved request is claimed within the policy TTL of its last approval,
+//     which bounds Recover after a long outage and Retry ("approval too old; file it
+//     again", ErrExpired);
+//   - the requester is still a member of the helpdesk group and every approver of
+//     the approvals that count still a member of the approvers group, asked now
+//     through Directory.IsMember, which also applies the caller rule (the account
+//     exists, is enabled, is a member and not a guest; an *IneligibleError names a
+//     failed one) (ErrNotRequester, ErrNotApprover);
+//   - the target's protection, read now, still allows the request with the approvals
+//     it has (ErrProtectedTarget, ErrWeakVerification).
+//
+// The directory is asked outside any transaction, the questions concurrently; the
+// checks of the record and its chain run again in the transaction that claims. When the directory cannot be asked,
+// the request fails closed at once (ErrDirectoryUnavailable) rather than staying
+// approved with nothing running it: it is marked Retryable, so an approver may Retry
+// it when the directory answers, and the retry repeats every check.
+//
+// # Steps, resume and Retry
+//
+// The Executor records each step through the record function it is given, each in
+// a transaction of its own, while the request stays executing. Saving the result is
+// tried a few times; if it still fails the request stays executing, and the next
+// start resumes it (Execute with resume true and the recorded steps in Request.Steps),
+// and the Executor never repeats a step recorded done. A new request about a target
+// whose request is approved or executing is refused with "being carried out".
+//
+// An Executor error wrapped with Transient (throttled, unavailable, a timeout) marks
+// the failed request Retryable. Retry, by a member of the approvers group who is
+// neither the requester nor the target, while the approval is within the policy TTL
+// of its last approval and no other request about the target is open, moves it back
+// to approved (a request_retried event) and claims it again, re-check included; the
+// Executor resumes from the steps recorded by the failed run.
 //
 // # Refusals
 //
@@ -65,9 +113,12 @@
 //
 // The request_created event carries digest: the SHA-256 (lowercase hex) of the JSON
 // encoding of the request's immutable part (id, action, target, methods, requester,
-// reason, verification, ticket, created, expires). A decision or an execution is
+// reason, verification, ticket, created, expires), and each request_approved event
+// carries the same digest, binding that approval to it. A decision or an execution is
 // refused with ErrTampered when the stored record no longer matches that digest, so
-// what the approver approves is what the requester filed.
+// what the approver approves is what the requester filed. Phone numbers typed into
+// the reason, the verification detail or a justification are masked before the
+// record is stored and hashed, because the chain cannot be edited later.
 //
 // Verify walks the chain and checks each event the way an outside tool would: its
 // key is the next sequence number and equals its seq, the SHA-256 of its stored bytes

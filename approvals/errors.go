@@ -39,6 +39,8 @@ const (
 	ErrDirectoryUnavailable Code = "directory_unavailable"
 	// ErrTampered: the stored request no longer matches the digest recorded when it was filed.
 	ErrTampered Code = "tampered"
+	// ErrNotRetryable: Retry was asked of a request that did not fail on a temporary error.
+	ErrNotRetryable Code = "not_retryable"
 	// ErrLocked: another process holds the database file.
 	ErrLocked Code = "locked"
 	// ErrSchema: the database was written by a newer mfadesk, or is not an mfadesk database.

@@ -274,7 +274,7 @@ func TestEtcdStaleRunnerCannotOverwrite(t *testing.T) {
 	<-startedB
 
 	close(releaseA)
-	if err := <-errA; err == nil || !strings.Contains(err.Error(), "left the executing state of attempt 1") {
+	if err := <-errA; !errors.Is(err, errLeftExecuting) || !strings.Contains(err.Error(), "this run was attempt 1") {
 		t.Fatalf("A's result after B re-claimed: %v", err)
 	}
 	mid, err := svcB.Get(ctx, r.ID)

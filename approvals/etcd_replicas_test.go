@@ -54,7 +54,7 @@ func newCountingExec(t testing.TB, endpoint, prefix string) *countingExec {
 	return &countingExec{cli: cli, prefix: prefix}
 }
 
-func (e *countingExec) Execute(ctx context.Context, r Request, resume bool) (Result, error) {
+func (e *countingExec) Execute(ctx context.Context, r Request, resume bool, _ func(context.Context, Step) error) (Result, error) {
 	e.mu.Lock()
 	e.calls = append(e.calls, execCall{r.ID, resume})
 	e.mu.Unlock()

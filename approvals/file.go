@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // The *File helpers back the CLI sub-commands (mfadesk audit export|verify,
@@ -54,6 +56,32 @@ func VerifyFile(ctx context.Context, dbPath string) (VerifyReport, error) {
 	return rep, err
 }
 
+// EventHashFile returns the hash of event seq in the database at dbPath, and false
+// when the log holds no such event. With VerifyFile it lets the CLI compare a chain
+// head posted to the audit channel with the event of that number, wherever it is in
+// the chain now.
+func EventHashFile(ctx context.Context, dbPath string, seq uint64) (string, bool, error) {
+	var (
+		hash  string
+		found bool
+	)
+	err := withFile(ctx, dbPath, func(st *BoltStore) error {
+		return st.View(ctx, func(tx Tx) error {
+			b := tx.Get(bucketAudit, seqKey(seq))
+			if b == nil {
+				return nil
+			}
+			e, err := decodeEvent(b)
+			if err != nil {
+				return fmt.Errorf("audit event %d is unreadable: %w", seq, err)
+			}
+			hash, found = e.Hash, true
+			return nil
+		})
+	})
+	return hash, found, err
+}
+
 // ListFile returns the requests matching f from the database at dbPath, newest first.
 func ListFile(ctx context.Context, dbPath string, f ListFilter) ([]Request, error) {
 	var out []Request
@@ -89,4 +117,20 @@ func ShowFile(ctx context.Context, dbPath, id string) (Request, []Event, error) 
 		return Request{}, nil, fmt.Errorf("show %s: %w", nid, err)
 	}
 	return r, events, nil
+}
+
+// BackupFile writes a consistent copy of the database at dbPath to w, in one read
+// transaction (bbolt's Tx.WriteTo), and returns its size. Like the other *File
+// functions it opens the file read-only and so needs serve stopped.
+func BackupFile(ctx context.Context, dbPath string, w io.Writer) (n int64, err error) {
+	err = withFile(ctx, dbPath, func(st *BoltStore) error {
+		return st.db.View(func(tx *bolt.Tx) error {
+			n, err = tx.WriteTo(w)
+			return err
+		})
+	})
+	if err != nil {
+		return n, fmt.Errorf("back up %s: %w", dbPath, err)
+	}
+	return n, nil
 }

@@ -122,18 +122,23 @@ type execCall struct {
 	Resume bool
 }
 
-// fakeExec records every call; fn, if set, decides the outcome.
+// fakeExec records every call; fn, if set, decides the outcome, and fnRec, if set,
+// does too with the Service's step recorder.
 type fakeExec struct {
 	mu    sync.Mutex
 	calls []execCall
 	fn    func(ctx context.Context, r Request, resume bool) (Result, error)
+	fnRec func(ctx context.Context, r Request, resume bool, record func(context.Context, Step) error) (Result, error)
 }
 
-func (f *fakeExec) Execute(ctx context.Context, r Request, resume bool) (Result, error) {
+func (f *fakeExec) Execute(ctx context.Context, r Request, resume bool, record func(context.Context, Step) error) (Result, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, execCall{r.ID, resume})
-	fn := f.fn
+	fn, fnRec := f.fn, f.fnRec
 	f.mu.Unlock()
+	if fnRec != nil {
+		return fnRec(ctx, r, resume, record)
+	}
 	if fn != nil {
 		return fn(ctx, r, resume)
 	}
@@ -356,12 +361,16 @@ func (h *harness) forceState(id string, state State, by Actor) {
 		if err != nil {
 			return err
 		}
+		digest, err := requestDigest(r)
+		if err != nil {
+			return err
+		}
 		r.Decisions = append(r.Decisions, Decision{By: by, At: w.now, Verdict: VerdictApprove})
 		r.State = StateApproved
 		if err := w.save(&r); err != nil {
 			return err
 		}
-		if err := w.audit(Event{Kind: EventApproved, RequestID: r.ID, Action: r.Action, State: r.State, Actor: by, Target: r.Target}); err != nil {
+		if err := w.audit(Event{Kind: EventApproved, RequestID: r.ID, Action: r.Action, State: r.State, Actor: by, Target: r.Target, Digest: digest}); err != nil {
 			return err
 		}
 		if state == StateExecuting {

@@ -1,10 +1,5 @@
 package approvals
 
-import (
-	"context"
-	"time"
-)
-
 // sharedStore is implemented by stores that several mfadesk processes use at once
 // (EtcdStore). runner returns this process's replica id while its lease is live, and
 // "" when it has none.
@@ -40,25 +35,4 @@ func (s *Service) runnerGone(tx Tx, runner string) bool {
 		return true
 	}
 	return tx.Get(bucketRunners, []byte(runner)) == nil
-}
-
-// retryUnavailable runs fn until it succeeds, fails for another reason than an
-// unreachable store, or the executor timeout has passed: recording the outcome of
-// work already done must outlast a short etcd outage. fn gets the try number (0 first).
-func (s *Service) retryUnavailable(ctx context.Context, fn func(try int) error) error {
-	deadline := time.Now().Add(s.execTimeout)
-	delay := 100 * time.Millisecond
-	for try := 0; ; try++ {
-		err := fn(try)
-		if CodeOf(err) != ErrStoreUnavailable || time.Now().Add(delay).After(deadline) {
-			return err
-		}
-		s.log.Warn("approvals store unreachable; retrying", "err", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 2*time.Second)
-	}
 }

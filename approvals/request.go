@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mfadesk/mfadesk/actions"
 )
 
 // Action is what an approved request does to its target.
@@ -59,14 +62,13 @@ func (s State) Open() bool {
 	return s == StatePending || s == StateApproved || s == StateExecuting
 }
 
-func (s State) valid() bool {
-	switch s {
-	case StatePending, StateApproved, StateExecuting, StateSucceeded, StateFailed,
-		StateDenied, StateExpired, StateCancelled:
-		return true
-	}
-	return false
-}
+// states lists every state, in the order of a request's life.
+var states = []State{StatePending, StateApproved, StateExecuting, StateSucceeded, StateFailed, StateDenied, StateExpired, StateCancelled}
+
+// States returns every state, in the order of a request's life (a copy).
+func States() []State { return slices.Clone(states) }
+
+func (s State) valid() bool { return slices.Contains(states, s) }
 
 // VerificationMethod is how the helpdesk verified the identity of the person asking
 // for the action. The list is fixed so that policy can reason about its strength.
@@ -151,6 +153,10 @@ func (a Actor) String() string {
 	if a.ObjectID != "" {
 		return a.ObjectID
 	}
+	if a.Platform == "" && a.ChatID == "" {
+		// No person: a step mfadesk took itself (expiry, recovery, execution).
+		return "mfadesk"
+	}
 	return "an unlinked " + a.Platform + " user " + a.ChatID
 }
 
@@ -196,6 +202,10 @@ type NewRequest struct {
 	Reason       string
 	Verification Verification
 	Ticket       string
+	// Risk is what the approver should weigh (admin rights, recent failures), as
+	// lines for the card. It is display data read at filing, kept so that every
+	// rendering of the card shows it, and not part of what is approved (the digest).
+	Risk []string
 }
 
 // Request is the stored record of one request. The fields from ID to Expires are
@@ -218,8 +228,10 @@ type Request struct {
 	// became protected since, at the latest approval.
 	Protection Protection `json:"protection"`
 	// ApprovalsNeeded is 1, or 2 for a protected target under ProtectedTwoApprovers.
-	ApprovalsNeeded int        `json:"approvals_needed"`
-	Decisions       []Decision `json:"decisions,omitempty"`
+	ApprovalsNeeded int `json:"approvals_needed"`
+	// Risk is the risk context read at filing (see NewRequest.Risk); not digested.
+	Risk      []string   `json:"risk,omitempty"`
+	Decisions []Decision `json:"decisions,omitempty"`
 	// Attempts counts how often the Executor was started (more than 1 after a resume).
 	Attempts int `json:"attempts,omitempty"`
 	// Runner is the replica that claimed the latest attempt, on a store shared by
@@ -227,8 +239,13 @@ type Request struct {
 	Runner string `json:"runner,omitempty"`
 	Steps  []Step `json:"steps,omitempty"`
 	// Error says why a failed request failed.
-	Error   string    `json:"error,omitempty"`
-	Updated time.Time `json:"updated"`
+	Error string `json:"error,omitempty"`
+	// Retryable is set on a failed request when the failure was temporary (the
+	// executor said so, or the directory could not be asked at execution) and
+	// trying again is safe: an approver may then Retry it while the approval is
+	// still valid.
+	Retryable bool      `json:"retryable,omitempty"`
+	Updated   time.Time `json:"updated"`
 }
 
 // Approvals returns the approving decisions so far.
@@ -250,6 +267,7 @@ const (
 	maxShort   = 256
 	maxText    = 2000
 	maxMethods = 100
+	maxRisk    = 20
 )
 
 func idEncoding() *base32.Encoding { return base32.StdEncoding.WithPadding(base32.NoPadding) }
@@ -349,6 +367,24 @@ func (in NewRequest) normalized() NewRequest {
 	in.Ticket = strings.TrimSpace(in.Ticket)
 	in.Verification.Method = VerificationMethod(strings.TrimSpace(string(in.Verification.Method)))
 	in.Verification.Detail = strings.TrimSpace(in.Verification.Detail)
+	if len(in.Risk) > maxRisk {
+		in.Risk = in.Risk[:maxRisk]
+	}
+	risk := make([]string, 0, len(in.Risk))
+	for _, l := range in.Risk {
+		if l = clip(strings.TrimSpace(l), maxShort); l != "" {
+			risk = append(risk, l)
+		}
+	}
+	in.Risk = risk
+	return in
+}
+
+// masked masks phone numbers in the free text of a validated NewRequest, before it
+// is stored or hashed into the audit chain, which cannot be edited later.
+func (in NewRequest) masked() NewRequest {
+	in.Reason = actions.MaskPhones(in.Reason)
+	in.Verification.Detail = actions.MaskPhones(in.Verification.Detail)
 	return in
 }
 

@@ -12,16 +12,30 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/mfadesk/mfadesk/actions"
 )
 
-// Executor carries out an approved request; the actions package supplies it.
+// Executor carries out an approved request; bot.Executor implements it with actions' writes.
 type Executor interface {
-	// Execute performs req's action. resume is true when an earlier run may have
-	// been interrupted part-way (a restart while executing): the executor must
-	// re-list what is left and continue, never assume a clean start. The returned
-	// steps are stored even when err is non-nil; a non-nil err marks the request
-	// failed with err's text.
-	Execute(ctx context.Context, req Request, resume bool) (Result, error)
+	// Execute performs req's action. record appends one step to the stored record,
+	// in a transaction of its own, while the request stays executing: call it as
+	// soon as each step is done (or failed), so a crash or a failed save of the
+	// result never loses what was already changed. When record returns an error,
+	// stop and return it: a step that cannot be recorded must not be followed by
+	// another.
+	//
+	// resume is true when an earlier run may have been interrupted part-way (a
+	// restart while executing, or a Retry after a failed run): req.Steps then holds
+	// the steps recorded so far, and the executor must never run again a step
+	// recorded as done (a revoke, a temporary access pass); it re-lists what is
+	// left and continues, never assuming a clean start.
+	//
+	// The returned steps are this run's steps; they are stored (after the steps
+	// recorded before this run, without repeating those this run recorded) even
+	// when err is non-nil. A non-nil err marks the request failed with err's text;
+	// wrap it with Transient when trying again later may succeed and is safe.
+	Execute(ctx context.Context, req Request, resume bool, record func(ctx context.Context, s Step) error) (Result, error)
 }
 
 // DefaultExecTimeout bounds one run of the Executor.
@@ -125,20 +139,11 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Request, error) {
 }
 
 func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
-	if _, ok := normOID(in.Requester.ObjectID); !ok {
-		return Request{}, refusef(ErrNotRequester, "Your chat account is not linked to a directory user, so you cannot file requests.")
-	}
 	if err := in.validate(s.policy); err != nil {
 		return Request{}, err
 	}
-	if sameOID(in.Requester.ObjectID, in.Target.ObjectID) {
-		return Request{}, refusef(ErrTargetIsActor, "You cannot file a request about your own account; ask a colleague to file it.")
-	}
-	if err := s.requireMember(ctx, in.Requester.ObjectID, s.policy.HelpdeskGroupID, ErrNotRequester,
-		"Only members of the helpdesk group can file requests."); err != nil {
-		return Request{}, err
-	}
-	prot, needed, err := s.assessTarget(ctx, in.Action, in.Target, in.Verification)
+	in = in.masked()
+	prot, needed, err := s.checkFiling(ctx, in.Action, in.Requester, in.Target, in.Verification)
 	if err != nil {
 		return Request{}, err
 	}
@@ -153,9 +158,9 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 			return err
 		}
 		if found {
-			return refusef(ErrOpenRequestExists, "Request %s about %s is already %s; decide or cancel it before filing another.", open.ID, in.Target, open.State)
+			return openRequestRefusal(open)
 		}
-		if err := s.checkRate(w, in.Requester.ObjectID); err != nil {
+		if err := s.checkRate(w.tx, w.now, in.Requester.ObjectID); err != nil {
 			return err
 		}
 		if w.tx.Get(bucketRequests, []byte(id)) != nil {
@@ -165,7 +170,7 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 			ID: id, Action: in.Action, Target: in.Target, Methods: in.Methods,
 			Requester: in.Requester, Reason: in.Reason, Verification: in.Verification,
 			Ticket: in.Ticket, Created: w.now, Expires: w.now.Add(s.policy.TTL),
-			State: StatePending, Protection: prot, ApprovalsNeeded: needed,
+			State: StatePending, Protection: prot, ApprovalsNeeded: needed, Risk: in.Risk,
 		}
 		if err := w.save(&r); err != nil {
 			return err
@@ -195,16 +200,26 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 	return r, nil
 }
 
+// openRequestRefusal refuses a new request about a target that has an open one,
+// saying what can be done about it: a pending one can be decided or cancelled, an
+// approved or executing one is being carried out.
+func openRequestRefusal(open Request) *Error {
+	if open.State == StatePending {
+		return refusef(ErrOpenRequestExists, "Request %s about %s is already pending; decide or cancel it before filing another.", open.ID, open.Target)
+	}
+	return refusef(ErrOpenRequestExists, "Request %s about %s is approved and being carried out; wait for its result before filing another.", open.ID, open.Target)
+}
+
 // checkRate counts the requester's requests filed within the window, from the stored
 // index, so the limit holds across restarts.
-func (s *Service) checkRate(w *wtx, requesterOID string) error {
+func (s *Service) checkRate(tx Tx, now time.Time, requesterOID string) error {
 	// A request filed exactly one window ago no longer counts, so "try again after
 	// T" is true at T.
-	since := w.now.Add(-s.policy.RateWindow + 1)
+	since := now.Add(-s.policy.RateWindow + 1)
 	prefix := []byte(requesterOID + "/")
 	count := 0
 	var oldest time.Time
-	err := w.tx.Scan(bucketByRequester, requesterKey(requesterOID, since, ""), func(k, _ []byte) (bool, error) {
+	err := tx.Scan(bucketByRequester, requesterKey(requesterOID, since, ""), func(k, _ []byte) (bool, error) {
 		if !bytes.HasPrefix(k, prefix) {
 			return false, nil
 		}
@@ -271,6 +286,8 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 	if justification == "" && s.policy.RequireJustification {
 		return Request{}, refusef(ErrInvalid, "A justification is required with every decision.")
 	}
+	// Masked before it is stored or hashed into the chain, which cannot be edited later.
+	justification = actions.MaskPhones(justification)
 	pre, err := s.get(ctx, id)
 	if err != nil {
 		return Request{}, err
@@ -312,7 +329,8 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 		if e := checkDecision(cur, by, w.now); e != nil {
 			return e
 		}
-		if err := checkIntegrity(w.tx, cur); err != nil {
+		digest, err := checkIntegrity(w.tx, cur)
+		if err != nil {
 			return err
 		}
 		cur.Decisions = append(cur.Decisions, Decision{By: by, At: w.now, Verdict: verdict, Justification: justification})
@@ -331,6 +349,9 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 				cur.State = StateApproved
 			}
 			ev.Kind = EventApproved
+			// The digest binds this approval, in the chain, to exactly what was filed:
+			// execution counts only approvals that carry it.
+			ev.Digest = digest
 			ev.Detail = joinDetail(fmt.Sprintf("approval %d of %d", n, cur.ApprovalsNeeded), justification)
 		}
 		ev.State = cur.State
@@ -771,18 +792,11 @@ func (w *wtx) expire(r Request, detail string) (Request, error) {
 // pending past its expiry (so a stale request does not block a new one until the
 // sweeper comes by).
 func (w *wtx) openFor(targetOID string) (Request, bool, error) {
-	id := w.tx.Get(bucketOpen, []byte(targetOID))
-	if id == nil {
-		return Request{}, false, nil
-	}
-	r, err := loadRequest(w.tx, string(id))
-	if err != nil {
+	r, found, err := openRequest(w.tx, targetOID)
+	if err != nil || !found {
 		return Request{}, false, err
 	}
-	if !r.State.Open() {
-		return Request{}, false, nil
-	}
-	if r.State == StatePending && !w.now.Before(r.Expires) {
+	if stalePending(r, w.now) {
 		_, err := w.expire(r, "noticed when a new request about the same user was filed")
 		return Request{}, false, err
 	}

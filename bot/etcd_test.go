@@ -41,7 +41,7 @@ func TestReplicasOnEtcd(t *testing.T) {
 	if ack.Refusal || ack.RequestID == "" || len(na.posted) != 1 {
 		t.Fatalf("submit on A: %+v", ack)
 	}
-	if m := rb.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true}); m.Refusal || !strings.Contains(m.Text, "done") {
+	if m := rb.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: na.card(ack.RequestID)}); m.Refusal || !strings.Contains(m.Text, "done") {
 		t.Fatalf("approve on B: %+v", m)
 	}
 	if len(bb.Writes()) != 2 || len(nb.updates) == 0 || len(nb.updates[len(nb.updates)-1].Buttons) != 0 {
@@ -56,7 +56,9 @@ func TestReplicasOnEtcd(t *testing.T) {
 	if m := ra.Submit(ctx, agent, goodForm); !m.Refusal || !strings.Contains(m.Text, down) {
 		t.Fatalf("submit while etcd is down: %+v", m)
 	}
-	if m := rb.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true}); !m.Refusal || !strings.Contains(m.Text, down) {
+	// The card check reads the store first and refuses with its own sentence.
+	if m := rb.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: na.card(ack.RequestID)}); !m.Refusal ||
+		!(strings.Contains(m.Text, down) || strings.Contains(m.Text, "nothing was decided")) {
 		t.Fatalf("decide while etcd is down: %+v", m)
 	}
 	srv.Restart()

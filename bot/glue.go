@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -21,18 +22,15 @@ type ApprovalsDirectory struct {
 
 var _ approvals.Directory = ApprovalsDirectory{}
 
-// IsMember reports whether user is a transitive member of group.
+// IsMember applies the whole caller rule (see standing): the user exists, is enabled,
+// is a member account, and is a transitive member of group. A disabled or guest
+// account gets an *approvals.IneligibleError, so the refusal names the real cause.
 func (d ApprovalsDirectory) IsMember(ctx context.Context, userObjectID, groupID string) (bool, error) {
-	in, err := d.Dir.MemberGroups(ctx, userObjectID, []string{groupID})
+	_, in, err := standing(ctx, d.Dir, userObjectID, []string{groupID})
 	if err != nil {
 		return false, fmt.Errorf("check membership of %s in %s: %w", userObjectID, groupID, err)
 	}
-	for _, g := range in {
-		if strings.EqualFold(g, groupID) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return hasGroup(in, groupID), nil
 }
 
 // Protection says whether a target is protected: any directory role (an app-only token
@@ -49,9 +47,7 @@ func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (ap
 	}
 	var p approvals.Protection
 	roles := u.Roles
-	if pr, ok := d.Dir.(interface {
-		PrivilegedRoles(ctx context.Context, userID string) ([]string, error)
-	}); ok {
+	if pr, ok := d.Dir.(privilegedRoles); ok {
 		// Scoped and PIM-eligible roles: an eligible admin is an admin one click away.
 		more, err := pr.PrivilegedRoles(ctx, u.ID)
 		if err != nil {
@@ -72,12 +68,40 @@ func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (ap
 		if err != nil {
 			return approvals.Protection{}, fmt.Errorf("check protected groups of %s: %w", objectID, err)
 		}
+		names := d.groupNames(ctx, in)
 		for _, g := range in {
-			p.Reasons = append(p.Reasons, "is in the protected group "+g)
+			p.Reasons = append(p.Reasons, "is in the protected group "+names(g))
 		}
 	}
 	p.Protected = len(p.Reasons) > 0
 	return p, nil
+}
+
+// groupNamer is the directory's optional lookup of group display names.
+type groupNamer interface {
+	GroupNames(ctx context.Context, ids []string) (map[string]string, error)
+}
+
+// groupNames reads the names of groups (one directory call for all of them) and
+// returns how to name each: by its display name ("Tier0-Admins"), or by its id when
+// the name could not be read. A name is for people only; protection never depends on it, so a failed
+// read degrades the wording, not the decision.
+func (d ApprovalsDirectory) groupNames(ctx context.Context, ids []string) func(string) string {
+	var names map[string]string
+	if gn, ok := d.Dir.(groupNamer); ok && len(ids) > 0 {
+		var err error
+		if names, err = gn.GroupNames(ctx, ids); err != nil {
+			slog.WarnContext(ctx, "read protected group names", "err", err)
+		}
+	}
+	return func(id string) string {
+		for k, n := range names {
+			if strings.EqualFold(k, id) && n != "" {
+				return n
+			}
+		}
+		return id
+	}
 }
 
 // Executor runs approved requests through the directory's write actions.
@@ -87,34 +111,71 @@ type Executor struct {
 
 var _ approvals.Executor = Executor{}
 
-// Execute performs the request's action. Both actions are safe to repeat, so a resumed
-// run simply runs again: Reregister re-lists and deletes what is left, revoke repeats.
-func (e Executor) Execute(ctx context.Context, req approvals.Request, resume bool) (approvals.Result, error) {
+// stepRevoke is the name of the sign-out step, as the write actions report it.
+const stepRevoke = "revoke sessions"
+
+// Execute performs the request's action and records each step through record. Both
+// actions are safe to repeat, so a resumed run runs again — except a sign-out already
+// recorded as done, which is the last step of both and is never repeated: the
+// request was carried out, only its result was not saved. A throttled or unavailable
+// directory, or a timeout, is reported as transient so an approver may retry.
+func (e Executor) Execute(ctx context.Context, req approvals.Request, resume bool, record func(context.Context, approvals.Step) error) (approvals.Result, error) {
+	if resume && revokedAlready(req.Steps) {
+		return approvals.Result{}, nil
+	}
+	out := approvals.Result{}
+	var recErr error
+	// Each step is stored as it finishes, so a restart resumes from what is recorded.
+	onStep := func(s actions.Step) {
+		st := approvals.Step{Name: s.Action, Target: s.Method.Label, Outcome: string(s.Outcome), Detail: s.Reason, At: s.At}
+		out.Steps = append(out.Steps, st)
+		if recErr == nil {
+			recErr = record(ctx, st)
+		}
+	}
 	var res actions.Result
 	var err error
 	switch req.Action {
 	case approvals.ActionRevoke:
 		res, err = e.W.RevokeSessions(ctx, req.Target.ObjectID)
+		for _, s := range res.Steps {
+			onStep(s)
+		}
 	case approvals.ActionReregister:
 		snap := make([]actions.MethodRef, 0, len(req.Methods))
 		for _, m := range req.Methods {
 			snap = append(snap, actions.MethodRef{ID: m.ID, Type: actions.MethodType(m.Type), Label: m.Label})
 		}
-		res, err = e.W.Reregister(ctx, req.Target.ObjectID, snap)
+		res, err = e.W.Reregister(ctx, req.Target.ObjectID, snap, onStep)
 	default:
 		return approvals.Result{}, fmt.Errorf("execute %s: action %q is not supported", req.ID, req.Action)
 	}
-	out := approvals.Result{}
-	for _, s := range res.Steps {
-		out.Steps = append(out.Steps, approvals.Step{
-			Name: s.Action, Target: s.Method.Label, Outcome: string(s.Outcome), Detail: s.Reason, At: s.At,
-		})
+	if recErr != nil {
+		return out, fmt.Errorf("%s: %w", req.Action, recErr)
 	}
 	if err == nil && res.Failed() {
 		err = errors.New("one or more steps failed")
 	}
 	if err != nil {
-		return out, fmt.Errorf("%s: %s", req.Action, actions.Explain(err))
+		k := actions.KindOf(err)
+		transient := k == actions.KindThrottled || k == actions.KindUnavailable || errors.Is(err, context.DeadlineExceeded)
+		// Same one line as before, still wrapping the directory error so its kind
+		// stays visible to whoever reads the chain.
+		err = fmt.Errorf("%s: %w", req.Action, actions.Explained(err))
+		if transient {
+			return out, approvals.Transient(err)
+		}
+		return out, err
 	}
 	return out, nil
+}
+
+// revokedAlready reports whether a sign-out is recorded as done.
+func revokedAlready(steps []approvals.Step) bool {
+	for _, s := range steps {
+		if s.Name == stepRevoke && s.Outcome == string(actions.OutcomeDone) {
+			return true
+		}
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,14 @@ type Config struct {
 	// NameCacheTTL is how long a UPN or mail → object id resolution is reused, so a
 	// lookup after the first is one round trip; default 10 minutes, negative disables.
 	NameCacheTTL time.Duration
+	// WriteRetryBudget bounds the time one write action (re-register, revoke) spends
+	// retrying transient Graph errors — 429 (after its Retry-After), 503, 504, timeouts —
+	// across all its steps (default 60 s). An approved request outlives a throttling
+	// spell; what still fails is reported as throttled or unavailable, so it can be
+	// retried later.
+	WriteRetryBudget time.Duration
+	// Clock is what the write path waits on between retries (default: the wall clock).
+	Clock Clock
 	// Logger receives Graph failures and write actions; nil means slog.Default(). Nothing
 	// secret is logged: a temporary access pass redacts itself.
 	Logger *slog.Logger
@@ -66,10 +75,11 @@ type Client struct {
 	adapter *msgraph.GraphRequestAdapter
 	// beta sends the few beta-only calls, and batches that include one (a $batch cannot
 	// mix versions), through the same pipeline and credential.
-	beta *msgraph.GraphRequestAdapter
-	cfg  Config
-	log  *slog.Logger
-	ids  *idCache
+	beta  *msgraph.GraphRequestAdapter
+	cfg   Config
+	log   *slog.Logger
+	clock Clock
+	ids   *idCache
 }
 
 // New builds a Graph client. It refuses a missing credential unless the base URL is
@@ -90,6 +100,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if len(cfg.ReregisterTypes) == 0 {
 		cfg.ReregisterTypes = actions.DefaultReregisterTypes()
+	}
+	if cfg.WriteRetryBudget <= 0 {
+		cfg.WriteRetryBudget = 60 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = wallClock{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -143,7 +159,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("create graph beta request adapter: %w", err)
 	}
 	beta.SetBaseUrl(strings.TrimSuffix(base, "/v1.0") + "/beta")
-	return &Client{sdk: msgraph.NewGraphServiceClient(adapter), adapter: adapter, beta: beta, cfg: cfg, log: cfg.Logger, ids: newIDCache(cfg.NameCacheTTL, 4096)}, nil
+	return &Client{sdk: msgraph.NewGraphServiceClient(adapter), adapter: adapter, beta: beta, cfg: cfg, log: cfg.Logger, clock: cfg.Clock, ids: newIDCache(cfg.NameCacheTTL, 4096)}, nil
 }
 
 var (
@@ -177,6 +193,10 @@ type roundTripKey struct{}
 func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if n, ok := r.Context().Value(roundTripKey{}).(*atomic.Int64); ok {
 		n.Add(1)
+	}
+	if a := retryAttempt(r.Context()); a > 0 && r.Header.Get("Retry-Attempt") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Retry-Attempt", strconv.Itoa(a))
 	}
 	return t.next.RoundTrip(r)
 }
@@ -224,6 +244,9 @@ func withRoundTrips(ctx context.Context) (context.Context, *atomic.Int64) {
 func middlewares(maxWait time.Duration) []khttp.Middleware {
 	opts := core.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: "1.89.0"}
 	shouldRetry := func(waited time.Duration, _ int, req *http.Request, resp *http.Response) bool {
+		if ownRetries(req.Context()) {
+			return false // the write path retries, on its own budget and clock
+		}
 		next := retryAfterHeader(resp.Header.Get("Retry-After"))
 		if waited+next > maxWait {
 			return false

@@ -18,6 +18,7 @@ import (
 // permissionFor names the least-privileged application permission per endpoint, so a 403
 // tells the operator what to grant instead of just "forbidden".
 var permissionFor = []struct{ path, perm string }{
+	{"PATCH /authentication/", "UserAuthenticationMethod.ReadWrite.All"},
 	{"/authentication/requirements", "Policy.Read.All"},
 	{"/authentication/temporaryAccessPassMethods", "UserAuthenticationMethod.ReadWrite.All"},
 	{"/authentication/methods", "UserAuthenticationMethod.Read.All"},
@@ -31,6 +32,7 @@ var permissionFor = []struct{ path, perm string }{
 	{"/transitiveMemberOf", "GroupMember.Read.All"},
 	{"/checkMemberGroups", "GroupMember.Read.All"},
 	{"/roleManagement/directory", "RoleManagement.Read.Directory"},
+	{"/identityGovernance/privilegedAccess/group", "PrivilegedEligibilitySchedule.Read.AzureADGroup"},
 	{"/groups", "GroupMember.Read.All"},
 	{"/users", "User.Read.All"},
 }

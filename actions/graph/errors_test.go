@@ -153,7 +153,7 @@ func TestMalformedRefRefusedBeforeHTTP(t *testing.T) {
 		if _, err := c.RevokeSessions(context.Background(), id); actions.KindOf(err) != actions.KindInvalidInput {
 			t.Errorf("RevokeSessions(%q) = %v", id, err)
 		}
-		if _, err := c.Reregister(context.Background(), id, nil); actions.KindOf(err) != actions.KindInvalidInput {
+		if _, err := c.Reregister(context.Background(), id, nil, nil); actions.KindOf(err) != actions.KindInvalidInput {
 			t.Errorf("Reregister(%q) = %v", id, err)
 		}
 		if _, err := c.IssueTAP(context.Background(), id, time.Hour, true); actions.KindOf(err) != actions.KindInvalidInput {

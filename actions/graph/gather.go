@@ -290,7 +290,7 @@ func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []
 				wait = max(wait, ae.RetryAfter)
 			}
 		}
-		if len(retry) == 0 || attempt >= batchRetries {
+		if len(retry) == 0 || attempt >= batchRetries || ownRetries(ctx) {
 			return nil
 		}
 		if waited+wait > c.cfg.MaxRetryWait {

@@ -31,6 +31,9 @@ func fakeTenant(t testing.TB, edit func(*graphtest.Tenant), cfg graph.Config) (*
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = newFakeClock() // the write path's retries wait on no real clock
+	}
 	c, err := graph.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +237,7 @@ func TestNameCacheFollowsReassignedUPN(t *testing.T) {
 	}
 }
 
-// TestDiagnoseSeedCases makes each finding PRODUCT.md asks for from the seeded tenant.
+// TestDiagnoseSeedCases makes each finding diagnose knows from the seeded tenant.
 func TestDiagnoseSeedCases(t *testing.T) {
 	c, _ := fakeTenant(t, nil, graph.Config{})
 	tests := []struct {

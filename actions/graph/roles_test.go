@@ -57,3 +57,46 @@ func TestPlatformCredentialIsNotWindowsHello(t *testing.T) {
 		t.Fatalf("types %v", got)
 	}
 }
+
+// TestPrivilegedRolesThroughGroups: roles held through groups make a user protected
+// too — an active member of a role-assignable group that is only eligible for a role,
+// and a user eligible through PIM for Groups to join a group that holds a role (active
+// or eligible). A plain group member is not.
+func TestPrivilegedRolesThroughGroups(t *testing.T) {
+	const (
+		ga       = "0c7a5e1e-0002-4000-8000-000000000001"
+		eligGrp  = "0c7a5e1e-0001-4000-8000-0000000000a1" // eligible for Global Administrator
+		activGrp = "0c7a5e1e-0001-4000-8000-0000000000a2" // holds Global Administrator
+	)
+	edit := func(tn *graphtest.Tenant) {
+		tn.Groups = append(tn.Groups,
+			graphtest.DirectoryItem{ID: eligGrp, DisplayName: "PIM GA eligible", IsAssignableToRole: true, EligibleRoles: []string{ga}},
+			graphtest.DirectoryItem{ID: activGrp, DisplayName: "Tier 0 admins", IsAssignableToRole: true, Roles: []string{ga}})
+		member := tn.FindUser(tn.Email("mfatest1"))
+		member.MemberOf = append(member.MemberOf, eligGrp)
+		eligible := tn.FindUser(tn.Email("mfatest2"))
+		eligible.EligibleGroups = []string{activGrp, eligGrp}
+	}
+	c, fake := fakeTenant(t, edit, graph.Config{})
+	for _, tt := range []struct{ user, want string }{
+		{"mfatest1", "Global Administrator (eligible, through the group PIM GA eligible)"},
+		{"mfatest2", "Global Administrator (through PIM for Groups: eligible member of the group Tier 0 admins), " +
+			"Global Administrator (eligible, through PIM for Groups: eligible member of the group PIM GA eligible)"},
+		{"casey.ca", ""},
+	} {
+		roles, err := c.PrivilegedRoles(context.Background(), idOf(t, fake, tt.user))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.user, err)
+		}
+		if got := strings.Join(roles, ", "); got != tt.want {
+			t.Errorf("%s: roles\n %q\nwant\n %q", tt.user, got, tt.want)
+		}
+	}
+	// Without the PIM for Groups permission the answer fails (protection fails closed)
+	// and names the permission.
+	fake.SetFaults(graphtest.Faults{Forbidden: []string{"/privilegedAccess/group/"}})
+	_, err := c.PrivilegedRoles(context.Background(), idOf(t, fake, "mfatest2"))
+	if actions.KindOf(err) != actions.KindForbidden || !strings.Contains(actions.Explain(err), "PrivilegedEligibilitySchedule.Read.AzureADGroup") {
+		t.Fatalf("403: %v / %q", err, actions.Explain(err))
+	}
+}

@@ -2,12 +2,13 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -24,15 +25,14 @@ func objectID(op, id string) error {
 }
 
 // RevokeSessions signs the user out everywhere. Graph answers 200 {"value": true}
-// although it documents 204; any 2xx is success.
+// although it documents 204; any 2xx is success. Transient errors are retried within
+// Config.WriteRetryBudget: revoking twice is revoking once.
 func (c *Client) RevokeSessions(ctx context.Context, userID string) (actions.Result, error) {
 	op := "revoke the sessions of " + userID
 	if err := objectID(op, userID); err != nil {
 		return actions.Result{Summary: "Nothing was done: " + actions.Explain(err)}, err
 	}
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	step, err := c.revoke(ctx, userID)
+	step, err := c.revoke(ctx, c.newRetryBudget(), userID)
 	res := actions.Result{Steps: []actions.Step{step}, Summary: actions.RevokeSummary}
 	if err != nil {
 		res.Summary = "Revoking sessions failed: " + actions.Explain(err)
@@ -40,12 +40,14 @@ func (c *Client) RevokeSessions(ctx context.Context, userID string) (actions.Res
 	return res, err
 }
 
-func (c *Client) revoke(ctx context.Context, userID string) (actions.Step, error) {
+func (c *Client) revoke(ctx context.Context, b *retryBudget, userID string) (actions.Step, error) {
 	op := "revoke the sessions of " + userID
-	_, err := c.sdk.Users().ByUserId(userID).RevokeSignInSessions().PostAsRevokeSignInSessionsPostResponse(ctx, nil)
+	err := b.do(ctx, "revoke sessions", func(ctx context.Context) error {
+		_, err := c.sdk.Users().ByUserId(userID).RevokeSignInSessions().PostAsRevokeSignInSessionsPostResponse(ctx, nil)
+		return classify(op, "/revokeSignInSessions", err)
+	})
 	step := actions.Step{Action: "revoke sessions", Outcome: actions.OutcomeDone, At: time.Now().UTC()}
 	if err != nil {
-		err = classify(op, "/revokeSignInSessions", err)
 		step.Outcome, step.Reason = actions.OutcomeFailed, actions.Explain(err)
 		c.log.WarnContext(ctx, "revoke sessions failed", "user", userID, "err", err)
 		return step, err
@@ -58,30 +60,44 @@ func (c *Client) revoke(ctx context.Context, userID string) (actions.Step, error
 // is Config.ReregisterTypes), then revokes their sessions: what the portal's "Require
 // re-register MFA" does, which Graph has no single call for.
 //
-// It first re-reads the methods and refuses (KindStale) if any is one the approver did
-// not see. Methods of the snapshot that are already gone are recorded as such: that is
-// how a retry after a partial failure carries on where it stopped. Deletions go on each
-// type's own endpoint, alternate phones before the mobile phone (Graph keeps no
-// alternate without a mobile) and the default method last (Graph refuses to delete the
-// default while others remain). The first failure stops the run; the steps say which
-// methods were deleted, already gone, failed and not attempted.
-func (c *Client) Reregister(ctx context.Context, userID string, snapshot []actions.MethodRef) (actions.Result, error) {
+// It first re-reads the methods and the default sign-in preference and refuses
+// (KindStale) if any method is one the approver did not see. Methods of the snapshot
+// that are already gone (removed outside mfadesk, or by an earlier run) are what the
+// approver approved deleting: they are reported "already gone" and do not stop the run.
+// Then it plans the whole deletion (actions.PlanReregister) and refuses, having deleted
+// nothing, when Graph's rules leave no order that completes; when the plan moves the
+// default first and Graph refuses that, nothing is deleted either. The first failed
+// deletion stops the run; the steps say which methods were deleted, already gone,
+// failed and not attempted, and onStep hears each step as it finishes. Transient Graph
+// errors are retried within Config.WriteRetryBudget.
+func (c *Client) Reregister(ctx context.Context, userID string, snapshot []actions.MethodRef, onStep func(actions.Step)) (actions.Result, error) {
 	op := "re-register " + userID
 	if err := objectID(op, userID); err != nil {
 		return actions.Result{Summary: "Nothing was done: " + actions.Explain(err)}, err
 	}
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	ev, err := c.Gather(ctx, actions.UserRef{Kind: actions.RefObjectID, Value: strings.ToLower(userID)},
-		actions.Query{Sources: actions.SourceMethods | actions.SourcePreferences | actions.SourceRegistration})
-	if err == nil && !ev.Has(actions.SourceMethods) {
-		err = ev.Missing[actions.SourceMethods]
-	}
+	b := c.newRetryBudget()
+	var ev actions.Evidence
+	err := b.do(ctx, "read the methods", func(ctx context.Context) error {
+		var err error
+		ev, err = c.Gather(ctx, actions.UserRef{Kind: actions.RefObjectID, Value: strings.ToLower(userID)},
+			actions.Query{Sources: actions.SourceMethods | actions.SourcePreferences | actions.SourceRegistration})
+		if err != nil {
+			return err
+		}
+		if e := ev.Missing[actions.SourceMethods]; e != nil {
+			return e
+		}
+		// The default decides the order: wait out a throttled read of it rather than
+		// plan without it.
+		if e := ev.Missing[actions.SourcePreferences]; e != nil && transient(e) {
+			return e
+		}
+		return nil
+	})
 	if err != nil {
 		return actions.Result{Summary: "Nothing was done: the user's methods could not be read: " + actions.Explain(err)}, fmt.Errorf("%s: %w", op, err)
 	}
-	methods := actions.Usability(ev) // marks the default
-	diff := actions.DiffSnapshot(snapshot, actions.Snapshot(methods))
+	diff := actions.DiffSnapshot(snapshot, actions.Snapshot(ev.Methods))
 	if diff.Stale() {
 		var added []string
 		for _, m := range diff.Added {
@@ -91,58 +107,88 @@ func (c *Client) Reregister(ctx context.Context, userID string, snapshot []actio
 			Message: "The user's methods changed since the request was approved (not approved: " + strings.Join(added, ", ") + "); nothing was deleted. File a new request."}
 		return actions.Result{Summary: err.Message}, err
 	}
+	plan, err := actions.PlanReregister(ev, c.cfg.ReregisterTypes)
+	if err != nil {
+		return actions.Result{Summary: actions.Explain(err)}, fmt.Errorf("%s: %w", op, err)
+	}
 
+	var res actions.Result
+	add := func(s actions.Step) {
+		s.At = time.Now().UTC()
+		res.Steps = append(res.Steps, s)
+		if onStep != nil {
+			onStep(s)
+		}
+	}
 	inScope := map[actions.MethodType]bool{}
 	for _, t := range c.cfg.ReregisterTypes {
 		inScope[t] = true
 	}
-	var res actions.Result
-	now := func() time.Time { return time.Now().UTC() }
+	var gone []string
 	for _, g := range diff.Gone {
 		if inScope[g.Type] {
-			res.Steps = append(res.Steps, actions.Step{Action: "delete method", Method: g, Outcome: actions.OutcomeAlreadyGone, At: now()})
+			gone = append(gone, g.Label)
+			add(actions.Step{Action: "delete method", Method: g, Outcome: actions.OutcomeAlreadyGone})
 		}
 	}
-	var todo []actions.Method
-	for _, m := range methods {
-		if inScope[m.Type] {
-			todo = append(todo, m)
+	notTried := func(from int, why string) {
+		for _, m := range plan.Delete[from:] {
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeNotTried, Reason: why})
 		}
+		add(actions.Step{Action: "revoke sessions", Outcome: actions.OutcomeNotTried, Reason: why})
 	}
-	sort.SliceStable(todo, func(i, j int) bool { return deleteRank(todo[i]) < deleteRank(todo[j]) })
 
-	deferred := map[string]bool{}
-	var failure error
-	for i := 0; i < len(todo); i++ {
-		m := todo[i]
-		ref := actions.MethodRef{ID: m.ID, Type: m.Type, Label: m.Label()}
-		if failure != nil {
-			res.Steps = append(res.Steps, actions.Step{Action: "delete method", Method: ref, Outcome: actions.OutcomeNotTried, Reason: "an earlier step failed", At: now()})
-			continue
+	if plan.SetDefault != "" {
+		err := b.do(ctx, "change the default method", func(ctx context.Context) error {
+			return c.setDefault(ctx, userID, plan.SetDefault)
+		})
+		if err != nil {
+			add(actions.Step{Action: "change default method", Method: methodRef(plan.NewDefault), Outcome: actions.OutcomeFailed, Reason: actions.Explain(err)})
+			notTried(0, "the default method could not be changed")
+			res.Summary = "Nothing was deleted: Graph deletes the default method only last, so the default had to move to " +
+				plan.NewDefault.Label() + " first, and that failed: " + actions.Explain(err)
+			return res, fmt.Errorf("%s: %w", op, err)
 		}
-		gone, err := c.deleteMethod(ctx, userID, m)
+		add(actions.Step{Action: "change default method", Method: methodRef(plan.NewDefault), Outcome: actions.OutcomeDone})
+	}
+
+	deferred := false
+	for i := 0; i < len(plan.Delete); i++ {
+		m := plan.Delete[i]
+		var gone404 bool
+		tries := 0
+		err := b.do(ctx, "delete "+m.Label(), func(ctx context.Context) error {
+			var err error
+			tries++
+			gone404, err = c.deleteMethod(ctx, userID, m)
+			return err
+		})
 		switch {
-		case err == nil && gone:
-			res.Steps = append(res.Steps, actions.Step{Action: "delete method", Method: ref, Outcome: actions.OutcomeAlreadyGone, At: now()})
+		case err == nil && gone404 && tries > 1:
+			// A 404 after a timed-out or failed attempt: that attempt most likely did it.
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeDeleted, Reason: "confirmed gone on retry"})
+		case err == nil && gone404:
+			gone = append(gone, m.Label())
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeAlreadyGone})
 		case err == nil:
-			res.Steps = append(res.Steps, actions.Step{Action: "delete method", Method: ref, Outcome: actions.OutcomeDeleted, At: now()})
-		case isDefaultRefusal(err) && i < len(todo)-1 && !deferred[m.ID]:
-			// The default was not where the evidence said (the report lags): try it last.
-			deferred[m.ID] = true
-			todo = append(todo, m)
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeDeleted})
+		case isDefaultRefusal(err) && i < len(plan.Delete)-1 && !deferred:
+			// The default was unknown (or the report lagged) and Graph named it by
+			// refusing: it goes last. (An unknown default with both mobile phones,
+			// where last could break the phone rule, was refused by the plan.)
+			deferred = true
+			plan.Delete = append(append(plan.Delete[:i:i], plan.Delete[i+1:]...), m)
+			i--
 		default:
-			failure = err
-			res.Steps = append(res.Steps, actions.Step{Action: "delete method", Method: ref, Outcome: actions.OutcomeFailed, Reason: actions.Explain(err), At: now()})
+			add(actions.Step{Action: "delete method", Method: methodRef(m), Outcome: actions.OutcomeFailed, Reason: actions.Explain(err)})
+			notTried(i+1, "an earlier step failed")
+			res.Summary = summary(res, gone) + " Stopped at a failure: retrying carries on where it stopped."
+			return res, fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	if failure != nil {
-		res.Steps = append(res.Steps, actions.Step{Action: "revoke sessions", Outcome: actions.OutcomeNotTried, Reason: "an earlier step failed", At: now()})
-		res.Summary = summary(res) + " Stopped at a failure: retrying carries on where it stopped."
-		return res, fmt.Errorf("%s: %w", op, failure)
-	}
-	step, err := c.revoke(ctx, userID)
-	res.Steps = append(res.Steps, step)
-	res.Summary = summary(res)
+	step, err := c.revoke(ctx, b, userID)
+	add(step)
+	res.Summary = summary(res, gone)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", op, err)
 	}
@@ -153,22 +199,31 @@ func (c *Client) Reregister(ctx context.Context, userID string, snapshot []actio
 // ErrStaleSnapshot is wrapped by Reregister's refusal when the methods changed since approval.
 var ErrStaleSnapshot = errors.New("methods changed since approval")
 
-// deleteRank orders deletions: other methods first, alternate and office phones before
-// the mobile phone, and the default second factor last.
-func deleteRank(m actions.Method) int {
-	r := 0
-	switch {
-	case m.Type == actions.MethodPhone && m.PhoneType == "mobile":
-		r = 3
-	case m.Type == actions.MethodPhone:
-		r = 2
-	case m.Type == actions.MethodSoftwareOath:
-		r = 1
+func methodRef(m actions.Method) actions.MethodRef {
+	return actions.MethodRef{ID: m.ID, Type: m.Type, Label: m.Label()}
+}
+
+// setDefault sets the user's default second factor (beta signInPreferences: the v1.0
+// SDK has no builder for it) to one of the preference values, e.g. "sms". Setting it
+// twice is setting it once.
+func (c *Client) setDefault(ctx context.Context, userID, preference string) error {
+	body, err := json.Marshal(map[string]string{"userPreferredMethodForSecondaryAuthentication": preference})
+	if err != nil {
+		return fmt.Errorf("encode sign-in preference: %w", err)
 	}
-	if m.Default {
-		r += 10
+	ri := abs.NewRequestInformation()
+	ri.Method = abs.PATCH
+	ri.UrlTemplate = "{+baseurl}/users/{user%2Did}/authentication/signInPreferences"
+	ri.PathParameters["user%2Did"] = userID
+	ri.Headers.TryAdd("Accept", "application/json")
+	ri.SetStreamContentAndContentType(body, "application/json")
+	if err := c.beta.SendNoContent(ctx, ri, errorMap); err != nil {
+		err = classify("change the default method of "+userID+" to "+preference, "PATCH /authentication/signInPreferences", err)
+		c.log.WarnContext(ctx, "change default method failed", "user", userID, "preference", preference, "err", err)
+		return err
 	}
-	return r
+	c.log.InfoContext(ctx, "changed default method", "user", userID, "preference", preference)
+	return nil
 }
 
 // deleteMethod deletes one method on its typed endpoint (Graph has no DELETE on the
@@ -215,7 +270,9 @@ func isDefaultRefusal(err error) bool {
 	return errors.As(err, &e) && e.Kind == actions.KindBadRequest && strings.Contains(strings.ToLower(e.Message), "default")
 }
 
-func summary(r actions.Result) string {
+// summary counts the deletions, names the methods that were already gone, and says
+// what revoking did.
+func summary(r actions.Result, gone []string) string {
 	n := map[actions.Outcome]int{}
 	for _, s := range r.Steps {
 		if s.Action == "delete method" {
@@ -224,7 +281,7 @@ func summary(r actions.Result) string {
 	}
 	out := fmt.Sprintf("Deleted %d method(s)", n[actions.OutcomeDeleted])
 	if n[actions.OutcomeAlreadyGone] > 0 {
-		out += fmt.Sprintf(", %d already gone", n[actions.OutcomeAlreadyGone])
+		out += fmt.Sprintf(", %d already gone (%s)", n[actions.OutcomeAlreadyGone], strings.Join(gone, ", "))
 	}
 	if n[actions.OutcomeFailed] > 0 {
 		out += fmt.Sprintf(", %d failed", n[actions.OutcomeFailed])

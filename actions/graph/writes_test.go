@@ -109,7 +109,7 @@ func TestReregisterOrder(t *testing.T) {
 			id := idOf(t, fake, tt.user)
 			snap := approvedSnapshot(t, c, id)
 			from := len(fake.Records())
-			res, err := c.Reregister(context.Background(), id, snap)
+			res, err := c.Reregister(context.Background(), id, snap, nil)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, strings.Join(outcomes(res), "\n"))
 			}
@@ -143,7 +143,7 @@ func TestReregisterDefaultUnknown(t *testing.T) {
 	snap := approvedSnapshot(t, c, id)
 	fake.SetFaults(graphtest.Faults{Forbidden: []string{"/signInPreferences", "/reports/"}})
 	from := len(fake.Records())
-	res, err := c.Reregister(context.Background(), id, snap)
+	res, err := c.Reregister(context.Background(), id, snap, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, strings.Join(outcomes(res), "\n"))
 	}
@@ -165,7 +165,7 @@ func TestReregisterStale(t *testing.T) {
 			"id": altID, "phoneNumber": "+1 2065550100", "phoneType": "alternateMobile", "smsSignInState": "notSupported"})
 	})
 	from := len(fake.Records())
-	res, err := c.Reregister(context.Background(), id, snap)
+	res, err := c.Reregister(context.Background(), id, snap, nil)
 	if actions.KindOf(err) != actions.KindStale {
 		t.Fatalf("err = %v, want stale", err)
 	}
@@ -178,7 +178,7 @@ func TestReregisterStale(t *testing.T) {
 	// A changed number behind the same method id is stale too.
 	snap2 := approvedSnapshot(t, c, id)
 	fake.Tenant(func(tn *graphtest.Tenant) { tn.FindUser(id).Methods[1]["phoneNumber"] = "+1 4255550111" })
-	if _, err := c.Reregister(context.Background(), id, snap2); actions.KindOf(err) != actions.KindStale {
+	if _, err := c.Reregister(context.Background(), id, snap2, nil); actions.KindOf(err) != actions.KindStale {
 		t.Errorf("changed number: err = %v, want stale", err)
 	}
 }
@@ -190,7 +190,7 @@ func TestReregisterResume(t *testing.T) {
 	id := idOf(t, fake, "olive.optin")
 	snap := approvedSnapshot(t, c, id)
 	fake.SetFaults(graphtest.Faults{Forbidden: []string{"/phoneMethods/" + mobileID}})
-	res, err := c.Reregister(context.Background(), id, snap)
+	res, err := c.Reregister(context.Background(), id, snap, nil)
 	if err == nil {
 		t.Fatal("want the run to stop at the refused deletion")
 	}
@@ -208,7 +208,7 @@ func TestReregisterResume(t *testing.T) {
 	}
 
 	fake.SetFaults(graphtest.Faults{})
-	res, err = c.Reregister(context.Background(), id, snap)
+	res, err = c.Reregister(context.Background(), id, snap, nil)
 	if err != nil {
 		t.Fatalf("resume: %v\n%s", err, strings.Join(outcomes(res), "\n"))
 	}
@@ -252,7 +252,7 @@ func TestReregisterDeletedMeanwhile(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := idOf(t, fake, "ada.admin")
-	res, err := c.Reregister(context.Background(), id, approvedSnapshot(t, c, id))
+	res, err := c.Reregister(context.Background(), id, approvedSnapshot(t, c, id), nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, strings.Join(outcomes(res), "\n"))
 	}
@@ -312,8 +312,8 @@ func TestTAPNeverLogged(t *testing.T) {
 	}
 }
 
-// TestThrottledPostResendsValidGzip is the middleware-order defect of graph.md's
-// addendum: a POST retried after 429 must be resent as valid gzip JSON.
+// TestThrottledPostResendsValidGzip is a middleware-order defect of the Graph SDK's
+// retry and compression handlers: a POST retried after 429 must be resent as valid gzip JSON.
 func TestThrottledPostResendsValidGzip(t *testing.T) {
 	tests := []struct {
 		name string

@@ -14,13 +14,16 @@
 //   - Graph's refusals: deleting the default method while others remain, the mobile
 //     phone while an alternate remains, DELETE on the generic methods collection or the
 //     password, beta-only paths under /v1.0, and the 403 of a tenant without Entra ID P1;
-//   - writes: method DELETEs, revokeSignInSessions (200 {"value": true}) and temporary
-//     access passes (201, the pass returned only then).
+//   - writes: method DELETEs, the default method (beta PATCH signInPreferences, refused
+//     for a method the user lacks or the policy disallows), revokeSignInSessions
+//     (200 {"value": true}) and temporary access passes (201, the pass returned only then);
+//   - roles: assignments and PIM eligibilities of users and role-assignable groups, and
+//     PIM for Groups eligible memberships (a $filter on principalId or groupId required).
 //
 // Faults are injected per call — a request, or one item of a batch — so a 403 on
 // sign-ins inside a batch is that item's status: fixed latency (per HTTP request),
-// 429 with Retry-After (every Nth call, the first N, or above a rate), 503 and 403 by
-// path. Requests counts round trips.
+// 429 with Retry-After (every Nth call, the first N, or above a rate), 503 (always or
+// the first N) and 403 by path. Requests counts round trips.
 //
 // Tenants are data files under tenants/ kept in Graph's own JSON shape; demo.json holds
 // the seeds' cases. Their timestamps are moved at start so the newest event is about an

@@ -37,9 +37,8 @@ const (
 // Graph's answers to the deletions it refuses.
 const (
 	msgDeleteDefault = "Cannot delete default method with other methods configured. Please change default method before deletion."
-	// Graph's docs state the rule ("A user can't have an alternateMobile number without a
-	// mobile number") but not the error text; this text is the fake's.
-	msgDeleteMobile = "Cannot delete the mobile phone method while an alternate mobile phone method exists. Delete the alternateMobile method first."
+	// Graph's answer (400) to deleting the mobile phone while an alternate mobile remains.
+	msgDeleteMobile = "A user can't have an alternateMobile number without a mobile number"
 	msgTAPPolicy    = "Converged UserCredentialPolicy does not allow creating or updating this authentication method. AuthMethodType [TemporaryAccessPass]."
 )
 
@@ -179,6 +178,64 @@ func (u *TenantUser) addAudit(now time.Time, activity, reason string) {
 		"initiatedBy": map[string]any{"app": map[string]any{"displayName": "mfadesk", "appId": nil, "servicePrincipalId": nil, "servicePrincipalName": nil}, "user": nil},
 	})
 	u.complete()
+}
+
+// preferenceValues are the values Graph accepts for userPreferredMethodForSecondaryAuthentication.
+var preferenceValues = map[string]bool{"push": true, "oath": true, "voiceMobile": true, "voiceAlternateMobile": true, "voiceOffice": true, "sms": true}
+
+// patchSignInPreferences changes the user's default second factor (beta only), 204.
+// The value must be one Graph knows, name a method the user has, and not be refused by
+// the tenant's methods policy (Tenant.DisabledPreferences). Graph's docs give no error
+// text for the last two; these texts are the fake's.
+func (s *Server) patchSignInPreferences(w http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", "Invalid request body: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.pathUser(w, r)
+	if u == nil {
+		return
+	}
+	for k, v := range body {
+		switch k {
+		case "userPreferredMethodForSecondaryAuthentication":
+			pref, _ := v.(string)
+			if !preferenceValues[pref] {
+				writeError(w, http.StatusBadRequest, "badRequest", fmt.Sprintf("Invalid value '%v' for userPreferredMethodForSecondaryAuthentication.", v))
+				return
+			}
+			for _, d := range s.tenant.DisabledPreferences {
+				if d == pref {
+					writeError(w, http.StatusBadRequest, "badRequest", fmt.Sprintf("The authentication methods policy does not allow '%s' as the default method.", pref))
+					return
+				}
+			}
+			trial := &TenantUser{Methods: u.Methods, SignInPreferences: map[string]any{k: pref}}
+			if trial.defaultIndex() < 0 {
+				writeError(w, http.StatusBadRequest, "badRequest", fmt.Sprintf("The user has no registered method for '%s'.", pref))
+				return
+			}
+		case "isSystemPreferredAuthenticationMethodEnabled":
+			if _, ok := v.(bool); !ok {
+				writeError(w, http.StatusBadRequest, "badRequest", "isSystemPreferredAuthenticationMethodEnabled must be a boolean.")
+				return
+			}
+		default:
+			writeError(w, http.StatusBadRequest, "badRequest", fmt.Sprintf("Property '%s' does not exist on type 'microsoft.graph.signInPreferences'.", k))
+			return
+		}
+	}
+	if u.SignInPreferences == nil {
+		u.SignInPreferences = map[string]any{}
+	}
+	for k, v := range body {
+		u.SignInPreferences[k] = v
+	}
+	u.addAudit(s.now(), "PATCH UserAuthMethod.PatchSignInPreferencesAsync", "Admin changed the default sign-in method")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // createTAP creates a temporary access pass (201, the pass returned only now), replacing

@@ -41,6 +41,9 @@ type Faults struct {
 	Forbidden []string
 	// Unavailable answers 503 to calls whose path contains any of these.
 	Unavailable []string
+	// UnavailableFirst limits Unavailable to the first N such calls (then they pass);
+	// 0 answers 503 to all of them.
+	UnavailableFirst int
 }
 
 // RequestRecord is one HTTP request as the fake received it, for tests that check the
@@ -60,6 +63,7 @@ type Server struct {
 	tenant  *Tenant
 	faults  Faults
 	calls   int64
+	down    int64 // calls answered 503 under Faults.Unavailable
 	recent  []time.Time
 	records []RequestRecord
 	now     func() time.Time
@@ -83,6 +87,7 @@ func (s *Server) SetFaults(f Faults) {
 	defer s.mu.Unlock()
 	s.faults = f
 	s.calls = 0
+	s.down = 0
 	s.recent = nil
 }
 
@@ -116,6 +121,7 @@ func (s *Server) routes() {
 		handle("GET /groups/{id}", s.getGroup)
 		handle("GET /roleManagement/directory/roleAssignments", s.roleAssignments(false))
 		handle("GET /roleManagement/directory/roleEligibilityScheduleInstances", s.roleAssignments(true))
+		handle("GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances", s.groupEligibility)
 		handle("GET /users", s.listUsers)
 		handle("GET /users/{id}/transitiveMemberOf", s.transitiveMemberOf)
 		handle("POST /users/{id}/checkMemberGroups", s.checkMemberGroups)
@@ -126,10 +132,12 @@ func (s *Server) routes() {
 		handle("GET /reports/authenticationMethods/userRegistrationDetails/{id}", s.registration)
 		handle("GET /auditLogs/signIns", s.signIns)
 		handle("GET /auditLogs/directoryAudits", s.directoryAudits)
+		handle("GET /domains", s.listDomains)
 	}
 	// Beta only: Graph v1.0 has neither.
 	s.mux.HandleFunc("GET /beta/users/{id}/authentication/requirements", s.requirements)
 	s.mux.HandleFunc("GET /beta/users/{id}/authentication/signInPreferences", s.signInPreferences)
+	s.mux.HandleFunc("PATCH /beta/users/{id}/authentication/signInPreferences", s.patchSignInPreferences)
 	s.mux.HandleFunc("/", s.noRoute)
 }
 
@@ -243,6 +251,11 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 			}
 		}
 	}
+	unavailable := containsAny(r.URL.Path, f.Unavailable)
+	if unavailable && f.UnavailableFirst > 0 {
+		s.down++
+		unavailable = s.down <= int64(f.UnavailableFirst)
+	}
 	s.mu.Unlock()
 	switch {
 	case throttle:
@@ -250,7 +263,7 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
 	case containsAny(target, f.Forbidden):
 		writeError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-	case containsAny(r.URL.Path, f.Unavailable):
+	case unavailable:
 		writeError(w, http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable.")
 	default:
 		return false
@@ -434,10 +447,24 @@ func (s *Server) roleAssignments(eligible bool) func(http.ResponseWriter, *http.
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		items := []any{}
+		// Principals are users and role-assignable groups.
+		type principal struct {
+			id           string
+			active, elig []string
+		}
+		var ps []principal
 		for _, u := range s.tenant.Users {
-			ids := u.EligibleRoles
+			ps = append(ps, principal{u.ID(), u.MemberOf, u.EligibleRoles})
+		}
+		for _, g := range s.tenant.Groups {
+			if g.IsAssignableToRole {
+				ps = append(ps, principal{g.ID, g.Roles, g.EligibleRoles})
+			}
+		}
+		for _, p := range ps {
+			ids := p.elig
 			if !eligible {
-				ids = u.MemberOf
+				ids = p.active
 			}
 			for _, id := range ids {
 				role, typ, ok := s.tenant.item(id)
@@ -445,7 +472,7 @@ func (s *Server) roleAssignments(eligible bool) func(http.ResponseWriter, *http.
 					continue
 				}
 				obj := map[string]any{
-					"id": u.ID() + "_" + role.ID, "principalId": u.ID(), "roleDefinitionId": role.ID, "directoryScopeId": "/",
+					"id": p.id + "_" + role.ID, "principalId": p.id, "roleDefinitionId": role.ID, "directoryScopeId": "/",
 				}
 				if eligible {
 					obj["memberType"], obj["startDateTime"], obj["endDateTime"] = "Direct", "2026-01-01T00:00:00Z", nil
@@ -467,6 +494,36 @@ func (s *Server) roleAssignments(eligible bool) func(http.ResponseWriter, *http.
 		}
 		writeCollection(w, r, v, ctx, items, 100)
 	}
+}
+
+// groupEligibility lists privilegedAccessGroupEligibilityScheduleInstance objects (PIM
+// for Groups: who may activate a membership). Graph requires a $filter on groupId or
+// principalId.
+func (s *Server) groupEligibility(w http.ResponseWriter, r *http.Request, v string) {
+	q := r.URL.Query().Get("$filter")
+	if !strings.Contains(q, "principalId") && !strings.Contains(q, "groupId") {
+		writeError(w, http.StatusBadRequest, "BadRequest", "Filter on groupId or principalId is required.")
+		return
+	}
+	f, ok := parseFilterParam(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := []any{}
+	for _, u := range s.tenant.Users {
+		for _, gid := range u.EligibleGroups {
+			obj := map[string]any{
+				"id": u.ID() + "_member_" + gid, "principalId": u.ID(), "groupId": gid, "accessId": "member", "memberType": "direct",
+				"eligibilityScheduleId": u.ID() + "_member_" + gid, "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": nil,
+			}
+			if match(f, obj) {
+				items = append(items, obj)
+			}
+		}
+	}
+	writeCollection(w, r, v, "identityGovernance/privilegedAccess/group/eligibilityScheduleInstances", items, 100)
 }
 
 // pathUser finds the user the request path names, or answers 404 as Graph does and
@@ -527,6 +584,14 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, v string) {
 	writeCollection(w, r, v, "users", out, 100)
 }
 
+// listDomains answers GET /domains with the tenant's one domain, default and verified.
+func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := map[string]any{"id": s.tenant.Domain, "authenticationType": "Managed", "isDefault": true, "isInitial": false, "isRoot": true, "isVerified": true, "supportedServices": []any{"Email", "OfficeCommunicationsOnline"}}
+	writeCollection(w, r, v, "domains", []any{selectFields(d, r.URL.Query().Get("$select"))}, 100)
+}
+
 func parseFilterParam(w http.ResponseWriter, r *http.Request) (*Filter, bool) {
 	fs := r.URL.Query().Get("$filter")
 	if fs == "" {
@@ -561,7 +626,11 @@ func (s *Server) transitiveMemberOf(w http.ResponseWriter, r *http.Request, v st
 		if !ok {
 			continue
 		}
-		out = append(out, map[string]any{"@odata.type": typ, "id": item.ID, "displayName": item.DisplayName})
+		obj := map[string]any{"@odata.type": typ, "id": item.ID, "displayName": item.DisplayName}
+		if typ == "#microsoft.graph.group" {
+			obj["isAssignableToRole"] = item.IsAssignableToRole
+		}
+		out = append(out, obj)
 	}
 	writeCollection(w, r, v, "directoryObjects", out, 100)
 }

@@ -121,7 +121,7 @@ func TestDeleteRules(t *testing.T) {
 	}{
 		// Olive's default is "oath" (her software token), and she has an alternate mobile.
 		{"/v1.0/users/" + olive + "/authentication/softwareOathMethods/d2f5b268-4ae5-4cf6-9964-145d8358b821", 400, "Cannot delete default method with other methods configured"},
-		{"/v1.0/users/" + olive + "/authentication/phoneMethods/" + mobile, 400, "alternate mobile"},
+		{"/v1.0/users/" + olive + "/authentication/phoneMethods/" + mobile, 400, "A user can't have an alternateMobile number without a mobile number"},
 		{"/v1.0/users/" + olive + "/authentication/methods/" + alt, 405, "No HTTP resource was found"},
 		{"/v1.0/users/" + olive + "/authentication/passwordMethods/28c10230-6103-485e-b985-444c60001490", 405, "No HTTP resource was found"},
 		{"/v1.0/users/" + olive + "/authentication/microsoftAuthenticatorMethods/" + alt, 404, "does not exist"},
@@ -259,5 +259,40 @@ func TestThrottleFaults(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[200 200 200 429]" {
 		t.Errorf("every 2nd matching call: %v", got)
+	}
+}
+
+// TestPatchSignInPreferences: the default can be moved only to a known value naming a
+// method the user has and the policy allows; then deleting follows the new default.
+func TestPatchSignInPreferences(t *testing.T) {
+	w := newWire(t)
+	w.s.Tenant(func(tn *Tenant) { tn.DisabledPreferences = []string{"voiceMobile"} })
+	path := "/beta/users/" + olive + "/authentication/signInPreferences"
+	tests := []struct {
+		body   map[string]any
+		status int
+		msg    string
+	}{
+		{map[string]any{"userPreferredMethodForSecondaryAuthentication": "carrierPigeon"}, 400, "Invalid value"},
+		{map[string]any{"userPreferredMethodForSecondaryAuthentication": "push"}, 400, "no registered method"},
+		{map[string]any{"userPreferredMethodForSecondaryAuthentication": "voiceMobile"}, 400, "does not allow"},
+		{map[string]any{"favouriteColour": "blue"}, 400, "does not exist"},
+		{map[string]any{"userPreferredMethodForSecondaryAuthentication": "sms"}, 204, ""},
+	}
+	for _, tt := range tests {
+		st, _, body := w.do("PATCH", path, tt.body)
+		if st != tt.status || !strings.Contains(errMsg(body), tt.msg) {
+			t.Errorf("PATCH %v = %d %q, want %d %q", tt.body, st, errMsg(body), tt.status, tt.msg)
+		}
+	}
+	if st, _, body := w.do("GET", path, nil); st != 200 || body["userPreferredMethodForSecondaryAuthentication"] != "sms" {
+		t.Errorf("GET = %d %v", st, body)
+	}
+	if st, _, _ := w.do("PATCH", "/v1.0/users/"+olive+"/authentication/signInPreferences", map[string]any{"userPreferredMethodForSecondaryAuthentication": "sms"}); st != 400 {
+		t.Errorf("PATCH on v1.0 = %d, want 400 (beta only)", st)
+	}
+	// The software token is no longer the default: it can go while the phones stay.
+	if st, _, body := w.do("DELETE", "/v1.0/users/"+olive+"/authentication/softwareOathMethods/d2f5b268-4ae5-4cf6-9964-145d8358b821", nil); st != 204 {
+		t.Errorf("DELETE the former default = %d %q", st, errMsg(body))
 	}
 }

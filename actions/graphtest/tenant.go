@@ -25,6 +25,9 @@ type Tenant struct {
 	NoPremiumLicense bool `json:"noPremiumLicense,omitempty"`
 	// TAPDisabled makes the authentication methods policy refuse temporary access passes.
 	TAPDisabled bool `json:"tapDisabled,omitempty"`
+	// DisabledPreferences are default-method values (e.g. "sms") the authentication
+	// methods policy refuses: setting one as a user's default answers 400.
+	DisabledPreferences []string `json:"disabledPreferences,omitempty"`
 
 	Groups []DirectoryItem `json:"groups"`
 	Roles  []DirectoryItem `json:"roles"`
@@ -36,6 +39,13 @@ type DirectoryItem struct {
 	ID          string `json:"id"`
 	DisplayName string `json:"displayName"`
 	Description string `json:"description,omitempty"`
+	// IsAssignableToRole marks a role-assignable group: only those can hold directory
+	// roles. Roles and EligibleRoles are the role ids such a group holds, actively or
+	// through PIM eligibility (listed by roleAssignments and
+	// roleEligibilityScheduleInstances with the group as principal).
+	IsAssignableToRole bool     `json:"isAssignableToRole,omitempty"`
+	Roles              []string `json:"roles,omitempty"`
+	EligibleRoles      []string `json:"eligibleRoles,omitempty"`
 }
 
 // TenantUser is one user with everything Graph can tell about them.
@@ -47,6 +57,10 @@ type TenantUser struct {
 	// EligibleRoles are ids of roles the user may activate through PIM but does not hold:
 	// invisible in memberOf, listed by roleEligibilityScheduleInstances.
 	EligibleRoles []string `json:"eligibleRoles,omitempty"`
+	// EligibleGroups are ids of groups the user may join through PIM for Groups (an
+	// eligible membership): invisible in memberOf, listed by
+	// identityGovernance/privilegedAccess/group/eligibilityScheduleInstances.
+	EligibleGroups []string `json:"eligibleGroups,omitempty"`
 	// Methods are authentication methods, each with its @odata.type.
 	Methods []map[string]any `json:"methods"`
 	// Registration is the userRegistrationDetails report row.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,8 +59,8 @@ func TestEtcdDatabaseConfig(t *testing.T) {
 				}
 				return
 			}
-			ce, ok := err.(*ConfigError)
-			if !ok || ce.Key != tc.wantKey || strings.Contains(err.Error(), "p4ss") {
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Key != tc.wantKey || strings.Contains(err.Error(), "p4ss") {
 				t.Fatalf("error %v, want one about %s", err, tc.wantKey)
 			}
 		})

@@ -71,7 +71,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"database", true, "writable"},
 		{"graph token", true, "acquired"},
-		{"graph permissions", false, "Policy.Read.All, RoleManagement.Read.Directory, User.RevokeSessions.All, UserAuthenticationMethod.ReadWrite.All"},
+		{"graph permissions", false, "Policy.Read.All, PrivilegedEligibilitySchedule.Read.AzureADGroup, RoleManagement.Read.Directory, User.RevokeSessions.All, UserAuthenticationMethod.ReadWrite.All"},
 		{"groups.helpdesk", true, `"mfadesk-helpdesk" exists`},
 		{"groups.approvers", false, "does not exist"},
 		{"slack auth.test", true, "bot mfadesk in workspace Contoso"},
@@ -107,7 +107,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestMissingRoles(t *testing.T) {
-	if m := missingRoles([]string{"User.ReadWrite.All", "Directory.ReadWrite.All", "GroupMember.Read.All", "UserAuthenticationMethod.ReadWrite.All", "AuditLog.Read.All", "Policy.Read.All", "RoleManagement.Read.Directory"}); len(m) != 0 {
+	if m := missingRoles([]string{"User.ReadWrite.All", "Directory.ReadWrite.All", "GroupMember.Read.All", "UserAuthenticationMethod.ReadWrite.All", "AuditLog.Read.All", "Policy.Read.All", "RoleManagement.Read.Directory", "PrivilegedAccess.Read.AzureADGroup"}); len(m) != 0 {
 		t.Errorf("broader roles should cover: missing %v", m)
 	}
 	if _, err := tokenRoles("not-a-jwt"); err == nil {

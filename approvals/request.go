@@ -233,8 +233,11 @@ type Request struct {
 	Risk      []string   `json:"risk,omitempty"`
 	Decisions []Decision `json:"decisions,omitempty"`
 	// Attempts counts how often the Executor was started (more than 1 after a resume).
-	Attempts int    `json:"attempts,omitempty"`
-	Steps    []Step `json:"steps,omitempty"`
+	Attempts int `json:"attempts,omitempty"`
+	// Runner is the replica that claimed the latest attempt, on a store shared by
+	// several replicas (etcd); empty on bbolt, which one process owns.
+	Runner string `json:"runner,omitempty"`
+	Steps  []Step `json:"steps,omitempty"`
 	// Error says why a failed request failed.
 	Error string `json:"error,omitempty"`
 	// Retryable is set on a failed request when the failure was temporary (the

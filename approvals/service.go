@@ -474,28 +474,38 @@ func (s *Service) Sweep(ctx context.Context) ([]Request, error) {
 		return nil, nil
 	}
 	var out []Request
-	err = s.update(ctx, func(w *wtx) error {
-		out = nil
-		for _, id := range due {
-			r, err := loadRequest(w.tx, id)
-			if err != nil {
-				return err
+	for len(due) > 0 {
+		// A few per transaction: etcd caps the operations of one (--max-txn-ops,
+		// 128 by default), and a sweep after downtime may find many.
+		batch := due[:min(len(due), sweepBatch)]
+		due = due[len(batch):]
+		n := len(out)
+		err = s.update(ctx, func(w *wtx) error {
+			out = out[:n]
+			for _, id := range batch {
+				r, err := loadRequest(w.tx, id)
+				if err != nil {
+					return err
+				}
+				if r.State != StatePending || w.now.Before(r.Expires) {
+					continue
+				}
+				if r, err = w.expire(r, "expired while pending"); err != nil {
+					return err
+				}
+				out = append(out, r)
 			}
-			if r.State != StatePending || w.now.Before(r.Expires) {
-				continue
-			}
-			if r, err = w.expire(r, "expired while pending"); err != nil {
-				return err
-			}
-			out = append(out, r)
+			return nil
+		})
+		if err != nil {
+			return out[:n], fmt.Errorf("sweep expired requests: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sweep expired requests: %w", err)
 	}
 	return out, nil
 }
+
+// sweepBatch is how many requests one sweep transaction expires at most.
+const sweepBatch = 16
 
 // Run sweeps expired requests at once and then every interval, until ctx ends. The
 // bot learns of expiries through OnChange.

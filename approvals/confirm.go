@@ -380,13 +380,18 @@ func (s *Service) MarkUnreachable(ctx context.Context, id, why string) (Request,
 			return refusef(ErrAlreadyDecided, "Request %s is %s.", cur.ID, cur.State)
 		}
 		cur.Unreachable = clip(why, maxShort)
-		cur.ApprovalsNeeded = max(cur.ApprovalsNeeded, 2)
+		detail := "the user could not be asked to confirm (" + cur.Unreachable + ")"
+		// Only where the policy wants performed evidence does the lack of it cost a
+		// second approver; a claimed minimum is met by the agent's statement.
+		if s.policy.minimumFor(cur.Action, cur.Protection.Protected) == MinimumPerformed {
+			cur.ApprovalsNeeded = max(cur.ApprovalsNeeded, 2)
+			detail += "; two approvals needed"
+		}
 		if err := w.save(&cur); err != nil {
 			return err
 		}
 		r = cur
-		return w.audit(Event{Kind: EventTargetUnreachable, RequestID: cur.ID, Action: cur.Action, Target: cur.Target,
-			Detail: "the user could not be asked to confirm (" + cur.Unreachable + "); two approvals needed"})
+		return w.audit(Event{Kind: EventTargetUnreachable, RequestID: cur.ID, Action: cur.Action, Target: cur.Target, Detail: detail})
 	})
 	return r, err
 }

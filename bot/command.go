@@ -28,6 +28,7 @@ const (
 	VerbPending    Verb = "pending"
 	VerbShow       Verb = "show"
 	VerbCancel     Verb = "cancel"
+	VerbVerify     Verb = "verify"
 )
 
 // Limits of the flags; Graph keeps sign-ins and audit events for 30 days.
@@ -58,6 +59,7 @@ var verbs = []verbSpec{
 	{VerbDiagnose, "<user>", "everything above folded into findings and a next step", "diagnose mfatest2@contoso.com", true, false, nil},
 	{VerbReregister, "<user>", "request: delete the user's MFA methods so they register again (needs an approver)", "reregister mfatest2@contoso.com", true, false, nil},
 	{VerbRevoke, "<user>", "request: sign the user out everywhere (needs an approver)", "revoke mfatest2@contoso.com", true, false, nil},
+	{VerbVerify, "<user>", "ask the user, in a private chat message, to confirm it is them on the line (number match)", "verify mfatest2@contoso.com", true, false, nil},
 	{VerbPending, "", "open requests you may act on", "pending", false, false, nil},
 	{VerbShow, "<request-id>", "one request with its history", "show R-7KQ2M4XD", false, true, nil},
 	{VerbCancel, "<request-id>", "withdraw a request you made", "cancel R-7KQ2M4XD", false, true, nil},

@@ -149,6 +149,8 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 		return r.lookup(ctx, cmd)
 	case VerbReregister, VerbRevoke:
 		return r.requestForm(ctx, ev.Caller, cmd, roles)
+	case VerbVerify:
+		return r.verify(ctx, ev.Caller, cmd, roles)
 	case VerbPending, VerbShow, VerbCancel:
 		if r.req == nil {
 			return Refuse("Requests are not enabled on this mfadesk.")

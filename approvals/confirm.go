@@ -184,7 +184,7 @@ func (s *Service) startConfirmation(ctx context.Context, in NewConfirmation) (Co
 			what = "confirmation of " + string(c.Action)
 		}
 		return w.audit(Event{Kind: EventConfirmSent, RequestID: c.RequestID, Action: c.Action, Actor: c.Agent, Target: c.Target,
-			Detail: fmt.Sprintf("%s %s, expires %s", what, c.ID, fmtTime(c.Expires))})
+			Detail: fmt.Sprintf("%s sent, expires %s", what, fmtTime(c.Expires))})
 	})
 	return c, err
 }
@@ -256,7 +256,7 @@ func (s *Service) answer(ctx context.Context, id string, by Actor, pick int) (Co
 		if pick != cur.Answer {
 			cur.Failures++
 			left := MaxConfirmFailures - cur.Failures
-			detail := fmt.Sprintf("wrong number picked in %s (%d of %d)", cur.ID, cur.Failures, MaxConfirmFailures)
+			detail := fmt.Sprintf("wrong number picked (%d of %d)", cur.Failures, MaxConfirmFailures)
 			if left <= 0 {
 				cur.State = ConfirmFailed
 			}
@@ -290,7 +290,7 @@ func (s *Service) answer(ctx context.Context, id string, by Actor, pick int) (Co
 			return err
 		}
 		c = cur
-		detail := fmt.Sprintf("the user confirmed %s in %s (number match)", cur.ID, by.Platform)
+		detail := fmt.Sprintf("the user confirmed in %s (number match)", by.Platform)
 		if cur.RequestID == "" {
 			// Bound to this agent and target, for the next request the agent files.
 			if err := w.tx.Put(bucketConfirm, verifiedKey(cur.Target.ObjectID, cur.Agent.ObjectID), []byte(cur.ID)); err != nil {

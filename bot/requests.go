@@ -491,6 +491,7 @@ func (r *Router) OnChange(req approvals.Request) {
 				r.log.ErrorContext(ctx, "tell requester", "request", req.ID, "err", err)
 			}
 		}
+		r.noticeTarget(ctx, req)
 	}
 }
 

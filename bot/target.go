@@ -59,6 +59,7 @@ type TargetService interface {
 	Confirmation(ctx context.Context, id string) (approvals.Confirmation, error)
 	NotMe(ctx context.Context, target approvals.Target, by approvals.Actor, about string) (approvals.NotMeOutcome, error)
 	MarkUnreachable(ctx context.Context, id, why string) (approvals.Request, error)
+	Unfreeze(ctx context.Context, target approvals.Target, by approvals.Actor, justification string) error
 }
 
 func (r *Router) targets() (TargetService, bool) {
@@ -205,7 +206,12 @@ func (r *Router) TargetClick(ctx context.Context, c Caller, tc TargetClick) Mess
 // was cancelled, and the user.
 func (r *Router) notMe(ctx context.Context, ts TargetService, by approvals.Actor, value string) Message {
 	target := approvals.Target{ObjectID: value}
-	if strings.HasPrefix(value, "C-") {
+	if ref, err := actions.ParseUserRef(value); err == nil && ref.Kind == actions.RefObjectID {
+		// Names for the alert only; approvals compares object ids.
+		if u, err := r.dir.User(ctx, ref); err == nil {
+			target = approvals.Target{ObjectID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName}
+		}
+	} else if strings.HasPrefix(value, "C-") {
 		conf, err := ts.Confirmation(ctx, value)
 		if err != nil {
 			return Refuse(approvals.UserMessage(err))
@@ -267,4 +273,73 @@ func evidenceFact(req approvals.Request) Fact {
 		v += "; the user could not be asked (" + req.Unreachable + ")"
 	}
 	return Fact{Label: "Identity", Value: v}
+}
+
+// wroteSomething reports whether a closed request changed the account: it succeeded,
+// or failed after at least one step was done.
+func wroteSomething(req approvals.Request) bool {
+	if req.State == approvals.StateSucceeded {
+		return true
+	}
+	for _, s := range req.Steps {
+		if s.Outcome == string(actions.OutcomeDone) {
+			return true
+		}
+	}
+	return false
+}
+
+// noticeTarget tells the user, after a write to their account, what changed, who
+// asked, who approved and when, with "This is not me": a victim learns within
+// minutes, not at the next sign-in.
+func (r *Router) noticeTarget(ctx context.Context, req approvals.Request) {
+	if !wroteSomething(req) {
+		return
+	}
+	u, err := r.dir.User(ctx, actions.UserRef{Kind: actions.RefObjectID, Value: req.Target.ObjectID})
+	if err != nil {
+		r.log.WarnContext(ctx, "read the target for the notice", "request", req.ID, "err", err)
+		return
+	}
+	msg := NoticeMessage(req)
+	sent := false
+	for _, p := range r.platforms() {
+		tn, ok := r.notifiers[p].(TargetNotifier)
+		if !ok {
+			continue
+		}
+		if err := tn.TellTarget(ctx, TargetUser{ObjectID: u.ID, UPN: u.UPN, Mail: u.Mail, DisplayName: u.DisplayName}, msg); err != nil {
+			r.log.WarnContext(ctx, "send the notice to the target", "request", req.ID, "platform", p, "err", err)
+			continue
+		}
+		sent = true
+	}
+	if !sent {
+		r.log.WarnContext(ctx, "the target could not be told of the change on any platform", "request", req.ID)
+	}
+}
+
+// NoticeMessage is the notice to the target after a change to their account.
+func NoticeMessage(req approvals.Request) Message {
+	var approvers []string
+	for _, d := range req.Approvals() {
+		approvers = append(approvers, d.By.String())
+	}
+	text := fmt.Sprintf("Your sign-in security was changed at %s: %s (request %s). Asked by %s from the IT helpdesk, approved by %s. If you did not ask for this, press This is not me now.",
+		fmtTime(req.Updated), orDash(actionTitle[req.Action]), req.ID, req.Requester, orDash(strings.Join(approvers, " and ")))
+	var done []string
+	for _, s := range req.Steps {
+		if s.Outcome == string(actions.OutcomeDone) {
+			done = append(done, strings.TrimSpace(s.Name+" "+s.Target))
+		}
+	}
+	m := Message{Title: "Your account was changed", Text: text, Private: true,
+		Buttons: []Button{{Kind: ButtonNotMe, Label: "This is not me", Value: req.Target.ObjectID}}}
+	// The text is a section too: adapters show sections, and the summary only in
+	// notifications.
+	m.Sections = []Section{{Text: text}}
+	if len(done) > 0 {
+		m.Sections = append(m.Sections, Section{Heading: "What changed", Text: "• " + strings.Join(done, "\n• ")})
+	}
+	return m
 }

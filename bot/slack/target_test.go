@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -218,5 +219,41 @@ func TestTargetNotMeInSlack(t *testing.T) {
 	})
 	if !strings.Contains(refused, "unfreeze") {
 		t.Fatalf("the refusal does not say who lifts the freeze: %s", refused)
+	}
+}
+
+// TestTargetNoticeAndUnfreeze: after the write the user gets a notice with "This is
+// not me"; pressing it freezes the account; a helpdesk agent cannot lift the freeze,
+// an approver can, with a justification; anyone gets their own status with me.
+func TestTargetNoticeAndUnfreeze(t *testing.T) {
+	e := targetEnv(t)
+	reqID, _ := e.file("revoke") // claimed evidence is enough for a revoke
+	card := e.approvalCard(reqID)
+	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
+	e.interact(ic)
+	e.fake.waitResponses(ru, 1)
+	notice, buttons := e.targetDM(2)
+	all := notice.Text + texts(notice.Blocks)
+	if !strings.Contains(all, reqID) || !strings.Contains(all, "approved by") || len(buttons[actionNotMe]) != 1 {
+		t.Fatalf("notice %q, buttons %v", all, buttons)
+	}
+	if got := e.clickDM(userTarget, actionNotMe, buttons[actionNotMe][0], notice); !strings.Contains(got, "Thank you") {
+		t.Fatalf("not-me on the notice: %q", got)
+	}
+	unfreeze := "unfreeze " + e.tenant.Email("mfatest2") + " called back on the HR number, it was her"
+	for _, c := range []struct{ user, want string }{
+		{userHana, "approvers"},
+		{userAlex, "lifted"},
+	} {
+		_, ru := e.slash(c.user, unfreeze)
+		p := e.fake.waitResponses(ru, 1)[0]
+		if s, _ := p["text"].(string); !strings.Contains(s, c.want) {
+			t.Fatalf("%s: %q, want %q", c.user, s, c.want)
+		}
+	}
+	_, ru = e.slash("U0NORA", "me")
+	p := e.fake.waitResponses(ru, 1)[0]
+	if s := fmt.Sprint(p["text"]) + texts(p["blocks"]); !strings.Contains(s, "aka.ms/mysecurityinfo") || p["response_type"] != "ephemeral" {
+		t.Fatalf("me: %v", p)
 	}
 }

@@ -3,6 +3,7 @@ package approvals
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -250,4 +251,39 @@ func TestFreezeExpires(t *testing.T) {
 	requireCode(t, err, ErrFrozen)
 	h.clock.Advance(time.Hour)
 	h.submit(nil)
+}
+
+// TestEvidenceRecheckedAtClaim: a request whose record was set to approved without
+// the user's confirmation (a forged or stale approval) is refused when it is claimed,
+// and so is one about a user frozen since it was approved; nothing runs.
+func TestEvidenceRecheckedAtClaim(t *testing.T) {
+	ctx := context.Background()
+	t.Run("no confirmation", func(t *testing.T) {
+		h := newHarness(t, func(p *Policy) { performedPolicy(p); p.Resume = map[Action]bool{ActionReregister: true} })
+		r := h.submit(nil)
+		h.forceState(r.ID, StateApproved, actor(oidApprover1, "Ann"))
+		if _, err := h.svc.Recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := h.get(r.ID)
+		if got.State != StateFailed || h.exec.total() != 0 || !strings.Contains(got.Error, "confirm") {
+			t.Fatalf("state %s, error %q, executor calls %d", got.State, got.Error, h.exec.total())
+		}
+	})
+	t.Run("frozen since the approval", func(t *testing.T) {
+		h := newHarness(t, func(p *Policy) { p.Resume = map[Action]bool{ActionRevoke: true} })
+		r := h.submit(func(n *NewRequest) { n.Action, n.Methods = ActionRevoke, nil })
+		h.forceState(r.ID, StateApproved, actor(oidApprover1, "Ann"))
+		if err := h.svc.update(ctx, func(w *wtx) error {
+			return w.tx.Put(bucketFrozen, []byte(oidTarget), []byte(`{"until":"2099-01-01T00:00:00Z"}`))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.svc.Recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.get(r.ID); got.State != StateFailed || h.exec.total() != 0 || !strings.Contains(got.Error, "frozen") {
+			t.Fatalf("state %s, error %q, executor calls %d", got.State, got.Error, h.exec.total())
+		}
+	})
 }

@@ -158,6 +158,19 @@ func (s *Service) startConfirmation(ctx context.Context, in NewConfirmation) (Co
 		if e, err := frozenRefusal(w.tx, in.Target, w.now); e != nil || err != nil {
 			return firstErr(e, err)
 		}
+		if in.RequestID == "" {
+			// One open verification per agent and user: a user is not to be
+			// flooded with prompts until they click one to make them stop.
+			open, err := openConfirmations(w.tx, in.Target.ObjectID)
+			if err != nil {
+				return err
+			}
+			for _, o := range open {
+				if o.RequestID == "" && sameOID(o.Agent.ObjectID, in.Agent.ObjectID) && w.now.Before(o.Expires) {
+					return refusef(ErrRateLimited, "You already asked %s to confirm; that message is valid until %s.", in.Target, fmtTime(o.Expires))
+				}
+			}
+		}
 		if in.RequestID != "" {
 			r, err := loadRequest(w.tx, in.RequestID)
 			if err != nil {

@@ -287,3 +287,20 @@ func TestEvidenceRecheckedAtClaim(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyNotRepeated: an agent cannot send a second verification to the same user
+// while the first is open; after it expires they can.
+func TestVerifyNotRepeated(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, nil)
+	in := NewConfirmation{Target: defaultNewRequest().Target, Agent: actor(oidRequester, "Riley")}
+	if _, err := h.svc.StartConfirmation(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.svc.StartConfirmation(ctx, in)
+	requireSentence(t, requireCode(t, err, ErrRateLimited).Msg)
+	h.clock.Advance(DefaultConfirmTTL)
+	if _, err := h.svc.StartConfirmation(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -130,7 +130,9 @@ func (a *Adapter) onTargetAction(ic goslack.InteractionCallback) (reply, bool) {
 	if act.ActionID == actionNotMe {
 		kind = bot.ButtonNotMe
 	}
-	return reply{what: string(kind) + " " + act.Value, follow: func(ctx context.Context) {
+	// The number picked stays out of the logs: only the confirmation is named.
+	conf, _, _ := strings.Cut(act.Value, ":")
+	return reply{what: string(kind) + " " + conf, follow: func(ctx context.Context) {
 		caller, err := a.ids.caller(ctx, ic.User.ID)
 		if err != nil {
 			a.log.InfoContext(ctx, "refused target click", "user", ic.User.ID, "err", err)

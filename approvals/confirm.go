@@ -392,18 +392,20 @@ func (s *Service) MarkUnreachable(ctx context.Context, id, why string) (Request,
 		if cur.State != StatePending {
 			return refusef(ErrAlreadyDecided, "Request %s is %s.", cur.ID, cur.State)
 		}
-		cur.Unreachable = clip(why, maxShort)
-		detail := "the user could not be asked to confirm (" + cur.Unreachable + ")"
+		r = cur
+		detail := "the user could not be asked to confirm (" + clip(why, maxShort) + ")"
 		// Only where the policy wants performed evidence does the lack of it cost a
-		// second approver; a claimed minimum is met by the agent's statement.
+		// second approver (and change the card); a claimed minimum is met by the
+		// agent's statement, so the event is only audited.
 		if s.policy.minimumFor(cur.Action, cur.Protection.Protected) == MinimumPerformed {
+			cur.Unreachable = clip(why, maxShort)
 			cur.ApprovalsNeeded = max(cur.ApprovalsNeeded, 2)
 			detail += "; two approvals needed"
+			if err := w.save(&cur); err != nil {
+				return err
+			}
+			r = cur
 		}
-		if err := w.save(&cur); err != nil {
-			return err
-		}
-		r = cur
 		return w.audit(Event{Kind: EventTargetUnreachable, RequestID: cur.ID, Action: cur.Action, Target: cur.Target, Detail: detail})
 	})
 	return r, err

@@ -266,7 +266,7 @@ func (r *Router) verify(ctx context.Context, c Caller, cmd Command, roles caller
 func evidenceFact(req approvals.Request) Fact {
 	if len(req.Performed) > 0 {
 		p := req.Performed[len(req.Performed)-1]
-		return Fact{Label: "Identity", Value: fmt.Sprintf("Verified by mfadesk: the user confirmed in %s at %s (number match)", platformName(p.Platform), p.At.UTC().Format("15:04"))}
+		return Fact{Label: "Identity", Value: fmt.Sprintf("Verified by mfadesk: the user confirmed in %s at %s (number match)", platformName(p.Platform), p.At.UTC().Format("15:04 UTC"))}
 	}
 	v := "Stated by the agent: " + orDash(verificationLabel(req.Verification.Method))
 	if req.Unreachable != "" {

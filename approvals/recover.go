@@ -295,6 +295,9 @@ func (s *Service) checkStored(tx Tx, r Request, now time.Time) (*Error, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	if e, err := s.targetRefusalTx(tx, r, now); e != nil || err != nil {
+		return e, err
+	}
 	if r.State == StateApproved {
 		if until := ca.approvedAt.Add(s.policy.TTL); !now.Before(until) {
 			return refusef(ErrExpired, "Request %s was not carried out: approval too old (given %s, valid until %s); file it again.",

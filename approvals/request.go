@@ -244,8 +244,13 @@ type Request struct {
 	// executor said so, or the directory could not be asked at execution) and
 	// trying again is safe: an approver may then Retry it while the approval is
 	// still valid.
-	Retryable bool      `json:"retryable,omitempty"`
-	Updated   time.Time `json:"updated"`
+	Retryable bool `json:"retryable,omitempty"`
+	// Performed is the evidence mfadesk gathered itself (the target confirmed);
+	// Unreachable says why the target could not be asked. The audit chain, not
+	// these fields, is what the evidence rule checks.
+	Performed   []Performed `json:"performed,omitempty"`
+	Unreachable string      `json:"unreachable,omitempty"`
+	Updated     time.Time   `json:"updated"`
 }
 
 // Approvals returns the approving decisions so far.

@@ -68,6 +68,13 @@ type ApprovalsConfig struct {
 	AllowPhoneKBA   bool          `yaml:"allow_phone_kba"`  // for unprotected targets
 	RateLimit       int           `yaml:"rate_limit"`       // requests per requester per rate_window (default 5)
 	RateWindow      time.Duration `yaml:"rate_window"`      // default 1h
+	// Evidence is the identity evidence each action needs, performed (the user
+	// confirmed in chat) or claimed (the agent's statement); default performed for
+	// reregister and tap. EvidenceProtected replaces it for protected targets.
+	Evidence          map[string]string `yaml:"evidence"`
+	EvidenceProtected map[string]string `yaml:"evidence_protected"`
+	ConfirmExpiry     time.Duration     `yaml:"confirm_expiry"` // default 10m
+	FreezeFor         time.Duration     `yaml:"freeze_for"`     // after "This is not me", default 24h
 }
 
 // SlackConfig configures the Slack adapter.

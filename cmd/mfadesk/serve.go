@@ -121,7 +121,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			TTL: cfg.Approvals.Expiry, RateLimit: cfg.Approvals.RateLimit, RateWindow: cfg.Approvals.RateWindow,
 			// Both actions are safe to repeat: a reregister re-lists and deletes what is
 			// left; a revoke just revokes again.
-			Resume: map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true},
+			Resume:               map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true},
+			MinEvidence:          evidenceMinimums(cfg.Approvals.Evidence, approvals.DefaultMinEvidence()),
+			MinEvidenceProtected: evidenceMinimums(cfg.Approvals.EvidenceProtected, nil),
+			ConfirmTTL:           cfg.Approvals.ConfirmExpiry, FreezeFor: cfg.Approvals.FreezeFor,
 		},
 		Hook: m.onChange,
 	})

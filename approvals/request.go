@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/mfadesk/mfadesk/actions"
+	textclip "github.com/mfadesk/mfadesk/internal/clip"
+	"github.com/mfadesk/mfadesk/internal/guid"
 )
 
 // Action is what an approved request does to its target.
@@ -300,26 +302,7 @@ func ParseID(s string) (string, error) {
 // normOID returns a directory object id in canonical (lower-case) form and whether
 // it is a well-formed GUID. Policy compares only canonical ids, so "ABC…" and "abc…"
 // are the same person.
-func normOID(s string) (string, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if len(s) != 36 {
-		return s, false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return s, false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return s, false
-			}
-		}
-	}
-	return s, true
-}
+func normOID(s string) (string, bool) { return guid.Canonical(s) }
 
 // sameOID compares two directory object ids; an empty or malformed id is never the
 // same as anything, so a missing id can't be mistaken for a match (or a mismatch
@@ -330,16 +313,8 @@ func sameOID(a, b string) bool {
 	return ok1 && ok2 && x == y
 }
 
-// clip bounds a free-text field; it cuts on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// clip bounds a free-text field to a byte budget; it cuts on a rune boundary.
+func clip(s string, n int) string { return textclip.Bytes(s, n) }
 
 func (a Actor) normalized() Actor {
 	a.Platform = clip(strings.TrimSpace(a.Platform), maxShort)

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/mfadesk/mfadesk/actions"
+	textclip "github.com/mfadesk/mfadesk/internal/clip"
 	"github.com/mfadesk/mfadesk/internal/suggest"
 )
 
@@ -360,13 +361,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
+// clip keeps n code points of s and marks a cut with "…".
+func clip(s string, n int) string { return textclip.Runes(s, n+1) }
 
 func capitalize(s string) string {
 	if s == "" {

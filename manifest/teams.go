@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/internal/guid"
 )
 
 // TeamsManifestVersion is the Teams app manifest schema the package emits: 1.25 is the
@@ -116,7 +117,6 @@ type teamsCommand struct {
 }
 
 var (
-	teamsGUIDRe   = regexp.MustCompile(`^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$`)
 	teamsSemverRe = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
 	teamsColorRe  = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 )
@@ -152,10 +152,10 @@ func (o TeamsOptions) check() error {
 	bad := func(field, msg string, args ...any) {
 		errs = append(errs, fmt.Errorf("teams manifest: %s %s", field, fmt.Sprintf(msg, args...)))
 	}
-	if !teamsGUIDRe.MatchString(o.BotID) {
+	if !guid.Valid(o.BotID) {
 		bad("bot id", "must be the bot's Microsoft App ID (a GUID), not %q", o.BotID)
 	}
-	if !teamsGUIDRe.MatchString(o.AppID) {
+	if !guid.Valid(o.AppID) {
 		bad("app id", "must be a GUID, not %q", o.AppID)
 	}
 	if !teamsSemverRe.MatchString(o.Version) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/internal/guid"
 )
 
 // Options configures the Teams adapter. AppID, TenantID and Credential are required;
@@ -89,8 +89,6 @@ type Options struct {
 	Now    func() time.Time
 }
 
-var guidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // Adapter is the Teams side of mfadesk: the Bot Framework endpoint (Handler) and the
 // bot.Notifier that posts approval cards, updates them, tells people the outcome and
 // writes to the audit channel.
@@ -116,10 +114,10 @@ var _ bot.Notifier = (*Adapter)(nil)
 // run without token validation (msbotbuilder-go turns it off when the app id is empty).
 // Signing keys are fetched on the first request, not here.
 func New(o Options) (*Adapter, error) {
-	if !guidRe.MatchString(o.AppID) {
+	if !guid.Valid(o.AppID) {
 		return nil, errors.New("teams: the app id must be the bot's Microsoft App ID (a GUID)")
 	}
-	if !guidRe.MatchString(o.TenantID) {
+	if !guid.Valid(o.TenantID) {
 		return nil, errors.New("teams: the tenant id must be a GUID")
 	}
 	if o.Credential == nil {
@@ -145,7 +143,7 @@ func New(o Options) (*Adapter, error) {
 		o.EntraTenants = BotServiceTenants
 	}
 	for _, t := range o.EntraTenants {
-		if !guidRe.MatchString(t) {
+		if !guid.Valid(t) {
 			return nil, fmt.Errorf("teams: Entra tenant %q is not a GUID", clip(t, 64))
 		}
 		if !isBotServiceTenant(t) && len(o.EntraCallers) == 0 {
@@ -153,7 +151,7 @@ func New(o Options) (*Adapter, error) {
 		}
 	}
 	for _, a := range o.EntraCallers {
-		if !guidRe.MatchString(a) {
+		if !guid.Valid(a) {
 			return nil, fmt.Errorf("teams: Entra caller %q is not an app id (GUID)", clip(a, 64))
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -460,5 +461,23 @@ func TestForgedKidDoesNotBlockRollover(t *testing.T) {
 	wg.Wait()
 	if n := e.is.fetches() - before; n > 2 {
 		t.Errorf("20 made-up key ids caused %d key set fetches, want at most 2", n)
+	}
+}
+
+// An option that quotes bad input in its error must not cut a UTF-8 sequence in
+// two: the error is logged and shown to the operator.
+func TestNewErrorQuotesMultibyteInputWhole(t *testing.T) {
+	long := "a" + strings.Repeat("é", 100) // a byte cut at 64 lands mid-rune
+	o := Options{AppID: testAppID, TenantID: testTenant, Credential: &fakeCred{}, EntraTenants: []string{long}}
+	a, err := New(o)
+	if err == nil {
+		a.Close()
+		t.Fatal("accepted a tenant that is not a GUID")
+	}
+	if !utf8.ValidString(err.Error()) || strings.Contains(err.Error(), `\x`) {
+		t.Fatalf("error is not valid UTF-8: %q", err.Error())
+	}
+	if !strings.Contains(err.Error(), "aéé") || !strings.Contains(err.Error(), "…") {
+		t.Fatalf("error does not quote the clipped input: %q", err.Error())
 	}
 }

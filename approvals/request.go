@@ -72,6 +72,35 @@ func States() []State { return slices.Clone(states) }
 
 func (s State) valid() bool { return slices.Contains(states, s) }
 
+// stateWords are the words people read in chat where they differ from the stored
+// name: a card says "done", the store, the audit log and the metrics say
+// "succeeded". This is the one place the two vocabularies meet.
+var stateWords = map[State]string{StateSucceeded: "done"}
+
+// Word is how a person reads the state on a card or in a reply.
+func (s State) Word() string {
+	if w, ok := stateWords[s]; ok {
+		return w
+	}
+	return string(s)
+}
+
+// ParseState reads a state as a person types it: its name or its word, in any case.
+// Anything else is an ErrInvalid error naming the states.
+func ParseState(s string) (State, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	for _, st := range states {
+		if t == string(st) || t == st.Word() {
+			return st, nil
+		}
+	}
+	names := make([]string, len(states))
+	for i, st := range states {
+		names[i] = string(st)
+	}
+	return "", refusef(ErrInvalid, "%q is not a request state; use one of %s.", clip(s, 40), strings.Join(names, ", "))
+}
+
 // VerificationMethod is how the helpdesk verified the identity of the person asking
 // for the action. The list is fixed so that policy can reason about its strength.
 type VerificationMethod string

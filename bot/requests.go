@@ -589,10 +589,8 @@ func stateWords(req approvals.Request) string {
 			return fmt.Sprintf("pending (%d of %d approvals)", n, req.ApprovalsNeeded)
 		}
 		return "pending"
-	case approvals.StateSucceeded:
-		return "done"
 	default:
-		return string(req.State)
+		return req.State.Word()
 	}
 }
 

@@ -327,7 +327,7 @@ func clickedCard(ic goslack.InteractionCallback) bot.CardRef {
 	if channel == "" {
 		channel = ic.Channel.ID
 	}
-	return bot.CardRef{Platform: "slack", Channel: channel, ID: ic.Container.MessageTs}
+	return bot.CardRef{Platform: bot.PlatformSlack, Channel: channel, ID: ic.Container.MessageTs}
 }
 
 // staleForm is the answer to a submission whose metadata does not check out.
@@ -416,7 +416,7 @@ func (a *Adapter) onDenySubmit(ic goslack.InteractionCallback) reply {
 			return bot.Refuse(refusalText(err))
 		}
 		return a.h.Decide(ctx, caller, bot.Decision{RequestID: m.RequestID, Approve: false, Justification: why,
-			Card: bot.CardRef{Platform: "slack", Channel: m.Channel, ID: m.MessageTs}})
+			Card: bot.CardRef{Platform: bot.PlatformSlack, Channel: m.Channel, ID: m.MessageTs}})
 	}
 	answer := func(msg bot.Message) *goslack.ViewSubmissionResponse {
 		if e, ok := msg.Errors["justification"]; ok {

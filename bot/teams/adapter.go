@@ -259,14 +259,14 @@ func (a *Adapter) PostApproval(ctx context.Context, card bot.Message) (bot.CardR
 		// The thread's root message id is also the ";messageid=" of the conversation.
 		_, id, _ = strings.Cut(res.ID, ";messageid=")
 	}
-	ref := bot.CardRef{Platform: "teams", Channel: res.ID, ID: id}
+	ref := bot.CardRef{Platform: bot.PlatformTeams, Channel: res.ID, ID: id}
 	a.cards.put(ref.Channel, ref.ID, c)
 	return ref, nil
 }
 
 // UpdateApproval replaces a posted approval card for everyone (PUT the activity).
 func (a *Adapter) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot.Message) error {
-	if ref.Platform != "teams" || ref.Channel == "" || ref.ID == "" {
+	if ref.Platform != bot.PlatformTeams || ref.Channel == "" || ref.ID == "" {
 		return fmt.Errorf("teams: update approval card: %+v is not a Teams card", ref)
 	}
 	c := RenderCard(card)
@@ -283,7 +283,7 @@ func (a *Adapter) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot.
 // their Teams id; others by their directory object id.
 func (a *Adapter) Tell(ctx context.Context, to bot.Caller, msg bot.Message) error {
 	member := outAccount{ID: to.ObjectID}
-	if to.Platform == "teams" && to.ChatID != "" {
+	if to.Platform == bot.PlatformTeams && to.ChatID != "" {
 		member = outAccount{ID: to.ChatID, AadObjectID: to.ObjectID}
 	}
 	if member.ID == "" {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot/teams"
 	textclip "github.com/mfadesk/mfadesk/internal/clip"
 	"github.com/mfadesk/mfadesk/internal/guid"
@@ -338,14 +339,15 @@ func (c *Config) defaults() {
 	def(&c.Teams.Credential, "client_secret")
 	def(&c.Teams.OpenIDMetadataURL, teams.DefaultOpenIDMetadataURL)
 	def(&c.Teams.EntraMetadataURL, teams.DefaultEntraMetadataURL)
+	// The approval policy's own defaults, so the config and the policy can't disagree.
 	if c.Approvals.Expiry == 0 {
-		c.Approvals.Expiry = 30 * time.Minute
+		c.Approvals.Expiry = approvals.DefaultTTL
 	}
 	if c.Approvals.RateLimit == 0 {
-		c.Approvals.RateLimit = 5
+		c.Approvals.RateLimit = approvals.DefaultRateLimit
 	}
 	if c.Approvals.RateWindow == 0 {
-		c.Approvals.RateWindow = time.Hour
+		c.Approvals.RateWindow = approvals.DefaultRateWindow
 	}
 	if c.Graph.MFAGroups == nil {
 		c.Graph.MFAGroups = []string{"mfaoptin"}

@@ -729,8 +729,20 @@ func loadRequest(tx Tx, id string) (Request, error) {
 }
 
 // save writes r (stamping Updated) and keeps the open-target index in step with its
-// state.
+// state. It is the only write of a request, so it checks the move from the stored
+// state against the state machine (transitions) and writes nothing on an illegal one.
 func (w *wtx) save(r *Request) error {
+	var from State
+	if old := w.tx.Get(bucketRequests, []byte(r.ID)); old != nil {
+		prev, err := decodeRequest(old)
+		if err != nil {
+			return fmt.Errorf("save request %s: read its stored state: %w", r.ID, err)
+		}
+		from = prev.State
+	}
+	if err := checkTransition(r.ID, from, r.State); err != nil {
+		return err
+	}
 	r.Updated = w.now
 	b, err := encodeRequest(*r)
 	if err != nil {

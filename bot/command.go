@@ -64,6 +64,44 @@ var verbs = []verbSpec{
 	{VerbCancel, "<request-id>", "withdraw a request you made", "cancel R-7KQ2M4XD", false, true, nil},
 }
 
+// Verbs returns every verb in the order of help: the one list that help, the Slack
+// manifest's usage hint and the Teams manifest's command menus are made from.
+func Verbs() []Verb {
+	out := make([]Verb, len(verbs))
+	for i, s := range verbs {
+		out[i] = s.verb
+	}
+	return out
+}
+
+// Answer says how a parsed command is answered, so an adapter can acknowledge it
+// without knowing the verbs: Slack must acknowledge within 3 seconds and opens a
+// form only with the trigger id of that moment.
+type Answer int
+
+const (
+	// AnswerInline: the answer comes from the text alone (help), with no caller
+	// check and no directory, and can be given at once.
+	AnswerInline Answer = iota + 1
+	// AnswerForm: the command files a request; a form asks for the reason, the
+	// ticket and the verification first.
+	AnswerForm
+	// AnswerLater: the answer needs the caller's identity and the directory or the
+	// approvals store, so it comes after the acknowledgement.
+	AnswerLater
+)
+
+// Answer says how the command is answered.
+func (c Command) Answer() Answer {
+	switch c.Verb {
+	case VerbHelp:
+		return AnswerInline
+	case VerbReregister, VerbRevoke:
+		return AnswerForm
+	}
+	return AnswerLater
+}
+
 func specOf(v Verb) (verbSpec, bool) {
 	for _, s := range verbs {
 		if s.verb == v {

@@ -26,12 +26,7 @@ const teamsSchemaURL = "https://developer.microsoft.com/json-schemas/teams/v" + 
 
 // teamsVerbs are the bot's commands, in the order of its help. They are listed in the
 // manifest's command menus; Teams only inserts the text, and the bot parses it as usual.
-func teamsVerbs() []bot.Verb {
-	return []bot.Verb{
-		bot.VerbHelp, bot.VerbUser, bot.VerbMethods, bot.VerbStatus, bot.VerbSignins, bot.VerbAudit,
-		bot.VerbDiagnose, bot.VerbReregister, bot.VerbRevoke, bot.VerbPending, bot.VerbShow, bot.VerbCancel,
-	}
-}
+func teamsVerbs() []bot.Verb { return bot.Verbs() }
 
 // TeamsOptions configures the Teams app package. BotID is required; the rest has
 // defaults.

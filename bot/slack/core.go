@@ -99,7 +99,7 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 		}
 		return refuseInline("That command could not be read. Try " + a.command + " help.")
 	}
-	if parsed.Verb == bot.VerbHelp {
+	if parsed.Answer() == bot.AnswerInline {
 		// Help needs no identity and no directory: it is answered at once.
 		help := a.help(parsed.Topic)
 		r := inline(help)
@@ -112,8 +112,7 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 		a.log.Warn("refused slash command with a bad response_url", "user", cmd.UserID, "err", err)
 		return refuseInline("mfadesk cannot answer this command here.")
 	}
-	switch parsed.Verb {
-	case bot.VerbReregister, bot.VerbRevoke:
+	if parsed.Answer() == bot.AnswerForm {
 		return reply{what: "open request form", follow: func(ctx context.Context) { a.openRequestForm(ctx, cmd, string(parsed.Verb)) }}
 	}
 	return reply{

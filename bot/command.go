@@ -8,8 +8,8 @@ import (
 	"unicode"
 
 	"github.com/mfadesk/mfadesk/actions"
+	"github.com/mfadesk/mfadesk/bot/suggest"
 	textclip "github.com/mfadesk/mfadesk/internal/clip"
-	"github.com/mfadesk/mfadesk/internal/suggest"
 )
 
 // Verb is a command word.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/actions"
-	"github.com/mfadesk/mfadesk/internal/suggest"
+	"github.com/mfadesk/mfadesk/bot/suggest"
 )
 
 // Help lists the verbs, or explains one, in the demo's plain syntax.

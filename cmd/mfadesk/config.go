@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/approvals"
+	"github.com/mfadesk/mfadesk/bot/suggest"
 	"github.com/mfadesk/mfadesk/bot/teams"
 	textclip "github.com/mfadesk/mfadesk/internal/clip"
 	"github.com/mfadesk/mfadesk/internal/guid"
-	"github.com/mfadesk/mfadesk/internal/suggest"
 	"go.yaml.in/yaml/v3"
 )
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -46,7 +47,7 @@ func newGraphClient(cfg *Config, log *slog.Logger, m *metrics) (*graph.Client, e
 	dir, err := graph.New(graph.Config{
 		BaseURL: cfg.Graph.BaseURL, Credential: cred, MFAGroups: cfg.Graph.MFAGroups, Logger: log,
 		WriteRetryBudget: cfg.Graph.WriteRetryBudget,
-		HTTPClient:       &http.Client{Transport: graphTransport{next: http.DefaultTransport, m: m}},
+		HTTPClient:       &http.Client{Transport: graphTransport{next: graph.SharedTransport(), m: m}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create graph client: %w", err)
@@ -78,6 +79,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			TeamID: cfg.Slack.TeamID, EnterpriseID: cfg.Slack.EnterpriseID,
 			ApprovalsChannel: cfg.Slack.ApprovalsChannel, AuditChannel: cfg.Slack.AuditChannel, Logger: log,
 			ResponseURLHosts: cfg.Slack.ResponseURLHosts, OnRefused: m.refusedBy(bot.PlatformSlack),
+		}
+		// A Slack stand-in on this machine (api_url on loopback: tests, benchmarks) also
+		// serves the response_urls; real Slack's are always on slack.com.
+		if u, err := url.Parse(cfg.Slack.APIURL); err == nil && graph.IsLoopback(u) && len(cfg.Slack.ResponseURLHosts) == 0 {
+			slackOpts.ResponseURLHosts = []string{u.Hostname()}
 		}
 		n, err := slack.NewNotifier(slackOpts)
 		if err != nil {
@@ -149,7 +155,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	if cfg.Slack.Enabled {
 		slackOpts.Handler = h
 		// Slack's verified profile email → directory user; the core's caller rule then refuses disabled and guest accounts.
-		slackOpts.Resolver = slack.DirectoryResolver(dir)
+		// The identity fields only: one Graph round trip per new Slack user.
+		slackOpts.Resolver = slack.DirectoryResolver(graph.IdentityLookup{Client: dir})
 		slackAdapter, err = slack.New(slackOpts)
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)

@@ -5,8 +5,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/mfadesk/mfadesk/internal/clip"
-	"github.com/mfadesk/mfadesk/internal/guid"
+	"github.com/mfadesk/mfadesk/actions/clip"
+	"github.com/mfadesk/mfadesk/actions/guid"
 )
 
 // RefKind says how a user was named in chat.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/mfadesk/mfadesk/internal/guid"
+	"github.com/mfadesk/mfadesk/actions/guid"
 )
 
 func TestParseUserRef(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/mfadesk/mfadesk/actions"
-	textclip "github.com/mfadesk/mfadesk/internal/clip"
-	"github.com/mfadesk/mfadesk/internal/guid"
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
+	"github.com/mfadesk/mfadesk/actions/guid"
 )
 
 // Action is what an approved request does to its target.

@@ -8,8 +8,8 @@ import (
 	"unicode"
 
 	"github.com/mfadesk/mfadesk/actions"
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
 	"github.com/mfadesk/mfadesk/bot/suggest"
-	textclip "github.com/mfadesk/mfadesk/internal/clip"
 )
 
 // Verb is a command word.

@@ -12,8 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mfadesk/mfadesk/actions/guid"
 	"github.com/mfadesk/mfadesk/bot"
-	"github.com/mfadesk/mfadesk/internal/guid"
 )
 
 // TeamsManifestVersion is the Teams app manifest schema the package emits: 1.25 is the

@@ -19,7 +19,7 @@ import (
 
 	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/slack/slacktest"
-	"github.com/mfadesk/mfadesk/internal/testvectors"
+	"github.com/mfadesk/mfadesk/bot/testvectors"
 )
 
 const (

@@ -10,8 +10,8 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
 	"github.com/mfadesk/mfadesk/bot"
-	textclip "github.com/mfadesk/mfadesk/internal/clip"
 )
 
 // Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mfadesk/mfadesk/internal/testvectors"
+	"github.com/mfadesk/mfadesk/bot/testvectors"
 )
 
 // The real captures decode as they are (SOURCES.md says where each comes from).

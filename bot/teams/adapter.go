@@ -12,8 +12,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"github.com/mfadesk/mfadesk/actions/guid"
 	"github.com/mfadesk/mfadesk/bot"
-	"github.com/mfadesk/mfadesk/internal/guid"
 )
 
 // Options configures the Teams adapter. AppID, TenantID and Credential are required;

@@ -14,7 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	textclip "github.com/mfadesk/mfadesk/internal/clip"
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
 )
 
 // Well-known values of the Bot Framework authentication spec.

@@ -6,8 +6,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
-	"github.com/mfadesk/mfadesk/internal/azcred"
-	"github.com/mfadesk/mfadesk/internal/guid"
+	"github.com/mfadesk/mfadesk/actions/azcred"
+	"github.com/mfadesk/mfadesk/actions/guid"
 )
 
 // CredentialConfig says how the bot gets its outbound connector tokens. Azure has not

@@ -18,7 +18,7 @@ import (
 
 	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
-	"github.com/mfadesk/mfadesk/internal/testvectors"
+	"github.com/mfadesk/mfadesk/bot/testvectors"
 )
 
 // fakeRouter records what the adapter asks and answers with the test's functions.

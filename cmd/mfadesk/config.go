@@ -15,12 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
+	"github.com/mfadesk/mfadesk/actions/guid"
 	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot/suggest"
 	"github.com/mfadesk/mfadesk/bot/teams"
-	textclip "github.com/mfadesk/mfadesk/internal/clip"
-	"github.com/mfadesk/mfadesk/internal/guid"
-	"go.yaml.in/yaml/v3"
 )
 
 // Config is the YAML configuration file. Secrets may also come from environment

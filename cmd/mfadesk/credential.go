@@ -8,8 +8,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 
+	"github.com/mfadesk/mfadesk/actions/azcred"
 	"github.com/mfadesk/mfadesk/bot/teams"
-	"github.com/mfadesk/mfadesk/internal/azcred"
 )
 
 // cloudFor picks the sign-in authority that issues tokens for a Graph host: a national

@@ -16,7 +16,7 @@ import (
 	goslack "github.com/slack-go/slack"
 	goslacktest "github.com/slack-go/slack/slacktest"
 
-	"github.com/mfadesk/mfadesk/internal/testvectors"
+	"github.com/mfadesk/mfadesk/bot/testvectors"
 )
 
 // Fake is slack-go's slacktest server extended with what mfadesk uses and slacktest

@@ -302,7 +302,7 @@ func Parse(text string) (Command, error) {
 			return Command{}, usage("Give one request id.")
 		}
 		id := strings.ToUpper(pos[0])
-		if !validRequestID(id) {
+		if !ValidRequestID(id) {
 			return Command{}, usage(fmt.Sprintf("%q is not a request id.", clip(pos[0], 32)))
 		}
 		cmd.ID = id
@@ -320,8 +320,11 @@ func Parse(text string) (Command, error) {
 	return cmd, nil
 }
 
-// validRequestID accepts the shape approvals issues: letters, digits and dashes.
-func validRequestID(s string) bool {
+// ValidRequestID accepts the shape of a request id as chat carries it (typed, or in
+// a button's value or a form's metadata): 4 to 40 upper-case letters, digits and
+// dashes. It is only a bound on a lookup key; approvals.ParseID decides what an id is
+// when the request is looked up.
+func ValidRequestID(s string) bool {
 	if len(s) < 4 || len(s) > 40 {
 		return false
 	}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/mfadesk/mfadesk/actions/clip"
+	"github.com/mfadesk/mfadesk/actions/guid"
 )
 
 // RefKind says how a user was named in chat.
@@ -26,7 +29,6 @@ type UserRef struct {
 func (r UserRef) String() string { return r.Value }
 
 var (
-	guidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	// The local part allows what Entra allows in a UPN (letters, digits and
 	// ' . - _ ! # ^ ~ +) plus guest UPNs' #EXT#. The domain is DNS labels.
 	// Anything else (spaces, quotes other than ', parentheses, slashes, %) is refused
@@ -49,23 +51,16 @@ func ParseUserRef(s string) (UserRef, error) {
 	switch {
 	case s == "":
 		return UserRef{}, fmt.Errorf("no user given: name them by UPN, mail or object id")
-	case guidRe.MatchString(s):
+	case guid.Valid(s):
 		return UserRef{Kind: RefObjectID, Value: strings.ToLower(s)}, nil
 	case len(s) <= 256 && upnRe.MatchString(s) && !strings.Contains(s, ".."):
 		return UserRef{Kind: RefUPN, Value: s}, nil
 	default:
-		return UserRef{}, fmt.Errorf("%q is not a UPN, mail address or object id", truncate(s, 64))
+		return UserRef{}, fmt.Errorf("%q is not a UPN, mail address or object id", clip.Runes(s, 65))
 	}
 }
 
 // Quote renders s as an OData string literal: single quotes doubled, wrapped in quotes.
 func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

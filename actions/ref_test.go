@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mfadesk/mfadesk/actions/guid"
 )
 
 func TestParseUserRef(t *testing.T) {
@@ -62,7 +64,7 @@ func FuzzParseUserRef(f *testing.F) {
 		if !utf8.ValidString(v) || strings.ContainsAny(v, " \t\r\n/\\?%\"()<>|,;:$*=[]{}`\x00") {
 			t.Fatalf("accepted %q as %q", s, v)
 		}
-		if r.Kind == RefObjectID && !guidRe.MatchString(v) {
+		if r.Kind == RefObjectID && !guid.Valid(v) {
 			t.Fatalf("object id %q is not a GUID", v)
 		}
 		if r.Kind == RefUPN && strings.Count(v, "@") != 1 {
@@ -80,4 +82,17 @@ func FuzzParseUserRef(f *testing.F) {
 			t.Fatalf("Quote(%q) = %q is not one literal", v, q)
 		}
 	})
+}
+
+// The refusal quotes a clipped copy of the input; the cut must fall between runes
+// (%q would show half a rune as \x escapes).
+func TestParseUserRefQuotesMultibyteInputWhole(t *testing.T) {
+	in := "ab" + strings.Repeat("日", 80) // a byte cut at 64 lands mid-rune
+	_, err := ParseUserRef(in)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if !utf8.ValidString(err.Error()) || strings.Contains(err.Error(), `\x`) || !strings.Contains(err.Error(), "…") {
+		t.Fatalf("refusal %q is not valid UTF-8 or not clipped", err.Error())
+	}
 }

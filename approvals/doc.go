@@ -14,6 +14,8 @@
 //	approved | executing ──Recover, not resumed by policy──▶ failed
 //	failed (retryable) ──Retry by an approver──▶ approved
 //
+// The diagram is the table transitions (transitions.go); wtx.save, the one write of
+// a request, refuses any move the table does not list, as a bug, writing nothing.
 // Every transition is one Store.Update transaction that re-reads the record, checks
 // its state and writes the new state together with the audit event that records it.
 // Only the goroutine whose transaction moved a request from approved to executing

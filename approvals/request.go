@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/mfadesk/mfadesk/actions"
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
+	"github.com/mfadesk/mfadesk/actions/guid"
 )
 
 // Action is what an approved request does to its target.
@@ -69,6 +71,35 @@ var states = []State{StatePending, StateApproved, StateExecuting, StateSucceeded
 func States() []State { return slices.Clone(states) }
 
 func (s State) valid() bool { return slices.Contains(states, s) }
+
+// stateWords are the words people read in chat where they differ from the stored
+// name: a card says "done", the store, the audit log and the metrics say
+// "succeeded". This is the one place the two vocabularies meet.
+var stateWords = map[State]string{StateSucceeded: "done"}
+
+// Word is how a person reads the state on a card or in a reply.
+func (s State) Word() string {
+	if w, ok := stateWords[s]; ok {
+		return w
+	}
+	return string(s)
+}
+
+// ParseState reads a state as a person types it: its name or its word, in any case.
+// Anything else is an ErrInvalid error naming the states.
+func ParseState(s string) (State, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	for _, st := range states {
+		if t == string(st) || t == st.Word() {
+			return st, nil
+		}
+	}
+	names := make([]string, len(states))
+	for i, st := range states {
+		names[i] = string(st)
+	}
+	return "", refusef(ErrInvalid, "%q is not a request state; use one of %s.", clip(s, 40), strings.Join(names, ", "))
+}
 
 // VerificationMethod is how the helpdesk verified the identity of the person asking
 // for the action. The list is fixed so that policy can reason about its strength.
@@ -308,26 +339,7 @@ func ParseID(s string) (string, error) {
 // normOID returns a directory object id in canonical (lower-case) form and whether
 // it is a well-formed GUID. Policy compares only canonical ids, so "ABC…" and "abc…"
 // are the same person.
-func normOID(s string) (string, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if len(s) != 36 {
-		return s, false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return s, false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return s, false
-			}
-		}
-	}
-	return s, true
-}
+func normOID(s string) (string, bool) { return guid.Canonical(s) }
 
 // sameOID compares two directory object ids; an empty or malformed id is never the
 // same as anything, so a missing id can't be mistaken for a match (or a mismatch
@@ -338,16 +350,8 @@ func sameOID(a, b string) bool {
 	return ok1 && ok2 && x == y
 }
 
-// clip bounds a free-text field; it cuts on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// clip bounds a free-text field to a byte budget; it cuts on a rune boundary.
+func clip(s string, n int) string { return textclip.Bytes(s, n) }
 
 func (a Actor) normalized() Actor {
 	a.Platform = clip(strings.TrimSpace(a.Platform), maxShort)

@@ -2,8 +2,6 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sync"
 
 	"github.com/mfadesk/mfadesk/approvals"
@@ -16,47 +14,23 @@ type CardStore interface {
 	Cards(ctx context.Context, requestID string) ([]CardRef, error)
 }
 
-// StoreCards keeps card references in the approvals store (its own bucket), so they
-// survive restarts with the requests they belong to.
+// StoreCards keeps card references in the approvals store (approvals.CardIndex), so
+// they survive restarts with the requests they belong to.
 type StoreCards struct{ Store approvals.Store }
-
-const cardsBucket = "cards"
 
 // AddCard records ref for requestID.
 func (s StoreCards) AddCard(ctx context.Context, requestID string, ref CardRef) error {
-	err := s.Store.Update(ctx, func(tx approvals.Tx) error {
-		var refs []CardRef
-		if b := tx.Get(cardsBucket, []byte(requestID)); b != nil {
-			if err := json.Unmarshal(b, &refs); err != nil {
-				return fmt.Errorf("decode cards: %w", err)
-			}
-		}
-		refs = append(refs, ref)
-		b, err := json.Marshal(refs)
-		if err != nil {
-			return err
-		}
-		return tx.Put(cardsBucket, []byte(requestID), b)
-	})
-	if err != nil {
-		return fmt.Errorf("record card of %s: %w", requestID, err)
-	}
-	return nil
+	return approvals.CardIndex{Store: s.Store}.AddCard(ctx, requestID, approvals.CardRef(ref))
 }
 
 // Cards returns the cards posted for requestID.
 func (s StoreCards) Cards(ctx context.Context, requestID string) ([]CardRef, error) {
-	var refs []CardRef
-	err := s.Store.View(ctx, func(tx approvals.Tx) error {
-		if b := tx.Get(cardsBucket, []byte(requestID)); b != nil {
-			return json.Unmarshal(b, &refs)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read cards of %s: %w", requestID, err)
+	refs, err := approvals.CardIndex{Store: s.Store}.Cards(ctx, requestID)
+	out := make([]CardRef, len(refs))
+	for i, r := range refs {
+		out[i] = CardRef(r)
 	}
-	return refs, nil
+	return out, err
 }
 
 // MemoryCards is a CardStore for tests.

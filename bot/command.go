@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/mfadesk/mfadesk/actions"
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
 	"github.com/mfadesk/mfadesk/bot/suggest"
 )
 
@@ -67,6 +68,44 @@ var verbs = []verbSpec{
 	{VerbPending, "", "open requests you may act on", "pending", false, false, nil},
 	{VerbShow, "<request-id>", "one request with its history", "show R-7KQ2M4XD", false, true, nil},
 	{VerbCancel, "<request-id>", "withdraw a request you made", "cancel R-7KQ2M4XD", false, true, nil},
+}
+
+// Verbs returns every verb in the order of help: the one list that help, the Slack
+// manifest's usage hint and the Teams manifest's command menus are made from.
+func Verbs() []Verb {
+	out := make([]Verb, len(verbs))
+	for i, s := range verbs {
+		out[i] = s.verb
+	}
+	return out
+}
+
+// Answer says how a parsed command is answered, so an adapter can acknowledge it
+// without knowing the verbs: Slack must acknowledge within 3 seconds and opens a
+// form only with the trigger id of that moment.
+type Answer int
+
+const (
+	// AnswerInline: the answer comes from the text alone (help), with no caller
+	// check and no directory, and can be given at once.
+	AnswerInline Answer = iota + 1
+	// AnswerForm: the command files a request; a form asks for the reason, the
+	// ticket and the verification first.
+	AnswerForm
+	// AnswerLater: the answer needs the caller's identity and the directory or the
+	// approvals store, so it comes after the acknowledgement.
+	AnswerLater
+)
+
+// Answer says how the command is answered.
+func (c Command) Answer() Answer {
+	switch c.Verb {
+	case VerbHelp:
+		return AnswerInline
+	case VerbReregister, VerbRevoke:
+		return AnswerForm
+	}
+	return AnswerLater
 }
 
 func specOf(v Verb) (verbSpec, bool) {
@@ -280,7 +319,7 @@ func Parse(text string) (Command, error) {
 			return Command{}, usage("Give one request id.")
 		}
 		id := strings.ToUpper(pos[0])
-		if !validRequestID(id) {
+		if !ValidRequestID(id) {
 			return Command{}, usage(fmt.Sprintf("%q is not a request id.", clip(pos[0], 32)))
 		}
 		cmd.ID = id
@@ -298,8 +337,11 @@ func Parse(text string) (Command, error) {
 	return cmd, nil
 }
 
-// validRequestID accepts the shape approvals issues: letters, digits and dashes.
-func validRequestID(s string) bool {
+// ValidRequestID accepts the shape of a request id as chat carries it (typed, or in
+// a button's value or a form's metadata): 4 to 40 upper-case letters, digits and
+// dashes. It is only a bound on a lookup key; approvals.ParseID decides what an id is
+// when the request is looked up.
+func ValidRequestID(s string) bool {
 	if len(s) < 4 || len(s) > 40 {
 		return false
 	}
@@ -377,13 +419,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
+// clip keeps n code points of s and marks a cut with "…".
+func clip(s string, n int) string { return textclip.Runes(s, n+1) }
 
 func capitalize(s string) string {
 	if s == "" {

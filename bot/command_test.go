@@ -126,3 +126,30 @@ func TestMaskPhones(t *testing.T) {
 		}
 	}
 }
+
+// The parse result says how the command is answered, so the adapters need not know
+// the verbs: help at once, the request verbs through a form, the rest later.
+func TestCommandAnswer(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Answer
+	}{
+		{"help", AnswerInline},
+		{"help signins", AnswerInline},
+		{"reregister a@b.co", AnswerForm},
+		{"revoke a@b.co", AnswerForm},
+		{"user a@b.co", AnswerLater},
+		{"diagnose a@b.co", AnswerLater},
+		{"pending", AnswerLater},
+		{"show R-7KQ2M4XD", AnswerLater},
+	}
+	for _, c := range cases {
+		cmd, err := Parse(c.in)
+		if err != nil || cmd.Answer() != c.want {
+			t.Errorf("Parse(%q).Answer() = %v (%v), want %v", c.in, cmd.Answer(), err, c.want)
+		}
+	}
+	if n := len(Verbs()); n != len(verbs) || Verbs()[0] != VerbHelp {
+		t.Errorf("Verbs() = %v", Verbs())
+	}
+}

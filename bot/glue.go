@@ -111,6 +111,15 @@ type Executor struct {
 
 var _ approvals.Executor = Executor{}
 
+// Resumable says, per action, whether Recover may run it again after a restart
+// (approvals.Policy.Resume). Both actions this executor knows are idempotent on the
+// directory: a re-register re-lists and deletes what is left (a deleted method stays
+// deleted), and a second sign-out is harmless. An action not listed is failed on
+// restart instead. It returns a fresh map each call.
+func (Executor) Resumable() map[approvals.Action]bool {
+	return map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true}
+}
+
 // stepRevoke is the name of the sign-out step, as the write actions report it.
 const stepRevoke = "revoke sessions"
 

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mfadesk/mfadesk/bot"
 )
 
 // slackBotScopes is the whole of what the bot token may do, and no more:
@@ -207,7 +209,7 @@ func Slack(o SlackOptions) ([]byte, error) {
 			SlashCommands: []slackCommand{{
 				Command:     o.Command,
 				Description: "MFA helpdesk: look users up, diagnose, request re-register or revoke",
-				UsageHint:   "help | user|methods|status|signins|audit|diagnose|reregister|revoke <user> | pending | show|cancel <id>",
+				UsageHint:   slackUsageHint(),
 			}},
 		},
 		OAuthConfig: slackOAuth{Scopes: slackScopes{Bot: SlackBotScopes()}},
@@ -253,4 +255,35 @@ func Slack(o SlackOptions) ([]byte, error) {
 		return nil, fmt.Errorf("slack manifest: encode YAML: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// slackUsageHint lists the verbs of bot.Verbs, in order, grouping neighbours that take
+// the same argument: "help | user|methods|… <user> | pending | show|cancel <id>". An
+// optional argument (help's [verb]) is left out; Slack shows the hint as typed.
+func slackUsageHint() string {
+	var groups []string
+	var names []string
+	arg := ""
+	flush := func() {
+		if len(names) > 0 {
+			groups = append(groups, strings.TrimSpace(strings.Join(names, "|")+" "+arg))
+		}
+		names = nil
+	}
+	for _, v := range bot.Verbs() {
+		a := ""
+		if f := strings.Fields(bot.Usage(v)); len(f) > 1 && strings.HasPrefix(f[1], "<") {
+			a = f[1]
+			if a == "<request-id>" {
+				a = "<id>" // the hint has little room
+			}
+		}
+		if a != arg {
+			flush()
+			arg = a
+		}
+		names = append(names, string(v))
+	}
+	flush()
+	return strings.Join(groups, " | ")
 }

@@ -12,24 +12,36 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mfadesk/mfadesk/actions/guid"
 	"github.com/mfadesk/mfadesk/bot"
 )
 
 // TeamsManifestVersion is the Teams app manifest schema the package emits: 1.25 is the
-// first to allow 12 bot commands per list (mfadesk has 12 verbs; 1.22–1.23 allow 10),
+// first to allow 12 bot commands per list (1.22–1.23 allow 10),
 // and has been in the Teams clients and admin center since January 2026. The schema
 // file of exactly this version is vendored under testdata/teams for the tests.
 const TeamsManifestVersion = "1.25"
 
 const teamsSchemaURL = "https://developer.microsoft.com/json-schemas/teams/v" + TeamsManifestVersion + "/MicrosoftTeams.schema.json"
 
-// teamsVerbs are the bot's commands, in the order of its help. They are listed in the
-// manifest's command menus; Teams only inserts the text, and the bot parses it as usual.
+// teamsMenuMax is the schema's limit on the commands of one command list.
+const teamsMenuMax = 12
+
+// typedOnly are verbs left out of the Teams command menus, which hold at most
+// teamsMenuMax: the rarely used or approver-only ones, which people type.
+var typedOnly = map[bot.Verb]bool{"audit": true, "unfreeze": true, "cancel": true, "tap": true}
+
+// teamsVerbs are the bot's commands for the manifest's command menus, in the order of
+// its help, at most teamsMenuMax of them; Teams only inserts the text, and the bot
+// parses it as usual, so a verb left out still works when typed.
 func teamsVerbs() []bot.Verb {
-	return []bot.Verb{
-		bot.VerbHelp, bot.VerbUser, bot.VerbMethods, bot.VerbStatus, bot.VerbSignins, bot.VerbAudit,
-		bot.VerbDiagnose, bot.VerbReregister, bot.VerbRevoke, bot.VerbPending, bot.VerbShow, bot.VerbCancel,
+	var out []bot.Verb
+	for _, v := range bot.Verbs() {
+		if !typedOnly[v] && len(out) < teamsMenuMax {
+			out = append(out, v)
+		}
 	}
+	return out
 }
 
 // TeamsOptions configures the Teams app package. BotID is required; the rest has
@@ -116,7 +128,6 @@ type teamsCommand struct {
 }
 
 var (
-	teamsGUIDRe   = regexp.MustCompile(`^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$`)
 	teamsSemverRe = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
 	teamsColorRe  = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 )
@@ -152,10 +163,10 @@ func (o TeamsOptions) check() error {
 	bad := func(field, msg string, args ...any) {
 		errs = append(errs, fmt.Errorf("teams manifest: %s %s", field, fmt.Sprintf(msg, args...)))
 	}
-	if !teamsGUIDRe.MatchString(o.BotID) {
+	if !guid.Valid(o.BotID) {
 		bad("bot id", "must be the bot's Microsoft App ID (a GUID), not %q", o.BotID)
 	}
-	if !teamsGUIDRe.MatchString(o.AppID) {
+	if !guid.Valid(o.AppID) {
 		bad("app id", "must be a GUID, not %q", o.AppID)
 	}
 	if !teamsSemverRe.MatchString(o.Version) {

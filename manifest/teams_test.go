@@ -164,7 +164,7 @@ func TestTeamsManifestContent(t *testing.T) {
 			t.Errorf("command %q is not a verb the bot knows", c.Title)
 		}
 	}
-	want := []string{"help", "user", "methods", "status", "signins", "audit", "diagnose", "reregister", "revoke", "pending", "show", "cancel"}
+	want := []string{"help", "user", "methods", "status", "signins", "diagnose", "reregister", "revoke", "verify", "me", "pending", "show"}
 	if !slices.Equal(titles, want) {
 		t.Errorf("commands %v, want %v", titles, want)
 	}

@@ -70,7 +70,7 @@ func New(t testing.TB, o Options) *Stack {
 	policy := approvals.Policy{
 		HelpdeskGroupID:  tenant.GroupID(HelpdeskGroup),
 		ApproversGroupID: tenant.GroupID(ApproversGroup),
-		Resume:           map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true},
+		Resume:           bot.Executor{}.Resumable(),
 	}
 	if o.EditPolicy != nil {
 		o.EditPolicy(&policy)

@@ -25,7 +25,7 @@ func TestDirectoryCallerRule(t *testing.T) {
 			e := newFlowEnv(t)
 			e.graph.Tenant(func(tn *graphtest.Tenant) { tt.edit(tn.FindUser(tn.Email(tt.local))) })
 			_, ru := e.slash(tt.slackUser, "user mfatest2@mfademo.example")
-			if got := e.fake.waitResponses(ru, 1)[0]["text"].(string); !strings.Contains(got, tt.want) {
+			if got := e.fake.WaitResponses(ru, 1)[0]["text"].(string); !strings.Contains(got, tt.want) {
 				t.Errorf("answer %q, want %q", got, tt.want)
 			}
 		})
@@ -49,7 +49,7 @@ func TestDirectoryFailureNamed(t *testing.T) {
 			e := newFlowEnv(t)
 			e.graph.SetFaults(tt.faults)
 			_, ru := e.slash("U0SAM", "user mfatest2@mfademo.example")
-			got := e.fake.waitResponses(ru, 1)[0]["text"].(string)
+			got := e.fake.WaitResponses(ru, 1)[0]["text"].(string)
 			if !strings.Contains(got, "could not be checked") || !strings.Contains(got, tt.want) || strings.Contains(got, "does not match") || strings.Contains(got, "\n") {
 				t.Errorf("answer %q, want one line naming %q", got, tt.want)
 			}
@@ -62,13 +62,13 @@ func TestDirectoryFailureNamed(t *testing.T) {
 // directory that failed is not (nobody was refused for who they are).
 func TestIdentityRefusalAudited(t *testing.T) {
 	e := newFlowEnv(t)
-	e.fake.addUser("U0EVE", "eve@elsewhere.example", nil)
+	e.fake.AddUser("U0EVE", "eve@elsewhere.example", nil)
 	_, ru := e.slash("U0EVE", "user mfatest2@mfademo.example")
-	if got := e.fake.waitResponses(ru, 1)[0]["text"].(string); !strings.Contains(got, "does not match") {
+	if got := e.fake.WaitResponses(ru, 1)[0]["text"].(string); !strings.Contains(got, "does not match") {
 		t.Fatalf("answer %q", got)
 	}
-	e.fake.waitFor("the refusal in the audit channel", func() bool {
-		for _, m := range e.fake.messages {
+	e.fake.WaitFor("the refusal in the audit channel", func() bool {
+		for _, m := range e.fake.Messages {
 			if m.Channel == testAudit && strings.Contains(m.Text, "access_refused") && strings.Contains(m.Text, "U0EVE") && strings.Contains(m.Text, "does not match") {
 				return true
 			}

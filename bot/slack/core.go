@@ -99,7 +99,7 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 		}
 		return refuseInline("That command could not be read. Try " + a.command + " help.")
 	}
-	if parsed.Verb == bot.VerbHelp {
+	if parsed.Answer() == bot.AnswerInline {
 		// Help needs no identity and no directory: it is answered at once.
 		help := a.help(parsed.Topic)
 		r := inline(help)
@@ -112,8 +112,7 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 		a.log.Warn("refused slash command with a bad response_url", "user", cmd.UserID, "err", err)
 		return refuseInline("mfadesk cannot answer this command here.")
 	}
-	switch parsed.Verb {
-	case bot.VerbReregister, bot.VerbRevoke:
+	if parsed.Answer() == bot.AnswerForm {
 		return reply{what: "open request form", follow: func(ctx context.Context) { a.openRequestForm(ctx, cmd, string(parsed.Verb)) }}
 	}
 	return reply{
@@ -330,7 +329,7 @@ func clickedCard(ic goslack.InteractionCallback) bot.CardRef {
 	if channel == "" {
 		channel = ic.Channel.ID
 	}
-	return bot.CardRef{Platform: "slack", Channel: channel, ID: ic.Container.MessageTs}
+	return bot.CardRef{Platform: bot.PlatformSlack, Channel: channel, ID: ic.Container.MessageTs}
 }
 
 // staleForm is the answer to a submission whose metadata does not check out.
@@ -419,7 +418,7 @@ func (a *Adapter) onDenySubmit(ic goslack.InteractionCallback) reply {
 			return bot.Refuse(refusalText(err))
 		}
 		return a.h.Decide(ctx, caller, bot.Decision{RequestID: m.RequestID, Approve: false, Justification: why,
-			Card: bot.CardRef{Platform: "slack", Channel: m.Channel, ID: m.MessageTs}})
+			Card: bot.CardRef{Platform: bot.PlatformSlack, Channel: m.Channel, ID: m.MessageTs}})
 	}
 	answer := func(msg bot.Message) *goslack.ViewSubmissionResponse {
 		if e, ok := msg.Errors["justification"]; ok {

@@ -10,6 +10,7 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/slack/slacktest"
 )
 
 var reregisterForm = &bot.Form{
@@ -28,15 +29,15 @@ func formRouter(h *harness) {
 }
 
 // openForm runs /mfa reregister and returns the modal once the form is in it.
-func openForm(t *testing.T, h *harness, user string) *fakeView {
+func openForm(t *testing.T, h *harness, user string) *slacktest.View {
 	t.Helper()
 	rec, _ := h.slash(user, "reregister alice@contoso.com")
 	if ack := ackJSON(t, rec); ack != nil {
 		t.Fatalf("ack of a form command = %v, want empty", ack)
 	}
-	var v *fakeView
-	h.fake.waitFor("the request form", func() bool {
-		for _, fv := range h.fake.views {
+	var v *slacktest.View
+	h.fake.WaitFor("the request form", func() bool {
+		for _, fv := range h.fake.Views {
 			if fv.View["callback_id"] == callbackRequest {
 				v = fv
 				return true
@@ -44,7 +45,7 @@ func openForm(t *testing.T, h *harness, user string) *fakeView {
 		}
 		return false
 	})
-	return h.fake.view(v.ID)
+	return h.fake.View(v.ID)
 }
 
 func TestRequestForm(t *testing.T) {
@@ -54,7 +55,7 @@ func TestRequestForm(t *testing.T) {
 	if len(v.History) != 2 || !strings.Contains(texts(v.History[0]["blocks"]), "Checking your rights") {
 		t.Fatalf("the loading view was not opened first: %d views", len(v.History))
 	}
-	title, _ := textOf(v.View["title"])
+	title, _ := slacktest.TextOf(v.View["title"])
 	all := texts(v.View["blocks"])
 	if title != "Re-register MFA" || !strings.Contains(all, "Alice Example (alice@contoso.com)") || !strings.Contains(all, "In person with badge") {
 		t.Fatalf("form: %s\n%s", title, all)
@@ -129,13 +130,13 @@ func TestRequestFormSlowRouter(t *testing.T) {
 	ic := h.submitView(userHana, v, map[string]string{fieldReason: "lost phone", fieldVerification: "in_person", fieldDetail: "badge", fieldTicket: "INC3"})
 	rec := h.interact(ic)
 	ack := ackJSON(t, rec)
-	h.fake.ackUpdate(v.ID, &goslack.ViewSubmissionResponse{ResponseAction: goslack.RAUpdate, View: decodeModal(t, ack["view"])})
+	h.fake.AckUpdate(v.ID, &goslack.ViewSubmissionResponse{ResponseAction: goslack.RAUpdate, View: decodeModal(t, ack["view"])})
 	if ack["response_action"] != "update" || !strings.Contains(texts(ack["view"]), "Filing your request") {
 		t.Fatalf("ack = %v", ack)
 	}
 	close(gate)
-	h.fake.waitFor("the result in the modal", func() bool {
-		return strings.Contains(texts(h.fake.views[v.ID].View["blocks"]), "R-TEST0001")
+	h.fake.WaitFor("the result in the modal", func() bool {
+		return strings.Contains(texts(h.fake.Views[v.ID].View["blocks"]), "R-TEST0001")
 	})
 }
 
@@ -156,14 +157,14 @@ func TestRequestFormTriggerRefused(t *testing.T) {
 		setup      func(h *harness, trigger string)
 	}{
 		{"expired", "expired_trigger_id", func(h *harness, _ string) {
-			h.fake.mu.Lock()
-			h.fake.now = func() time.Time { return time.Now().Add(4 * time.Second) }
-			h.fake.mu.Unlock()
+			h.fake.Mu.Lock()
+			h.fake.Now = func() time.Time { return time.Now().Add(4 * time.Second) }
+			h.fake.Mu.Unlock()
 		}},
 		{"used twice", "exchanged_trigger_id", func(h *harness, trigger string) {
-			h.fake.mu.Lock()
-			h.fake.triggers[trigger].used = true
-			h.fake.mu.Unlock()
+			h.fake.Mu.Lock()
+			h.fake.Triggers[trigger].Used = true
+			h.fake.Mu.Unlock()
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,7 +173,7 @@ func TestRequestFormTriggerRefused(t *testing.T) {
 			v, ru := h.slashForm(userHana, "revoke alice@contoso.com")
 			tt.setup(h, v.Get("trigger_id"))
 			h.serve(h.signed("/slack/commands", []byte(v.Encode())))
-			p := h.fake.waitResponses(ru, 1)[0]
+			p := h.fake.WaitResponses(ru, 1)[0]
 			if !strings.Contains(p["text"].(string), tt.code) || p["response_type"] != "ephemeral" {
 				t.Fatalf("answer = %v", p["text"])
 			}
@@ -190,8 +191,8 @@ func TestRequestFormRefusedByRouter(t *testing.T) {
 		return bot.Refuse("You are not in the helpdesk group, so you cannot file requests.")
 	}
 	h.slash(userHana, "revoke alice@contoso.com")
-	h.fake.waitFor("the refusal in the modal", func() bool {
-		for _, v := range h.fake.views {
+	h.fake.WaitFor("the refusal in the modal", func() bool {
+		for _, v := range h.fake.Views {
 			if strings.Contains(texts(v.View["blocks"]), "not in the helpdesk group") {
 				return true
 			}
@@ -213,7 +214,7 @@ func TestApproveAndDeny(t *testing.T) {
 		if ack := ackJSON(t, h.interact(ic)); ack != nil {
 			t.Fatalf("ack = %v", ack)
 		}
-		p := h.fake.waitResponses(ru, 1)[0]
+		p := h.fake.WaitResponses(ru, 1)[0]
 		if p["response_type"] != "ephemeral" || p["replace_original"] != false || !strings.Contains(p["text"].(string), "cannot approve") {
 			t.Fatalf("answer = %v", p)
 		}
@@ -221,7 +222,7 @@ func TestApproveAndDeny(t *testing.T) {
 	t.Run("approve", func(t *testing.T) {
 		ic, ru := h.click(userAlex, actionApprove, "R-7KQ2M4XD", testApprovals, "1700000000.000001")
 		h.interact(ic)
-		p := h.fake.waitResponses(ru, 1)[0]
+		p := h.fake.WaitResponses(ru, 1)[0]
 		if !strings.Contains(p["text"].(string), "Approved") {
 			t.Fatalf("answer = %v", p)
 		}
@@ -236,7 +237,7 @@ func TestApproveAndDeny(t *testing.T) {
 		_, _, before := h.h.counts()
 		ic, ru := h.click(userAlex, actionApprove, "../../etc", testApprovals, "1")
 		h.interact(ic)
-		if p := h.fake.waitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "not belong") {
+		if p := h.fake.WaitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "not belong") {
 			t.Fatalf("answer = %v", p)
 		}
 		if _, _, after := h.h.counts(); after != before {
@@ -246,9 +247,9 @@ func TestApproveAndDeny(t *testing.T) {
 	t.Run("deny asks for a reason", func(t *testing.T) {
 		ic, _ := h.click(userAlex, actionDeny, "R-7KQ2M4XD", testApprovals, "1700000000.000001")
 		h.interact(ic)
-		var v *fakeView
-		h.fake.waitFor("the deny form", func() bool {
-			for _, fv := range h.fake.views {
+		var v *slacktest.View
+		h.fake.WaitFor("the deny form", func() bool {
+			for _, fv := range h.fake.Views {
 				if fv.View["callback_id"] == callbackDeny {
 					v = fv
 					return true
@@ -256,7 +257,7 @@ func TestApproveAndDeny(t *testing.T) {
 			}
 			return false
 		})
-		v = h.fake.view(v.ID)
+		v = h.fake.View(v.ID)
 		empty := h.submitView(userAlex, v, map[string]string{fieldJustify: " "})
 		if ack := ackJSON(t, h.interact(empty)); ack["response_action"] != "errors" {
 			t.Fatalf("empty reason ack = %v", ack)
@@ -330,7 +331,7 @@ func TestNotifier(t *testing.T) {
 	if ref.Platform != "slack" || ref.Channel != testApprovals || ref.ID == "" {
 		t.Fatalf("ref = %+v", ref)
 	}
-	msgs := h.fake.messagesIn(testApprovals)
+	msgs := h.fake.MessagesIn(testApprovals)
 	if len(msgs) != 1 || msgs[0].Text != "Hana asks to re-register MFA for Alice &lt;@U1&gt; (INC42)." || msgs[0].Blocks[len(msgs[0].Blocks)-1]["type"] != "actions" {
 		t.Fatalf("posted = %+v", msgs)
 	}
@@ -339,9 +340,9 @@ func TestNotifier(t *testing.T) {
 	if err := h.a.UpdateApproval(ctx, ref, card); err != nil {
 		t.Fatal(err)
 	}
-	h.fake.mu.Lock()
+	h.fake.Mu.Lock()
 	upd := msgs[0].Updates
-	h.fake.mu.Unlock()
+	h.fake.Mu.Unlock()
 	if len(upd) != 1 || upd[0].Text != card.Text {
 		t.Fatalf("updates = %+v", upd)
 	}
@@ -359,7 +360,7 @@ func TestNotifier(t *testing.T) {
 	if err := h.a.Tell(ctx, bot.Caller{Platform: "slack", ChatID: userHana}, bot.Message{Text: "Your request R-7KQ2M4XD was approved."}); err != nil {
 		t.Fatal(err)
 	}
-	if dm := h.fake.messagesIn("D0HANA"); len(dm) != 1 || !strings.Contains(dm[0].Text, "approved") {
+	if dm := h.fake.MessagesIn("D0HANA"); len(dm) != 1 || !strings.Contains(dm[0].Text, "approved") {
 		t.Fatalf("DM = %+v", dm)
 	}
 	if err := h.a.Tell(ctx, bot.Caller{Platform: "teams", ChatID: "29:x"}, bot.Message{Text: "x"}); err == nil {
@@ -368,13 +369,13 @@ func TestNotifier(t *testing.T) {
 	if err := h.a.PostAudit(ctx, "request_created R-7KQ2M4XD by hana · head 9f2c…"); err != nil {
 		t.Fatal(err)
 	}
-	if au := h.fake.messagesIn(testAudit); len(au) != 1 || !strings.Contains(au[0].Text, "head 9f2c") {
+	if au := h.fake.MessagesIn(testAudit); len(au) != 1 || !strings.Contains(au[0].Text, "head 9f2c") {
 		t.Fatalf("audit = %+v", au)
 	}
 	// Failures are wrapped with what was being done.
-	h.fake.mu.Lock()
-	h.fake.failNext["chat.postMessage"] = "not_in_channel"
-	h.fake.mu.Unlock()
+	h.fake.Mu.Lock()
+	h.fake.FailNext["chat.postMessage"] = "not_in_channel"
+	h.fake.Mu.Unlock()
 	if _, err := h.a.PostApproval(ctx, card); err == nil || !strings.Contains(err.Error(), "post approval card") || !strings.Contains(err.Error(), "not_in_channel") {
 		t.Fatalf("err = %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/slack/slacktest"
 )
 
 // Fuzz tests for every parser of outside input: the signature headers, the
@@ -86,7 +87,7 @@ func FuzzSlashCommand(f *testing.F) {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			t.Fatal(err)
 		}
-		if p := blockProblem(m.Blocks, maxMessageBlocks); p != "" {
+		if p := slacktest.BlockProblem(m.Blocks, maxMessageBlocks); p != "" {
 			t.Fatalf("ack blocks: %s", p)
 		}
 		if strings.Contains(m.Text+texts(m.Blocks), "<!") {
@@ -170,7 +171,7 @@ func FuzzRender(f *testing.F) {
 		}
 		var out []map[string]any
 		_ = json.Unmarshal(raw, &out)
-		if p := blockProblem(out, maxMessageBlocks); p != "" {
+		if p := slacktest.BlockProblem(out, maxMessageBlocks); p != "" {
 			t.Fatalf("blocks: %s", p)
 		}
 		for _, blk := range out {

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,8 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/slack/slacktest"
+	"github.com/mfadesk/mfadesk/bot/testvectors"
 )
 
 const (
@@ -28,15 +29,10 @@ const (
 	testAudit     = "C0AUDIT"
 )
 
-// mustRead reads a Slack vector from ../shared/vectors/slack, beside the project,
-// as it is.
+// mustRead reads a Slack vector, as it is.
 func mustRead(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "vectors", "slack", name))
-	if err != nil {
-		t.Fatalf("read vector %s: %v", name, err)
-	}
-	return b
+	return testvectors.Read(t, "slack", name)
 }
 
 type testClock struct {
@@ -155,7 +151,7 @@ func (d *directory) ObjectIDByEmail(_ context.Context, email string) (string, er
 
 type harness struct {
 	t     testing.TB
-	fake  *fakeSlack
+	fake  *slacktest.Fake
 	a     *Adapter
 	h     *fakeHandler
 	dir   *directory
@@ -172,17 +168,17 @@ const (
 
 func newHarness(t testing.TB, mode Mode, mod func(o *Options)) *harness {
 	t.Helper()
-	fake := newFakeSlack(t)
-	fake.addUser(userHana, "hana@contoso.com", nil)
-	fake.addUser(userAlex, "alex@contoso.com", nil)
+	fake := slacktest.New(t)
+	fake.AddUser(userHana, "hana@contoso.com", nil)
+	fake.AddUser(userAlex, "alex@contoso.com", nil)
 	clock := newClock()
 	h := &harness{
 		t: t, fake: fake, h: &fakeHandler{}, clock: clock,
 		dir: &directory{oids: map[string]string{"hana@contoso.com": oidHana, "alex@contoso.com": oidAlex}},
 	}
 	o := Options{
-		Mode: mode, BotToken: fake.botToken, AppToken: fake.appToken, SigningSecret: testSecret,
-		APIURL: fake.apiURL(), TeamID: testTeam, ApprovalsChannel: testApprovals, AuditChannel: testAudit,
+		Mode: mode, BotToken: fake.BotToken, AppToken: fake.AppToken, SigningSecret: testSecret,
+		APIURL: fake.APIURL(), TeamID: testTeam, ApprovalsChannel: testApprovals, AuditChannel: testAudit,
 		Handler: h.h, Resolver: h.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: clock.Now, ResponseURLHosts: []string{"127.0.0.1"},
 	}
@@ -207,11 +203,11 @@ func newHarness(t testing.TB, mode Mode, mod func(o *Options)) *harness {
 
 // slashForm is a slash command as Slack posts it.
 func (h *harness) slashForm(user, text string) (url.Values, string) {
-	ru := h.fake.newResponseURL()
+	ru := h.fake.NewResponseURL()
 	return url.Values{
 		"token": {"legacy-verification-token"}, "team_id": {testTeam}, "team_domain": {"contoso"},
 		"channel_id": {"C0HELPDESK"}, "channel_name": {"helpdesk"}, "user_id": {user}, "user_name": {strings.ToLower(user)},
-		"command": {"/mfa"}, "text": {text}, "response_url": {ru}, "trigger_id": {h.fake.newTrigger()},
+		"command": {"/mfa"}, "text": {text}, "response_url": {ru}, "trigger_id": {h.fake.NewTrigger()},
 		"api_app_id": {"A0MFADESK"},
 	}, ru
 }
@@ -276,7 +272,7 @@ func ackJSON(t testing.TB, rec *httptest.ResponseRecorder) map[string]any {
 
 // submitView builds the view_submission Slack would send for the view the fake
 // holds, with the given input values.
-func (h *harness) submitView(user string, v *fakeView, values map[string]string) goslack.InteractionCallback {
+func (h *harness) submitView(user string, v *slacktest.View, values map[string]string) goslack.InteractionCallback {
 	h.t.Helper()
 	raw, _ := json.Marshal(v.View)
 	var view goslack.View
@@ -294,16 +290,16 @@ func (h *harness) submitView(user string, v *fakeView, values map[string]string)
 	view.ID, view.Hash, view.State, view.TeamID = v.ID, v.Hash, state, testTeam
 	return goslack.InteractionCallback{
 		Type: goslack.InteractionTypeViewSubmission, Team: goslack.Team{ID: testTeam},
-		User: goslack.User{ID: user, TeamID: testTeam}, View: view, TriggerID: h.fake.newTrigger(),
+		User: goslack.User{ID: user, TeamID: testTeam}, View: view, TriggerID: h.fake.NewTrigger(),
 	}
 }
 
 // click builds the block_actions payload of a click on an approval card button.
 func (h *harness) click(user, actionID, requestID, channel, ts string) (goslack.InteractionCallback, string) {
-	ru := h.fake.newResponseURL()
+	ru := h.fake.NewResponseURL()
 	return goslack.InteractionCallback{
 		Type: goslack.InteractionTypeBlockActions, Team: goslack.Team{ID: testTeam},
-		User: goslack.User{ID: user, TeamID: testTeam}, TriggerID: h.fake.newTrigger(), ResponseURL: ru,
+		User: goslack.User{ID: user, TeamID: testTeam}, TriggerID: h.fake.NewTrigger(), ResponseURL: ru,
 		Container: goslack.Container{Type: "message", ChannelID: channel, MessageTs: ts},
 		Channel:   goslack.Channel{GroupConversation: goslack.GroupConversation{Conversation: goslack.Conversation{ID: channel}}},
 		ActionCallback: goslack.ActionCallbacks{BlockActions: []*goslack.BlockAction{

@@ -129,7 +129,7 @@ func TestHTTPRefusals(t *testing.T) {
 		})
 	}
 	// Only the first, genuine request reached the router.
-	h.fake.waitFor("the genuine lookup", func() bool { return h.fake.calls["response_url"] >= 1 })
+	h.fake.WaitFor("the genuine lookup", func() bool { return h.fake.Calls["response_url"] >= 1 })
 	if ev, _, _ := h.h.counts(); ev != 1 {
 		t.Fatalf("handler saw %d events, want 1", ev)
 	}
@@ -251,7 +251,7 @@ func TestLookupAnsweredThroughResponseURL(t *testing.T) {
 	if ack["response_type"] != "ephemeral" || !strings.Contains(ack["text"].(string), "Looking that up") {
 		t.Fatalf("ack = %v", ack)
 	}
-	posts := h.fake.waitResponses(ru, 1)
+	posts := h.fake.WaitResponses(ru, 1)
 	p := posts[0]
 	if p["response_type"] != "ephemeral" {
 		t.Fatalf("answer is not ephemeral: %v", p["response_type"])
@@ -299,19 +299,19 @@ func TestIdentityRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, ModeHTTP, nil)
-			h.fake.addUser("U0EVE", "eve@contoso.com", tt.mod)
+			h.fake.AddUser("U0EVE", "eve@contoso.com", tt.mod)
 			switch tt.oid {
 			case "-":
 			default:
 				h.dir.oids["eve@contoso.com"] = tt.oid
 			}
 			if tt.failUI != "" {
-				h.fake.mu.Lock()
-				h.fake.failNext["users.info"] = tt.failUI
-				h.fake.mu.Unlock()
+				h.fake.Mu.Lock()
+				h.fake.FailNext["users.info"] = tt.failUI
+				h.fake.Mu.Unlock()
 			}
 			_, ru := h.slash("U0EVE", "user alice@contoso.com")
-			p := h.fake.waitResponses(ru, 1)[0]
+			p := h.fake.WaitResponses(ru, 1)[0]
 			text := p["text"].(string)
 			if !strings.Contains(text, tt.want) || strings.Contains(text, "\n") {
 				t.Fatalf("refusal = %q, want one line with %q", text, tt.want)
@@ -331,20 +331,20 @@ func TestIdentityCache(t *testing.T) {
 	ask := func(user string) {
 		t.Helper()
 		_, ru := h.slash(user, "user alice@contoso.com")
-		h.fake.waitResponses(ru, 1)
+		h.fake.WaitResponses(ru, 1)
 	}
 	ask(userHana)
 	ask(userHana)
-	if n := h.fake.count("users.info"); n != 1 {
+	if n := h.fake.Count("users.info"); n != 1 {
 		t.Fatalf("users.info called %d times within the TTL, want 1", n)
 	}
 	h.clock.Advance(2 * time.Minute)
 	ask(userHana)
-	if n := h.fake.count("users.info"); n != 2 {
+	if n := h.fake.Count("users.info"); n != 2 {
 		t.Fatalf("users.info called %d times after the TTL, want 2", n)
 	}
 	// The cache stays within its size.
-	h.fake.addUser("U0CARL", "carl@contoso.com", nil)
+	h.fake.AddUser("U0CARL", "carl@contoso.com", nil)
 	h.dir.oids["carl@contoso.com"] = "33333333-3333-3333-3333-333333333333"
 	ask(userAlex)
 	ask("U0CARL")
@@ -355,10 +355,10 @@ func TestIdentityCache(t *testing.T) {
 		t.Fatalf("cache holds %d entries, limit 2", n)
 	}
 	// A user who became a guest loses access when the entry expires.
-	h.fake.addUser(userHana, "hana@contoso.com", func(u map[string]any) { u["is_restricted"] = true })
+	h.fake.AddUser(userHana, "hana@contoso.com", func(u map[string]any) { u["is_restricted"] = true })
 	h.clock.Advance(2 * time.Minute)
 	_, ru := h.slash(userHana, "user alice@contoso.com")
-	if p := h.fake.waitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "Guest") {
+	if p := h.fake.WaitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "Guest") {
 		t.Fatalf("answer after becoming a guest: %v", p["text"])
 	}
 }

@@ -126,7 +126,7 @@ func (ids *identities) caller(ctx context.Context, userID string) (_ bot.Caller,
 	if err != nil {
 		var r *refusal
 		if ids.audit != nil && errors.As(err, &r) && r.Audited {
-			ids.audit(ctx, bot.Caller{Platform: "slack", ChatID: userID}, r.Msg)
+			ids.audit(ctx, bot.Caller{Platform: bot.PlatformSlack, ChatID: userID}, r.Msg)
 		}
 		return bot.Caller{}, err
 	}
@@ -201,7 +201,7 @@ func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, e
 	if name == "" {
 		name = strings.TrimSpace(u.Profile.DisplayName)
 	}
-	return bot.Caller{Platform: "slack", ChatID: u.ID, Name: name, ObjectID: oid}, nil
+	return bot.Caller{Platform: bot.PlatformSlack, ChatID: u.ID, Name: name, ObjectID: oid}, nil
 }
 
 // directoryFailed tells a directory that could not answer (refused us, throttled us

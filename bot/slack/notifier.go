@@ -72,13 +72,13 @@ func (n *Notifier) PostApproval(ctx context.Context, card bot.Message) (bot.Card
 	if err != nil {
 		return bot.CardRef{}, fmt.Errorf("post approval card for %s to %s: %w", card.RequestID, n.approvals, err)
 	}
-	return bot.CardRef{Platform: "slack", Channel: ch, ID: ts}, nil
+	return bot.CardRef{Platform: bot.PlatformSlack, Channel: ch, ID: ts}, nil
 }
 
 // UpdateApproval replaces a posted card. chat.update replaces every block, so a card
 // without buttons removes them.
 func (n *Notifier) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot.Message) error {
-	if ref.Platform != "slack" || ref.Channel == "" || ref.ID == "" {
+	if ref.Platform != bot.PlatformSlack || ref.Channel == "" || ref.ID == "" {
 		return fmt.Errorf("update approval card for %s: not a Slack card reference (%q)", card.RequestID, ref.Platform)
 	}
 	err := n.call(ctx, func(ctx context.Context) error {
@@ -93,7 +93,7 @@ func (n *Notifier) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot
 
 // Tell sends msg to a person as a direct message from the bot.
 func (n *Notifier) Tell(ctx context.Context, to bot.Caller, msg bot.Message) error {
-	if to.Platform != "slack" || !validID(to.ChatID, "UW") {
+	if to.Platform != bot.PlatformSlack || !validID(to.ChatID, "UW") {
 		return fmt.Errorf("tell %q: not a Slack user", to.ChatID)
 	}
 	var dm string

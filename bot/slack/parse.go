@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	goslack "github.com/slack-go/slack"
+
+	"github.com/mfadesk/mfadesk/bot"
 )
 
 // formContentType is how Slack posts both slash commands and interactions.
@@ -103,19 +105,9 @@ func validID(s, first string) bool {
 	return true
 }
 
-// validRequestID accepts what approvals issues as request ids (letters, digits and
-// dashes): button values and metadata are lookup keys, never trusted as more.
-func validRequestID(s string) bool {
-	if len(s) < 4 || len(s) > 40 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
+// validRequestID bounds button values and metadata, which are lookup keys, never
+// trusted as more.
+func validRequestID(s string) bool { return bot.ValidRequestID(s) }
 
 // DefaultResponseURLHosts are Slack's own hosts, commercial and GovSlack: where a
 // response_url may point unless Options.ResponseURLHosts says otherwise.

@@ -13,7 +13,7 @@ func TestOnRefusedCountsCallersRefusedBeforeRouting(t *testing.T) {
 	h := newHarness(t, ModeHTTP, func(o *Options) {
 		o.OnRefused = func(reason string) { mu.Lock(); got[reason]++; mu.Unlock() }
 	})
-	h.fake.addUser("U0EVE", "eve@contoso.com", func(u map[string]any) { u["is_restricted"] = true })
+	h.fake.AddUser("U0EVE", "eve@contoso.com", func(u map[string]any) { u["is_restricted"] = true })
 
 	// Another workspace: refused in the ack.
 	v, _ := h.slashForm(userHana, "user alice@contoso.com")
@@ -21,10 +21,10 @@ func TestOnRefusedCountsCallersRefusedBeforeRouting(t *testing.T) {
 	h.serve(h.signed("/slack/commands", []byte(v.Encode())))
 	// A guest: refused after the ack, when the identity is resolved.
 	_, ru := h.slash("U0EVE", "user alice@contoso.com")
-	h.fake.waitResponses(ru, 1)
+	h.fake.WaitResponses(ru, 1)
 	// A member: not refused.
 	_, ru = h.slash(userHana, "user alice@contoso.com")
-	h.fake.waitResponses(ru, 1)
+	h.fake.WaitResponses(ru, 1)
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -10,6 +10,7 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
 	"github.com/mfadesk/mfadesk/bot"
 )
 
@@ -91,16 +92,7 @@ func plain(s string) string {
 
 // clipRunes shortens s to at most n code points (Slack counts code points), marking
 // the cut with an ellipsis.
-func clipRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	if n <= 1 {
-		return "…"
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
+func clipRunes(s string, n int) string { return textclip.Runes(s, n) }
 
 // clipEscaped escapes and then clips without cutting an entity such as &amp; or a
 // link <url|text> in two.

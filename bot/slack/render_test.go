@@ -10,6 +10,7 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/slack/slacktest"
 )
 
 // blocksJSON marshals blocks as Slack receives them and checks Block Kit's limits.
@@ -23,7 +24,7 @@ func blocksJSON(t *testing.T, blocks []goslack.Block, max int) []map[string]any 
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatal(err)
 	}
-	if p := blockProblem(out, max); p != "" {
+	if p := slacktest.BlockProblem(out, max); p != "" {
 		t.Fatalf("blocks break Block Kit limits: %s", p)
 	}
 	return out

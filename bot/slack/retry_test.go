@@ -24,7 +24,7 @@ func TestRetryButton(t *testing.T) {
 	}
 	ic, ru := h.click(userAlex, actionRetry, "R-7KQ2M4XD", testApprovals, "1700000000.000001")
 	h.interact(ic)
-	if p := h.fake.waitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "retried") {
+	if p := h.fake.WaitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "retried") {
 		t.Fatalf("answer = %v", p)
 	}
 	h.h.mu.Lock()

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mfadesk/mfadesk/bot/slack/slacktest"
 )
 
 // runSocket starts Socket Mode against the fake and returns the channel its result
@@ -40,11 +42,11 @@ func TestSocketModeEnvelopes(t *testing.T) {
 	h := newHarness(t, ModeSocket, nil)
 	formRouter(h)
 	runSocket(t, h)
-	h.fake.waitFor("a connection", func() bool { return h.fake.conns == 1 })
+	h.fake.WaitFor("a connection", func() bool { return h.fake.Conns == 1 })
 
 	t.Run("documented slash envelope", func(t *testing.T) {
-		h.fake.envelopes <- string(mustRead(t, "socketmode-slash_commands-envelope-docs.json"))
-		ack := h.fake.waitAck("dbdd0ef3-1543-4f94-bfb4-133d0e6c1545")
+		h.fake.Envelopes <- string(mustRead(t, "socketmode-slash_commands-envelope-docs.json"))
+		ack := h.fake.WaitAck("dbdd0ef3-1543-4f94-bfb4-133d0e6c1545")
 		var m struct {
 			ResponseType string `json:"response_type"`
 			Text         string `json:"text"`
@@ -54,15 +56,15 @@ func TestSocketModeEnvelopes(t *testing.T) {
 		}
 	})
 	t.Run("python-sdk slash envelope", func(t *testing.T) {
-		h.fake.envelopes <- string(mustRead(t, "socketmode-slash_commands-envelope-python-sdk.json"))
-		ack := h.fake.waitAck("1d3c79ab-0ffb-41f3-a080-d19e85f53649")
+		h.fake.Envelopes <- string(mustRead(t, "socketmode-slash_commands-envelope-python-sdk.json"))
+		ack := h.fake.WaitAck("1d3c79ab-0ffb-41f3-a080-d19e85f53649")
 		if !strings.Contains(string(ack), "answers only /mfa") {
 			t.Fatalf("ack payload = %s", ack)
 		}
 	})
 	t.Run("documented block_actions in an envelope", func(t *testing.T) {
-		h.fake.envelopes <- envelope("env-block-actions", "interactive", mustRead(t, "block_actions-docs-message.json"))
-		if ack := h.fake.waitAck("env-block-actions"); len(ack) != 0 {
+		h.fake.Envelopes <- envelope("env-block-actions", "interactive", mustRead(t, "block_actions-docs-message.json"))
+		if ack := h.fake.WaitAck("env-block-actions"); len(ack) != 0 {
 			t.Fatalf("ack payload = %s, want none", ack)
 		}
 	})
@@ -72,21 +74,21 @@ func TestSocketModeEnvelopes(t *testing.T) {
 		for k := range v {
 			payload[k] = v.Get(k)
 		}
-		h.fake.envelopes <- envelope("env-lookup", "slash_commands", payload)
-		ack := h.fake.waitAck("env-lookup")
+		h.fake.Envelopes <- envelope("env-lookup", "slash_commands", payload)
+		ack := h.fake.WaitAck("env-lookup")
 		if !strings.Contains(string(ack), "Looking that up") {
 			t.Fatalf("ack payload = %s", ack)
 		}
-		if p := h.fake.waitResponses(ru, 1)[0]; p["response_type"] != "ephemeral" {
+		if p := h.fake.WaitResponses(ru, 1)[0]; p["response_type"] != "ephemeral" {
 			t.Fatalf("answer = %v", p)
 		}
 		// The same envelope again (a redelivery) is acked but not run twice.
 		before, _, _ := h.h.counts()
-		h.fake.mu.Lock()
-		delete(h.fake.acks, "env-lookup")
-		h.fake.mu.Unlock()
-		h.fake.envelopes <- envelope("env-lookup", "slash_commands", payload)
-		h.fake.waitAck("env-lookup")
+		h.fake.Mu.Lock()
+		delete(h.fake.Acks, "env-lookup")
+		h.fake.Mu.Unlock()
+		h.fake.Envelopes <- envelope("env-lookup", "slash_commands", payload)
+		h.fake.WaitAck("env-lookup")
 		if after, _, _ := h.h.counts(); after != before {
 			t.Fatalf("a redelivered envelope ran again")
 		}
@@ -97,13 +99,13 @@ func TestSocketModeEnvelopes(t *testing.T) {
 		for k := range v {
 			payload[k] = v.Get(k)
 		}
-		h.fake.envelopes <- envelope("env-form", "slash_commands", payload)
-		if ack := h.fake.waitAck("env-form"); len(ack) != 0 {
+		h.fake.Envelopes <- envelope("env-form", "slash_commands", payload)
+		if ack := h.fake.WaitAck("env-form"); len(ack) != 0 {
 			t.Fatalf("ack of a form command = %s, want none", ack)
 		}
-		var fv *fakeView
-		h.fake.waitFor("the form", func() bool {
-			for _, x := range h.fake.views {
+		var fv *slacktest.View
+		h.fake.WaitFor("the form", func() bool {
+			for _, x := range h.fake.Views {
 				if x.View["callback_id"] == callbackRequest {
 					fv = x
 					return true
@@ -111,9 +113,9 @@ func TestSocketModeEnvelopes(t *testing.T) {
 			}
 			return false
 		})
-		ic := h.submitView(userHana, h.fake.view(fv.ID), map[string]string{fieldReason: "lost phone"})
-		h.fake.envelopes <- envelope("env-submit", "interactive", ic)
-		ack := h.fake.waitAck("env-submit")
+		ic := h.submitView(userHana, h.fake.View(fv.ID), map[string]string{fieldReason: "lost phone"})
+		h.fake.Envelopes <- envelope("env-submit", "interactive", ic)
+		ack := h.fake.WaitAck("env-submit")
 		var r struct {
 			Action string            `json:"response_action"`
 			Errors map[string]string `json:"errors"`
@@ -123,17 +125,17 @@ func TestSocketModeEnvelopes(t *testing.T) {
 		}
 	})
 	t.Run("malformed envelope", func(t *testing.T) {
-		h.fake.envelopes <- `{"envelope_id":"env-bad","type":"slash_commands","payload":"not an object"}`
-		h.fake.waitAck("env-bad")
+		h.fake.Envelopes <- `{"envelope_id":"env-bad","type":"slash_commands","payload":"not an object"}`
+		h.fake.WaitAck("env-bad")
 	})
 	t.Run("disconnect and reconnect", func(t *testing.T) {
-		h.fake.disconnect <- struct{}{}
-		h.fake.waitFor("a second connection", func() bool { return h.fake.conns == 2 })
-		h.fake.envelopes <- string(mustRead(t, "socketmode-slash_commands-envelope-docs.json"))
+		h.fake.Disconnect <- struct{}{}
+		h.fake.WaitFor("a second connection", func() bool { return h.fake.Conns == 2 })
+		h.fake.Envelopes <- string(mustRead(t, "socketmode-slash_commands-envelope-docs.json"))
 		// The documented envelope's id again, after a reconnect: acked, not re-run.
-		h.fake.waitFor("its ack", func() bool {
+		h.fake.WaitFor("its ack", func() bool {
 			n := 0
-			for _, id := range h.fake.ackOrder {
+			for _, id := range h.fake.AckOrder {
 				if id == "dbdd0ef3-1543-4f94-bfb4-133d0e6c1545" {
 					n++
 				}
@@ -161,13 +163,13 @@ func TestSocketModeConnectErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, ModeSocket, nil)
-			h.fake.mu.Lock()
-			h.fake.connOpen = tt.codes
-			h.fake.mu.Unlock()
+			h.fake.Mu.Lock()
+			h.fake.ConnOpen = tt.codes
+			h.fake.Mu.Unlock()
 			errc := runSocket(t, h)
 			if tt.fatal == "" {
-				h.fake.waitFor("a connection after retries", func() bool { return h.fake.conns == 1 })
-				if n := h.fake.count("apps.connections.open"); n != len(tt.codes)+1 {
+				h.fake.WaitFor("a connection after retries", func() bool { return h.fake.Conns == 1 })
+				if n := h.fake.Count("apps.connections.open"); n != len(tt.codes)+1 {
 					t.Fatalf("apps.connections.open called %d times", n)
 				}
 				return
@@ -177,13 +179,13 @@ func TestSocketModeConnectErrors(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.fatal) || !strings.Contains(err.Error(), tt.codes[0]) {
 					t.Fatalf("err = %v, want it to mention %q and %q", err, tt.fatal, tt.codes[0])
 				}
-				if strings.Contains(err.Error(), testAppToken) {
+				if strings.Contains(err.Error(), slacktest.AppToken) {
 					t.Fatal("the error shows the token")
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("socket mode kept retrying a fatal error")
 			}
-			if n := h.fake.count("apps.connections.open"); n != 1 {
+			if n := h.fake.Count("apps.connections.open"); n != 1 {
 				t.Fatalf("apps.connections.open called %d times for a fatal error", n)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mfadesk/mfadesk/approvals"
+	"github.com/mfadesk/mfadesk/bot/slack/slacktest"
 )
 
 const userTarget = "U0MFA2"
@@ -15,7 +16,7 @@ const userTarget = "U0MFA2"
 // the user's own confirmation) and mfatest2 in the Slack workspace.
 func targetEnv(t *testing.T) *flowEnv {
 	e := newFlowEnvPolicy(t, func(p *approvals.Policy) { p.MinEvidence = approvals.DefaultMinEvidence() })
-	e.fake.addUser(userTarget, e.tenant.Email("mfatest2"), nil)
+	e.fake.AddUser(userTarget, e.tenant.Email("mfatest2"), nil)
 	return e
 }
 
@@ -34,12 +35,12 @@ func (e *flowEnv) file(action string) (string, string) {
 
 // targetDM waits for the n-th message to the target and returns it with its button
 // values by action id.
-func (e *flowEnv) targetDM(n int) (*fakeMessage, map[string][]string) {
+func (e *flowEnv) targetDM(n int) (*slacktest.Message, map[string][]string) {
 	e.t.Helper()
-	var dm *fakeMessage
-	e.fake.waitFor("the message to the target", func() bool {
+	var dm *slacktest.Message
+	e.fake.WaitFor("the message to the target", func() bool {
 		i := 0
-		for _, m := range e.fake.messages {
+		for _, m := range e.fake.Messages {
 			if m.Channel == "D"+userTarget[1:] {
 				if i++; i == n {
 					dm = m
@@ -63,18 +64,18 @@ func (e *flowEnv) targetDM(n int) (*fakeMessage, map[string][]string) {
 }
 
 // clickDM clicks a button of the target's message as user and returns the private answer.
-func (e *flowEnv) clickDM(user, actionID, value string, dm *fakeMessage) string {
+func (e *flowEnv) clickDM(user, actionID, value string, dm *slacktest.Message) string {
 	e.t.Helper()
 	ic, ru := e.click(user, actionID, value, dm.Channel, dm.TS)
 	e.interact(ic)
-	p := e.fake.waitResponses(ru, 1)[0]
+	p := e.fake.WaitResponses(ru, 1)[0]
 	s, _ := p["text"].(string)
 	return s
 }
 
 func (e *flowEnv) auditText() string {
 	var all []string
-	for _, m := range e.fake.messages {
+	for _, m := range e.fake.Messages { // callers hold the fake's lock (WaitFor)
 		if m.Channel == testAudit {
 			all = append(all, m.Text)
 		}
@@ -115,7 +116,7 @@ func TestTargetConfirmsInSlack(t *testing.T) {
 	card := e.approvalCard(reqID)
 	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
 	e.interact(ic)
-	if p := e.fake.waitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "confirm") {
+	if p := e.fake.WaitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "confirm") {
 		t.Fatalf("approval before the confirmation answered %v", p["text"])
 	}
 
@@ -133,7 +134,7 @@ func TestTargetConfirmsInSlack(t *testing.T) {
 	if n := e.graphWrites(); n != 0 {
 		t.Fatalf("%d Graph writes before the approval", n)
 	}
-	e.fake.waitFor("the card saying verified", func() bool {
+	e.fake.WaitFor("the card saying verified", func() bool {
 		for _, u := range card.Updates {
 			if strings.Contains(texts(u.Blocks), "Verified by mfadesk: the user confirmed in Slack") {
 				return true
@@ -143,13 +144,13 @@ func TestTargetConfirmsInSlack(t *testing.T) {
 	})
 	ic, ru = e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
 	e.interact(ic)
-	if p := e.fake.waitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "approved") {
+	if p := e.fake.WaitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "approved") {
 		t.Fatalf("approval after the confirmation answered %v", p["text"])
 	}
 	if e.graphWrites() == 0 {
 		t.Fatal("the approved request ran no Graph write")
 	}
-	e.fake.waitFor("the audit trail of the confirmation", func() bool {
+	e.fake.WaitFor("the audit trail of the confirmation", func() bool {
 		s := e.auditText()
 		return strings.Contains(s, "target_confirmed") && strings.Contains(s, "target_confirmation_failed") && strings.Contains(s, "not_target")
 	})
@@ -198,9 +199,9 @@ func TestTargetNotMeInSlack(t *testing.T) {
 	if got, _ := e.stack.Approvals.Get(t.Context(), reqID); got.State != approvals.StateCancelled {
 		t.Fatalf("request is %s after not-me", got.State)
 	}
-	e.fake.waitFor("the alert and the agent told", func() bool {
+	e.fake.WaitFor("the alert and the agent told", func() bool {
 		told := false
-		for _, m := range e.fake.messages {
+		for _, m := range e.fake.Messages {
 			told = told || (m.Channel == "D0HANA" && strings.Contains(m.Text, reqID) && strings.Contains(m.Text, "not them"))
 		}
 		return told && strings.Contains(e.auditText(), "ALERT") && strings.Contains(e.auditText(), "target_frozen")
@@ -208,8 +209,8 @@ func TestTargetNotMeInSlack(t *testing.T) {
 	rec, _ := e.slash(userHana, "revoke "+e.tenant.Email("mfatest2"))
 	_ = rec
 	var refused string
-	e.fake.waitFor("the frozen refusal", func() bool {
-		for _, v := range e.fake.views {
+	e.fake.WaitFor("the frozen refusal", func() bool {
+		for _, v := range e.fake.Views {
 			if s := texts(v.View["blocks"]); strings.Contains(s, "frozen") {
 				refused = s
 				return true
@@ -231,7 +232,7 @@ func TestTargetNoticeAndUnfreeze(t *testing.T) {
 	card := e.approvalCard(reqID)
 	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
 	e.interact(ic)
-	e.fake.waitResponses(ru, 1)
+	e.fake.WaitResponses(ru, 1)
 	notice, buttons := e.targetDM(2)
 	all := notice.Text + texts(notice.Blocks)
 	if !strings.Contains(all, reqID) || !strings.Contains(all, "approved by") || len(buttons[actionNotMe]) != 1 {
@@ -246,13 +247,13 @@ func TestTargetNoticeAndUnfreeze(t *testing.T) {
 		{userAlex, "lifted"},
 	} {
 		_, ru := e.slash(c.user, unfreeze)
-		p := e.fake.waitResponses(ru, 1)[0]
+		p := e.fake.WaitResponses(ru, 1)[0]
 		if s, _ := p["text"].(string); !strings.Contains(s, c.want) {
 			t.Fatalf("%s: %q, want %q", c.user, s, c.want)
 		}
 	}
 	_, ru = e.slash("U0NORA", "me")
-	p := e.fake.waitResponses(ru, 1)[0]
+	p := e.fake.WaitResponses(ru, 1)[0]
 	if s := fmt.Sprint(p["text"]) + texts(p["blocks"]); !strings.Contains(s, "aka.ms/mysecurityinfo") || p["response_type"] != "ephemeral" {
 		t.Fatalf("me: %v", p)
 	}

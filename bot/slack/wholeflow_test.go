@@ -14,6 +14,7 @@ import (
 	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/bottest"
+	"github.com/mfadesk/mfadesk/bot/slack/slacktest"
 )
 
 // flowEnv is the real bot: the router and approvals on bbolt (bot.Assemble), the
@@ -35,9 +36,9 @@ func newFlowEnv(t *testing.T) *flowEnv {
 func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	t.Helper()
 	tenant := graphtest.MustTenant("demo")
-	fake := newFakeSlack(t)
+	fake := slacktest.New(t)
 	for _, p := range []struct{ id, local string }{{userHana, "hana.helpdesk"}, {userAlex, "alex.approver"}, {"U0SAM", "sam.approver"}, {"U0NORA", "nora.norights"}} {
-		fake.addUser(p.id, tenant.Email(p.local), nil)
+		fake.AddUser(p.id, tenant.Email(p.local), nil)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -45,7 +46,7 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	}
 	clock := newClock()
 	o := Options{
-		Mode: ModeHTTP, BotToken: fake.botToken, SigningSecret: testSecret, APIURL: fake.apiURL(), TeamID: testTeam,
+		Mode: ModeHTTP, BotToken: fake.BotToken, SigningSecret: testSecret, APIURL: fake.APIURL(), TeamID: testTeam,
 		ApprovalsChannel: testApprovals, AuditChannel: testAudit, Logger: logger, Now: clock.Now,
 		ResponseURLHosts: []string{"127.0.0.1"},
 		// The fake tenant answers in milliseconds; a generous budget keeps the test
@@ -72,11 +73,11 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 }
 
 // requestForm waits for the request modal to be opened and returns its latest state.
-func (e *flowEnv) requestForm() *fakeView {
+func (e *flowEnv) requestForm() *slacktest.View {
 	e.t.Helper()
-	var form *fakeView
-	e.fake.waitFor("the request form", func() bool {
-		for _, v := range e.fake.views {
+	var form *slacktest.View
+	e.fake.WaitFor("the request form", func() bool {
+		for _, v := range e.fake.Views {
 			if v.View["callback_id"] == callbackRequest {
 				form = v
 				return true
@@ -84,7 +85,7 @@ func (e *flowEnv) requestForm() *fakeView {
 		}
 		return false
 	})
-	return e.fake.view(form.ID)
+	return e.fake.View(form.ID)
 }
 
 func (e *flowEnv) graphWrites() int {
@@ -98,10 +99,10 @@ func (e *flowEnv) graphWrites() int {
 }
 
 // approvalCard waits for the approval card of a request in the approvals channel.
-func (e *flowEnv) approvalCard(reqID string) *fakeMessage {
-	var card *fakeMessage
-	e.fake.waitFor("the approval card of "+reqID, func() bool {
-		for _, m := range e.fake.messages {
+func (e *flowEnv) approvalCard(reqID string) *slacktest.Message {
+	var card *slacktest.Message
+	e.fake.WaitFor("the approval card of "+reqID, func() bool {
+		for _, m := range e.fake.Messages {
 			if m.Channel == testApprovals && strings.Contains(m.Text+texts(m.Blocks), reqID) {
 				card = m
 				return true
@@ -165,7 +166,7 @@ func TestWholeFlowRealRouter(t *testing.T) {
 	for _, who := range []struct{ user, want string }{{userHana, "you filed it"}, {"U0NORA", "approver"}} {
 		ic, ru := e.click(who.user, actionApprove, reqID, testApprovals, card.TS)
 		e.interact(ic)
-		p := e.fake.waitResponses(ru, 1)[0]
+		p := e.fake.WaitResponses(ru, 1)[0]
 		if p["response_type"] != "ephemeral" || !strings.Contains(strings.ToLower(p["text"].(string)), who.want) {
 			t.Errorf("%s's click answered %v", who.user, p["text"])
 		}
@@ -177,11 +178,11 @@ func TestWholeFlowRealRouter(t *testing.T) {
 	// 5. Alex approves: Graph runs, the card is updated in place, Hana is told.
 	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
 	e.interact(ic)
-	if p := e.fake.waitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "approved") {
+	if p := e.fake.WaitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "approved") {
 		t.Fatalf("Alex's answer: %v", p["text"])
 	}
-	var done *fakeMessage
-	e.fake.waitFor("the card updated to done", func() bool {
+	var done *slacktest.Message
+	e.fake.WaitFor("the card updated to done", func() bool {
 		for _, u := range card.Updates {
 			if strings.Contains(u.Text, "done") {
 				done = u
@@ -207,17 +208,17 @@ func TestWholeFlowRealRouter(t *testing.T) {
 	if !deleted || !revoked {
 		t.Fatalf("Graph: deleted a method %v, revoked sessions %v", deleted, revoked)
 	}
-	e.fake.waitFor("the DM to Hana", func() bool {
-		for _, m := range e.fake.messages {
+	e.fake.WaitFor("the DM to Hana", func() bool {
+		for _, m := range e.fake.Messages {
 			if m.Channel == "D0HANA" && strings.Contains(m.Text, reqID) {
 				return true
 			}
 		}
 		return false
 	})
-	e.fake.waitFor("the audit trail", func() bool {
+	e.fake.WaitFor("the audit trail", func() bool {
 		var all []string
-		for _, m := range e.fake.messages {
+		for _, m := range e.fake.Messages {
 			if m.Channel == testAudit {
 				all = append(all, m.Text)
 			}
@@ -235,7 +236,7 @@ func TestWholeFlowRealRouter(t *testing.T) {
 	writes := e.graphWrites()
 	ic, ru = e.click("U0SAM", actionApprove, reqID, testApprovals, card.TS)
 	e.interact(ic)
-	if p := e.fake.waitResponses(ru, 1)[0]; p["response_type"] != "ephemeral" {
+	if p := e.fake.WaitResponses(ru, 1)[0]; p["response_type"] != "ephemeral" {
 		t.Fatalf("late click answer: %v", p)
 	}
 	if n := e.graphWrites(); n != writes {
@@ -258,9 +259,9 @@ func TestWholeFlowDeny(t *testing.T) {
 
 	ic, _ := e.click(userAlex, actionDeny, reqID, testApprovals, card.TS)
 	e.interact(ic)
-	var deny *fakeView
-	e.fake.waitFor("the deny form", func() bool {
-		for _, v := range e.fake.views {
+	var deny *slacktest.View
+	e.fake.WaitFor("the deny form", func() bool {
+		for _, v := range e.fake.Views {
 			if v.View["callback_id"] == callbackDeny {
 				deny = v
 				return true
@@ -268,7 +269,7 @@ func TestWholeFlowDeny(t *testing.T) {
 		}
 		return false
 	})
-	deny = e.fake.view(deny.ID)
+	deny = e.fake.View(deny.ID)
 	// The router wants at least a few words; its error lands on the block.
 	ack = ackJSON(t, e.interact(e.submitView(userAlex, deny, map[string]string{fieldJustify: "no"})))
 	if ack["response_action"] != "errors" {
@@ -278,7 +279,7 @@ func TestWholeFlowDeny(t *testing.T) {
 	if !strings.Contains(texts(ack["view"]), "denied") {
 		t.Fatalf("deny ack = %v", ack)
 	}
-	e.fake.waitFor("the card updated to denied", func() bool {
+	e.fake.WaitFor("the card updated to denied", func() bool {
 		for _, u := range card.Updates {
 			if strings.Contains(u.Text, "denied") && strings.Contains(texts(u.Blocks), "Call-back number") {
 				return true
@@ -286,8 +287,8 @@ func TestWholeFlowDeny(t *testing.T) {
 		}
 		return false
 	})
-	e.fake.waitFor("the DM to Hana", func() bool {
-		for _, m := range e.fake.messages {
+	e.fake.WaitFor("the DM to Hana", func() bool {
+		for _, m := range e.fake.Messages {
 			if m.Channel == "D0HANA" && strings.Contains(m.Text, reqID) && strings.Contains(m.Text, "denied") {
 				return true
 			}
@@ -299,7 +300,7 @@ func TestWholeFlowDeny(t *testing.T) {
 	}
 }
 
-func firstOption(t *testing.T, v *fakeView) string {
+func firstOption(t *testing.T, v *slacktest.View) string {
 	t.Helper()
 	blocks, _ := v.View["blocks"].([]any)
 	for _, b := range blocks {
@@ -347,7 +348,7 @@ func TestWholeFlowLookups(t *testing.T) {
 				if ack := ackJSON(t, rec); !strings.Contains(ack["text"].(string), "Looking that up") {
 					t.Fatalf("ack = %v", ack)
 				}
-				p := e.fake.waitResponses(ru, 1)[0]
+				p := e.fake.WaitResponses(ru, 1)[0]
 				text, _ := p["text"].(string)
 				blocks, _ := p["blocks"].([]any)
 				if p["response_type"] != "ephemeral" || strings.TrimSpace(text) == "" || len(blocks) == 0 {
@@ -389,16 +390,16 @@ func TestDecisionOnAnotherMessage(t *testing.T) {
 	} {
 		ic, ru := e.click(userAlex, actionApprove, reqID, where.channel, where.ts)
 		e.interact(ic)
-		if p := e.fake.waitResponses(ru, 1)[0]; p["response_type"] != "ephemeral" || !strings.Contains(p["text"].(string), "not on the approval card") {
+		if p := e.fake.WaitResponses(ru, 1)[0]; p["response_type"] != "ephemeral" || !strings.Contains(p["text"].(string), "not on the approval card") {
 			t.Errorf("%s: answer %v", where.name, p)
 		}
 	}
 	// Deny opened on another message: the form's signed metadata carries that message.
 	ic, _ := e.click(userAlex, actionDeny, reqID, testApprovals, "1700000999.000001")
 	e.interact(ic)
-	var deny *fakeView
-	e.fake.waitFor("the deny form", func() bool {
-		for _, v := range e.fake.views {
+	var deny *slacktest.View
+	e.fake.WaitFor("the deny form", func() bool {
+		for _, v := range e.fake.Views {
 			if v.View["callback_id"] == callbackDeny {
 				deny = v
 				return true
@@ -406,7 +407,7 @@ func TestDecisionOnAnotherMessage(t *testing.T) {
 		}
 		return false
 	})
-	deny = e.fake.view(deny.ID)
+	deny = e.fake.View(deny.ID)
 	ack = ackJSON(t, e.interact(e.submitView(userAlex, deny, map[string]string{fieldJustify: "Call-back number was not the one on record"})))
 	if !strings.Contains(texts(ack["view"]), "not on the approval card") {
 		t.Fatalf("deny from another message: %v", ack)
@@ -422,7 +423,7 @@ func TestDecisionOnAnotherMessage(t *testing.T) {
 	// On its own card the request is still pending and the click counts.
 	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
 	e.interact(ic)
-	if p := e.fake.waitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "approved") {
+	if p := e.fake.WaitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "approved") {
 		t.Fatalf("approve on its card: %v", p["text"])
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mfadesk/mfadesk/bot/testvectors"
 )
 
 // The real captures decode as they are (SOURCES.md says where each comes from).
@@ -229,8 +231,8 @@ func FuzzStripMention(f *testing.F) {
 
 func readVectorF(f *testing.F, name string) []byte {
 	f.Helper()
-	d, ok := findVectors()
-	if !ok {
+	d, err := testvectors.Find("teams")
+	if err != nil {
 		return []byte(`{"type":"message"}`)
 	}
 	b, err := os.ReadFile(filepath.Join(d, name))

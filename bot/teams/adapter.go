@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"github.com/mfadesk/mfadesk/actions/guid"
 	"github.com/mfadesk/mfadesk/bot"
 )
 
@@ -89,8 +89,6 @@ type Options struct {
 	Now    func() time.Time
 }
 
-var guidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // Adapter is the Teams side of mfadesk: the Bot Framework endpoint (Handler) and the
 // bot.Notifier that posts approval cards, updates them, tells people the outcome and
 // writes to the audit channel.
@@ -116,10 +114,10 @@ var _ bot.Notifier = (*Adapter)(nil)
 // run without token validation (msbotbuilder-go turns it off when the app id is empty).
 // Signing keys are fetched on the first request, not here.
 func New(o Options) (*Adapter, error) {
-	if !guidRe.MatchString(o.AppID) {
+	if !guid.Valid(o.AppID) {
 		return nil, errors.New("teams: the app id must be the bot's Microsoft App ID (a GUID)")
 	}
-	if !guidRe.MatchString(o.TenantID) {
+	if !guid.Valid(o.TenantID) {
 		return nil, errors.New("teams: the tenant id must be a GUID")
 	}
 	if o.Credential == nil {
@@ -145,7 +143,7 @@ func New(o Options) (*Adapter, error) {
 		o.EntraTenants = BotServiceTenants
 	}
 	for _, t := range o.EntraTenants {
-		if !guidRe.MatchString(t) {
+		if !guid.Valid(t) {
 			return nil, fmt.Errorf("teams: Entra tenant %q is not a GUID", clip(t, 64))
 		}
 		if !isBotServiceTenant(t) && len(o.EntraCallers) == 0 {
@@ -153,7 +151,7 @@ func New(o Options) (*Adapter, error) {
 		}
 	}
 	for _, a := range o.EntraCallers {
-		if !guidRe.MatchString(a) {
+		if !guid.Valid(a) {
 			return nil, fmt.Errorf("teams: Entra caller %q is not an app id (GUID)", clip(a, 64))
 		}
 	}
@@ -261,14 +259,14 @@ func (a *Adapter) PostApproval(ctx context.Context, card bot.Message) (bot.CardR
 		// The thread's root message id is also the ";messageid=" of the conversation.
 		_, id, _ = strings.Cut(res.ID, ";messageid=")
 	}
-	ref := bot.CardRef{Platform: "teams", Channel: res.ID, ID: id}
+	ref := bot.CardRef{Platform: bot.PlatformTeams, Channel: res.ID, ID: id}
 	a.cards.put(ref.Channel, ref.ID, c)
 	return ref, nil
 }
 
 // UpdateApproval replaces a posted approval card for everyone (PUT the activity).
 func (a *Adapter) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot.Message) error {
-	if ref.Platform != "teams" || ref.Channel == "" || ref.ID == "" {
+	if ref.Platform != bot.PlatformTeams || ref.Channel == "" || ref.ID == "" {
 		return fmt.Errorf("teams: update approval card: %+v is not a Teams card", ref)
 	}
 	c := RenderCard(card)
@@ -285,7 +283,7 @@ func (a *Adapter) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot.
 // their Teams id; others by their directory object id.
 func (a *Adapter) Tell(ctx context.Context, to bot.Caller, msg bot.Message) error {
 	member := outAccount{ID: to.ObjectID}
-	if to.Platform == "teams" && to.ChatID != "" {
+	if to.Platform == bot.PlatformTeams && to.ChatID != "" {
 		member = outAccount{ID: to.ChatID, AadObjectID: to.ObjectID}
 	}
 	if member.ID == "" {

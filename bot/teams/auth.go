@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
 )
 
 // Well-known values of the Bot Framework authentication spec.
@@ -325,9 +327,5 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
+// clip keeps n code points of s and marks a cut with "…".
+func clip(s string, n int) string { return textclip.Runes(s, n+1) }

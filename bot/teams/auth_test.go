@@ -12,8 +12,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 )
 
 const otherTenant = "11111111-2222-3333-4444-555555555555"
@@ -23,7 +26,7 @@ const otherTenant = "11111111-2222-3333-4444-555555555555"
 func TestRefusedTokens(t *testing.T) {
 	channelMsg := func(t *testing.T) []byte { return readVector(t, "channel-message-activity.json") }
 	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
-	ks := testRSAKeys()
+	ks := teamstest.RSAKeys()
 	with := func(e *env, mod func(jwt.MapClaims)) jwt.MapClaims {
 		c := e.claims(svc)
 		mod(c)
@@ -41,28 +44,28 @@ func TestRefusedTokens(t *testing.T) {
 		{"bearer without scheme", channelMsg, func(e *env) string { return e.bfToken(svc) }, 401, "not a Bearer token"},
 		{"not a JWT", channelMsg, func(e *env) string { return "Bearer " + strings.Repeat(".", 500) }, 401, "not a JWT"},
 		{"wrong issuer", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }))
+			return "Bearer " + teamstest.Mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }))
 		}, 401, `issuer "https://evil.example" is not accepted`},
 		{"wrong audience", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["aud"] = otherTenant }))
+			return "Bearer " + teamstest.Mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["aud"] = otherTenant }))
 		}, 401, "wrong audience"},
 		{"audience array without our app", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["aud"] = []string{otherTenant, "x"} }))
+			return "Bearer " + teamstest.Mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["aud"] = []string{otherTenant, "x"} }))
 		}, 401, "wrong audience"},
 		{"expired beyond skew", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["exp"] = e.now.Add(-6 * time.Minute).Unix() }))
+			return "Bearer " + teamstest.Mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["exp"] = e.now.Add(-6 * time.Minute).Unix() }))
 		}, 401, "token expired"},
 		{"nbf in the future beyond skew", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["nbf"] = e.now.Add(6 * time.Minute).Unix() }))
+			return "Bearer " + teamstest.Mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { c["nbf"] = e.now.Add(6 * time.Minute).Unix() }))
 		}, 401, "token not valid yet"},
 		{"no exp", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { delete(c, "exp") }))
+			return "Bearer " + teamstest.Mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { delete(c, "exp") }))
 		}, 401, "required claim missing"},
 		{"unknown key id", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[2], "never-published", e.claims(svc))
+			return "Bearer " + teamstest.Mint(t, ks[2], "never-published", e.claims(svc))
 		}, 401, "no signing key for the token"},
 		{"no key id", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[0], "", e.claims(svc))
+			return "Bearer " + teamstest.Mint(t, ks[0], "", e.claims(svc))
 		}, 401, "no signing key for the token"},
 		{"alg none", channelMsg, func(e *env) string {
 			tok := jwt.NewWithClaims(jwt.SigningMethodNone, e.claims(svc))
@@ -88,17 +91,17 @@ func TestRefusedTokens(t *testing.T) {
 			return "Bearer " + s
 		}, 401, "signature or algorithm refused"},
 		{"signed by another key under a published key id", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[2], "bf-1", e.claims(svc))
+			return "Bearer " + teamstest.Mint(t, ks[2], "bf-1", e.claims(svc))
 		}, 401, "signature or algorithm refused"},
 		{"key without the msteams endorsement", channelMsg, func(e *env) string {
-			e.is.addBFKey(signingKey{kid: "webchat-only", priv: ks[2], endorsements: []string{"webchat"}})
-			return "Bearer " + mint(t, ks[2], "webchat-only", e.claims(svc))
+			e.is.AddBFKey(teamstest.SigningKey{KID: "webchat-only", Priv: ks[2], Endorsements: []string{"webchat"}})
+			return "Bearer " + teamstest.Mint(t, ks[2], "webchat-only", e.claims(svc))
 		}, 403, `signing key is not endorsed for channel "msteams"`},
 		{"serviceurl mismatch", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[0], "bf-1", e.claims("https://smba.trafficmanager.net/emea/evil/"))
+			return "Bearer " + teamstest.Mint(t, ks[0], "bf-1", e.claims("https://smba.trafficmanager.net/emea/evil/"))
 		}, 403, "serviceurl claim does not match"},
 		{"no serviceurl claim", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { delete(c, "serviceurl") }))
+			return "Bearer " + teamstest.Mint(t, ks[0], "bf-1", with(e, func(c jwt.MapClaims) { delete(c, "serviceurl") }))
 		}, 401, "no serviceurl claim"},
 		{"activity of another tenant", func(t *testing.T) []byte {
 			return setJSON(t, channelMsg(t), map[string]any{
@@ -113,13 +116,13 @@ func TestRefusedTokens(t *testing.T) {
 			return setJSON(t, channelMsg(t), map[string]any{"channelId": "webchat"})
 		}, func(e *env) string { return "Bearer " + e.bfToken(svc) }, 403, `channel "webchat" is not Microsoft Teams`},
 		{"Entra token of another tenant", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
+			return "Bearer " + teamstest.Mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
 				c["iss"] = "https://login.microsoftonline.com/" + otherTenant + "/v2.0"
 				c["tid"] = otherTenant
 			}))
 		}, 401, "is not accepted"},
 		{"Entra token whose tid is another tenant", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
+			return "Bearer " + teamstest.Mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
 				c["iss"] = "https://login.microsoftonline.com/" + botServiceTenant + "/v2.0"
 				c["tid"] = otherTenant
 			}))
@@ -127,14 +130,14 @@ func TestRefusedTokens(t *testing.T) {
 		// Any app registered in our tenant can get a token for our app id: accepting
 		// them would let it approve as anyone the activity names.
 		{"Entra token of our own tenant, any app", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
+			return "Bearer " + teamstest.Mint(t, ks[1], "entra-1", with(e, func(c jwt.MapClaims) {
 				c["iss"] = "https://login.microsoftonline.com/" + testTenant + "/v2.0"
 				c["tid"] = testTenant
 				c["azp"] = "44444444-4444-4444-8444-444444444444"
 			}))
 		}, 401, "is not accepted"},
 		{"Bot Framework issuer signed with an Entra key", channelMsg, func(e *env) string {
-			return "Bearer " + mint(t, ks[1], "entra-1", e.claims(svc))
+			return "Bearer " + teamstest.Mint(t, ks[1], "entra-1", e.claims(svc))
 		}, 401, "no signing key for the token"},
 	}
 	for _, c := range cases {
@@ -168,7 +171,7 @@ func TestRefusedTokens(t *testing.T) {
 // Tokens within the rules are accepted, and the caller is who the activity says.
 func TestAcceptedTokens(t *testing.T) {
 	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
-	ks := testRSAKeys()
+	ks := teamstest.RSAKeys()
 	cases := []struct {
 		name   string
 		claims func(e *env) jwt.MapClaims
@@ -210,7 +213,7 @@ func TestAcceptedTokens(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
-			rec := e.post(readVector(t, "channel-message-activity.json"), "Bearer "+mint(t, ks[c.key], c.kid, c.claims(e)))
+			rec := e.post(readVector(t, "channel-message-activity.json"), "Bearer "+teamstest.Mint(t, ks[c.key], c.kid, c.claims(e)))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d; log:\n%s", rec.Code, e.logs.String())
 			}
@@ -232,7 +235,7 @@ const botServiceTenant = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
 func TestEntraCallers(t *testing.T) {
 	const caller = "33333333-3333-4333-8333-333333333333"
 	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
-	ks := testRSAKeys()
+	ks := teamstest.RSAKeys()
 	own := func(o *Options) { o.EntraTenants = []string{testTenant}; o.EntraCallers = []string{caller} }
 	for _, tc := range []struct {
 		name   string
@@ -253,7 +256,7 @@ func TestEntraCallers(t *testing.T) {
 			if tc.claim != "" {
 				c[tc.claim] = tc.app
 			}
-			rec := e.post(readVector(t, "channel-message-activity.json"), "Bearer "+mint(t, ks[1], "entra-1", c))
+			rec := e.post(readVector(t, "channel-message-activity.json"), "Bearer "+teamstest.Mint(t, ks[1], "entra-1", c))
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d; log:\n%s", rec.Code, tc.status, e.logs.String())
 			}
@@ -272,29 +275,29 @@ func TestKeyRotation(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.UnknownKeyRefresh = 5 * time.Minute })
 	body := readVector(t, "channel-message-activity.json")
 	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
-	ks := testRSAKeys()
+	ks := teamstest.RSAKeys()
 	for range 3 {
 		if rec := e.post(body); rec.Code != 200 {
 			t.Fatalf("status %d", rec.Code)
 		}
 	}
-	if n := e.is.fetches(); n != 1 {
+	if n := e.is.Fetches(); n != 1 {
 		t.Fatalf("key set fetched %d times for three requests, want 1 (cached)", n)
 	}
-	e.is.addBFKey(signingKey{kid: "bf-2", priv: ks[2], endorsements: []string{"msteams"}})
-	if rec := e.post(body, "Bearer "+mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
+	e.is.AddBFKey(teamstest.SigningKey{KID: "bf-2", Priv: ks[2], Endorsements: []string{"msteams"}})
+	if rec := e.post(body, "Bearer "+teamstest.Mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
 		t.Fatalf("token signed with the new key: status %d; log:\n%s", rec.Code, e.logs.String())
 	}
-	if n := e.is.fetches(); n != 2 {
+	if n := e.is.Fetches(); n != 2 {
 		t.Fatalf("key set fetched %d times, want 2 (one refresh for the new kid)", n)
 	}
-	if rec := e.post(body, "Bearer "+mint(t, ks[1], "bf-3", e.claims(svc))); rec.Code != 401 {
+	if rec := e.post(body, "Bearer "+teamstest.Mint(t, ks[1], "bf-3", e.claims(svc))); rec.Code != 401 {
 		t.Fatalf("unknown kid: status %d", rec.Code)
 	}
-	if n := e.is.fetches(); n != 2 {
+	if n := e.is.Fetches(); n != 2 {
 		t.Fatalf("a second unknown kid right after the first refreshed the keys again (%d fetches)", n)
 	}
-	if rec := e.post(body, "Bearer "+mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
+	if rec := e.post(body, "Bearer "+teamstest.Mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
 		t.Fatalf("rotated key no longer accepted: %d", rec.Code)
 	}
 }
@@ -318,7 +321,7 @@ func TestMetadataUnavailable(t *testing.T) {
 }
 
 func TestNewRefusesUnsafeOptions(t *testing.T) {
-	ok := Options{AppID: testAppID, TenantID: testTenant, Credential: &fakeCred{}}
+	ok := Options{AppID: testAppID, TenantID: testTenant, Credential: &teamstest.Cred{}}
 	cases := []struct {
 		name string
 		mod  func(*Options)
@@ -356,11 +359,11 @@ func TestLoadKeys(t *testing.T) {
 	if err := e.ad.LoadKeys(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.is.fetches(); n != 1 {
+	if n := e.is.Fetches(); n != 1 {
 		t.Fatalf("%d key fetches", n)
 	}
-	if rec := e.post(readVector(t, "channel-message-activity.json")); rec.Code != 200 || e.is.fetches() != 1 {
-		t.Fatalf("HTTP %d, %d key fetches", rec.Code, e.is.fetches())
+	if rec := e.post(readVector(t, "channel-message-activity.json")); rec.Code != 200 || e.is.Fetches() != 1 {
+		t.Fatalf("HTTP %d, %d key fetches", rec.Code, e.is.Fetches())
 	}
 	bad := newEnv(t, func(o *Options) { o.OpenIDMetadataURL += "-missing" })
 	if err := bad.ad.LoadKeys(context.Background()); err == nil {
@@ -375,7 +378,7 @@ func TestLoadKeys(t *testing.T) {
 func TestCallingApp(t *testing.T) {
 	const named = "33333333-3333-4333-8333-333333333333"
 	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
-	ks := testRSAKeys()
+	ks := teamstest.RSAKeys()
 	for _, tc := range []struct {
 		name    string
 		iss     string
@@ -398,7 +401,7 @@ func TestCallingApp(t *testing.T) {
 			if tc.claim != "" {
 				c[tc.claim] = tc.app
 			}
-			rec := e.post(readVector(t, "channel-message-activity.json"), "Bearer "+mint(t, ks[1], "entra-1", c))
+			rec := e.post(readVector(t, "channel-message-activity.json"), "Bearer "+teamstest.Mint(t, ks[1], "entra-1", c))
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d; log:\n%s", rec.Code, tc.status, e.logs.String())
 			}
@@ -426,30 +429,30 @@ func TestForgedKidDoesNotBlockRollover(t *testing.T) {
 	e := newEnv(t)
 	body := readVector(t, "channel-message-activity.json")
 	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
-	ks := testRSAKeys()
+	ks := teamstest.RSAKeys()
 	if rec := e.post(body); rec.Code != 200 {
 		t.Fatalf("status %d", rec.Code)
 	}
-	forged := "Bearer " + mint(t, ks[1], "made-up", e.claims(svc))
+	forged := "Bearer " + teamstest.Mint(t, ks[1], "made-up", e.claims(svc))
 	if rec := e.post(body, forged); rec.Code != 401 {
 		t.Fatalf("forged token: status %d", rec.Code)
 	}
-	e.is.addBFKey(signingKey{kid: "bf-2", priv: ks[2], endorsements: []string{"msteams"}})
+	e.is.AddBFKey(teamstest.SigningKey{KID: "bf-2", Priv: ks[2], Endorsements: []string{"msteams"}})
 	start := time.Now()
-	if rec := e.post(body, "Bearer "+mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
+	if rec := e.post(body, "Bearer "+teamstest.Mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
 		t.Fatalf("token signed with the new key after a forged one: status %d; log:\n%s", rec.Code, e.logs.String())
 	}
 	t.Logf("new key accepted after %s", time.Since(start).Round(time.Millisecond))
 
 	// A flood of made-up key ids, all at once: they share fetches.
-	before := e.is.fetches()
+	before := e.is.Fetches()
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			req := httptest.NewRequest(http.MethodPost, "/api/messages", bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+mint(t, ks[1], fmt.Sprintf("flood-%d", i), e.claims(svc)))
+			req.Header.Set("Authorization", "Bearer "+teamstest.Mint(t, ks[1], fmt.Sprintf("flood-%d", i), e.claims(svc)))
 			rec := httptest.NewRecorder()
 			e.h.ServeHTTP(rec, req)
 			if rec.Code != 401 {
@@ -458,7 +461,25 @@ func TestForgedKidDoesNotBlockRollover(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := e.is.fetches() - before; n > 2 {
+	if n := e.is.Fetches() - before; n > 2 {
 		t.Errorf("20 made-up key ids caused %d key set fetches, want at most 2", n)
+	}
+}
+
+// An option that quotes bad input in its error must not cut a UTF-8 sequence in
+// two: the error is logged and shown to the operator.
+func TestNewErrorQuotesMultibyteInputWhole(t *testing.T) {
+	long := "a" + strings.Repeat("é", 100) // a byte cut at 64 lands mid-rune
+	o := Options{AppID: testAppID, TenantID: testTenant, Credential: &teamstest.Cred{}, EntraTenants: []string{long}}
+	a, err := New(o)
+	if err == nil {
+		a.Close()
+		t.Fatal("accepted a tenant that is not a GUID")
+	}
+	if !utf8.ValidString(err.Error()) || strings.Contains(err.Error(), `\x`) {
+		t.Fatalf("error is not valid UTF-8: %q", err.Error())
+	}
+	if !strings.Contains(err.Error(), "aéé") || !strings.Contains(err.Error(), "…") {
+		t.Fatalf("error does not quote the clipped input: %q", err.Error())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/mfadesk/mfadesk/actions/graphtest"
 	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/bottest"
+	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 )
 
 // TestDisabledApproverRefused: Teams carries the caller's aadObjectId and nothing
@@ -41,7 +42,7 @@ func TestDisabledApproverRefused(t *testing.T) {
 	if ack.Refusal || ack.RequestID == "" {
 		t.Fatalf("submit: %+v", ack)
 	}
-	var approval connCall
+	var approval teamstest.ConnCall
 	for _, c := range e.fc.Calls() {
 		if c.Path == "v3/conversations" && c.Body["isGroup"] == true && strings.Contains(mustString(c.Body), ack.RequestID) && strings.Contains(mustString(c.Body), testChannel) {
 			approval = c

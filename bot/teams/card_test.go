@@ -13,6 +13,7 @@ import (
 	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/bottest"
+	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 )
 
 // teamsStack is the real router on the Teams adapter, for tests that need requests.
@@ -131,7 +132,7 @@ func TestLateResultsDelivered(t *testing.T) {
 	target := s.stack.Tenant.FindUser(s.stack.Tenant.Email("mfatest2"))
 	form := map[string]any{"action": "reregister", "target": target.ID(), "reason": "Lost her phone; locked out",
 		"verification": "video_with_id", "verification_detail": "Teams video, badge photo matched", "ticket": "INC-4711"}
-	submit := func(id, formCardID string, data map[string]any) connCall {
+	submit := func(id, formCardID string, data map[string]any) teamstest.ConnCall {
 		t.Helper()
 		r, _ := decodeInvoke(t, s.post(invoke(t, id, "a:hana-personal", formCardID, VerbSubmit, data, hana)))
 		if r.Type != typeMessage || !strings.Contains(r.Value.(string), "Working on it") {
@@ -144,7 +145,7 @@ func TestLateResultsDelivered(t *testing.T) {
 			}
 		}
 		t.Fatalf("the form card %s was not replaced: %+v", formCardID, s.fc.Calls())
-		return connCall{}
+		return teamstest.ConnCall{}
 	}
 
 	// Refused (the target is not in the directory): the refusal replaces the form.

@@ -9,29 +9,31 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 )
 
 func TestConnectorRetries(t *testing.T) {
 	cases := []struct {
 		name      string
-		faults    []fault
+		faults    []teamstest.Fault
 		wantErr   string
 		wantCalls int
 		wantWaits []time.Duration // exact waits; nil means "as many as retries, any length"
 	}{
 		{"success", nil, "", 1, []time.Duration{}},
-		{"429 honours Retry-After seconds", []fault{{429, "2"}}, "", 2, []time.Duration{2 * time.Second}},
-		{"429 with Retry-After 0", []fault{{429, "0"}}, "", 2, []time.Duration{0}},
-		{"412, 502 and 504 are retried with backoff", []fault{{412, ""}, {502, ""}, {504, ""}}, "", 4, nil},
-		{"500 is not retried", []fault{{500, ""}}, "HTTP 500", 1, []time.Duration{}},
-		{"403 is not retried", []fault{{403, ""}}, "HTTP 403", 1, []time.Duration{}},
-		{"Retry-After beyond the bound fails at once", []fault{{429, "3600"}}, "asked to wait 1h0m0s", 1, []time.Duration{}},
-		{"retries are bounded", []fault{{429, "1"}, {429, "1"}, {429, "1"}, {429, "1"}}, "HTTP 429", 4, []time.Duration{time.Second, time.Second, time.Second}},
+		{"429 honours Retry-After seconds", []teamstest.Fault{{Status: 429, RetryAfter: "2"}}, "", 2, []time.Duration{2 * time.Second}},
+		{"429 with Retry-After 0", []teamstest.Fault{{Status: 429, RetryAfter: "0"}}, "", 2, []time.Duration{0}},
+		{"412, 502 and 504 are retried with backoff", []teamstest.Fault{{Status: 412, RetryAfter: ""}, {Status: 502, RetryAfter: ""}, {Status: 504, RetryAfter: ""}}, "", 4, nil},
+		{"500 is not retried", []teamstest.Fault{{Status: 500, RetryAfter: ""}}, "HTTP 500", 1, []time.Duration{}},
+		{"403 is not retried", []teamstest.Fault{{Status: 403, RetryAfter: ""}}, "HTTP 403", 1, []time.Duration{}},
+		{"Retry-After beyond the bound fails at once", []teamstest.Fault{{Status: 429, RetryAfter: "3600"}}, "asked to wait 1h0m0s", 1, []time.Duration{}},
+		{"retries are bounded", []teamstest.Fault{{Status: 429, RetryAfter: "1"}, {Status: 429, RetryAfter: "1"}, {Status: 429, RetryAfter: "1"}, {Status: 429, RetryAfter: "1"}}, "HTTP 429", 4, []time.Duration{time.Second, time.Second, time.Second}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.fc.inject(c.faults...)
+			e.fc.Inject(c.faults...)
 			id, err := e.ad.conn.sendActivity(context.Background(), e.ad.opts.ServiceURL, "a:1", &outActivity{Type: "message", Text: "hi"})
 			switch {
 			case c.wantErr == "" && err != nil:
@@ -127,7 +129,7 @@ func TestServiceURLAllowList(t *testing.T) {
 	}
 	// A validated activity does not add its serviceUrl to the list: it is refused
 	// (see TestActivityServiceURLOffAllowList), and the URL stays refused.
-	learned := e.fc.srv.URL + "/learned/"
+	learned := e.fc.URL() + "/learned/"
 	body := setJSON(t, readVector(t, "channel-message-activity.json"), map[string]any{"serviceUrl": learned})
 	if rec := e.post(body); rec.Code != http.StatusForbidden {
 		t.Fatalf("status %d", rec.Code)
@@ -181,11 +183,11 @@ func TestConnectorEscapesAndAuthenticates(t *testing.T) {
 	if len(calls) != 1 || calls[0].Method != http.MethodPut || calls[0].Conv != conv || calls[0].ActID != "1759881511856" {
 		t.Fatalf("calls %+v", calls)
 	}
-	if calls[0].Auth != "Bearer "+testConnectorToken || calls[0].Body["id"] != "1759881511856" {
+	if calls[0].Auth != "Bearer "+teamstest.ConnectorToken || calls[0].Body["id"] != "1759881511856" {
 		t.Errorf("auth %q body %v", calls[0].Auth, calls[0].Body)
 	}
-	if len(e.cred.scopes) == 0 || e.cred.scopes[0] != "https://api.botframework.com/.default" {
-		t.Errorf("token scopes %v", e.cred.scopes)
+	if len(e.cred.Scopes) == 0 || e.cred.Scopes[0] != "https://api.botframework.com/.default" {
+		t.Errorf("token scopes %v", e.cred.Scopes)
 	}
 	for _, k := range []string{"timestamp", "localTimestamp", "expiration", "relatesTo", "suggestedActions"} {
 		if _, ok := calls[0].Body[k]; ok {
@@ -197,7 +199,7 @@ func TestConnectorEscapesAndAuthenticates(t *testing.T) {
 func TestConnectorErrors(t *testing.T) {
 	t.Run("token failure", func(t *testing.T) {
 		e := newEnv(t)
-		e.cred.err = errors.New("AADSTS700016: application not found")
+		e.cred.Err = errors.New("AADSTS700016: application not found")
 		_, err := e.ad.conn.sendActivity(context.Background(), e.ad.opts.ServiceURL, "a:1", &outActivity{Type: "message"})
 		if err == nil || !strings.Contains(err.Error(), "get connector token") || len(e.fc.Calls()) != 0 {
 			t.Fatalf("err %v, %d calls", err, len(e.fc.Calls()))

@@ -3,10 +3,11 @@ package teams
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/mfadesk/mfadesk/actions/azcred"
+	"github.com/mfadesk/mfadesk/actions/guid"
 )
 
 // CredentialConfig says how the bot gets its outbound connector tokens. Azure has not
@@ -38,57 +39,39 @@ func NewCredential(c CredentialConfig) (azcore.TokenCredential, error) {
 	if c.Options != nil {
 		co = *c.Options
 	}
-	if !guidRe.MatchString(c.AppID) {
+	if !guid.Valid(c.AppID) {
 		return nil, errors.New("teams credential: the app id must be the bot's Microsoft App ID (a GUID)")
 	}
 	needTenant := func() error {
-		if !guidRe.MatchString(c.TenantID) {
+		if !guid.Valid(c.TenantID) {
 			return errors.New("teams credential: a single-tenant bot needs its tenant id (a GUID)")
 		}
 		return nil
 	}
 	switch c.Kind {
-	case "client_secret":
+	case azcred.ClientSecret:
 		if err := needTenant(); err != nil {
 			return nil, err
 		}
 		if c.Secret == "" {
 			return nil, errors.New("teams credential: no client secret")
 		}
-		cred, err := azidentity.NewClientSecretCredential(c.TenantID, c.AppID, c.Secret, &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
-		if err != nil {
-			return nil, fmt.Errorf("teams credential: create client secret credential: %w", err)
-		}
-		return cred, nil
-	case "certificate":
+	case azcred.Certificate:
 		if err := needTenant(); err != nil {
 			return nil, err
 		}
-		b, err := os.ReadFile(c.CertificateFile)
-		if err != nil {
-			return nil, fmt.Errorf("teams credential: read certificate: %w", err)
-		}
-		var pass []byte
-		if c.CertificatePassword != "" {
-			pass = []byte(c.CertificatePassword)
-		}
-		certs, key, err := azidentity.ParseCertificates(b, pass)
-		if err != nil {
-			return nil, fmt.Errorf("teams credential: parse certificate %s: %w", c.CertificateFile, err)
-		}
-		cred, err := azidentity.NewClientCertificateCredential(c.TenantID, c.AppID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
-		if err != nil {
-			return nil, fmt.Errorf("teams credential: create certificate credential: %w", err)
-		}
-		return cred, nil
-	case "managed_identity":
+	case azcred.ManagedIdentity:
 		// The user-assigned identity's client id is the bot's app id; azidentity turns
 		// the scope into the resource https://api.botframework.com.
-		cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: co, ID: azidentity.ClientID(c.AppID)})
-		if err != nil {
-			return nil, fmt.Errorf("teams credential: create managed identity credential: %w", err)
-		}
-		return cred, nil
+	default:
+		return nil, fmt.Errorf("teams credential: kind %q is not client_secret, certificate or managed_identity", c.Kind)
 	}
-	return nil, fmt.Errorf("teams credential: kind %q is not client_secret, certificate or managed_identity", c.Kind)
+	cred, err := azcred.New(azcred.Config{
+		Kind: c.Kind, TenantID: c.TenantID, ClientID: c.AppID, Secret: c.Secret,
+		CertificateFile: c.CertificateFile, CertificatePassword: c.CertificatePassword, Options: co,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("teams credential: %w", err)
+	}
+	return cred, nil
 }

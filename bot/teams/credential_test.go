@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 )
 
 func TestNewCredential(t *testing.T) {
 	dir := t.TempDir()
-	key := testRSAKeys()[0]
+	key := teamstest.RSAKeys()[0]
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mfadesk-bot"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

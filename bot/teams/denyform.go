@@ -77,7 +77,7 @@ func (a *Adapter) openDenyPass(s, reqID, user string) (bot.CardRef, error) {
 	case user == "" || !strings.EqualFold(p.User, user):
 		return bot.CardRef{}, errors.New("pass is someone else's")
 	}
-	return bot.CardRef{Platform: "teams", Channel: p.Conv, ID: p.Card}, nil
+	return bot.CardRef{Platform: bot.PlatformTeams, Channel: p.Conv, ID: p.Card}, nil
 }
 
 // renderDenyForm is the 1:1 deny form for request reqID, with its pass.

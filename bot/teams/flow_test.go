@@ -10,6 +10,7 @@ import (
 	"github.com/mfadesk/mfadesk/actions/graphtest"
 	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/bottest"
+	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 )
 
 // The whole flow through the real router, approvals on bbolt and the Graph client
@@ -74,7 +75,7 @@ func TestWholeFlow(t *testing.T) {
 	}
 	reqID := requestIDIn(t, cardText(ack))
 
-	var approval connCall
+	var approval teamstest.ConnCall
 	for _, c := range e.fc.Calls() {
 		if c.Path == "v3/conversations" && c.Body["isGroup"] == true && strings.Contains(mustString(c.Body), testChannel) {
 			approval = c

@@ -156,7 +156,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // callerOf is the caller of a validated activity of our tenant.
 func callerOf(a *Activity) bot.Caller {
-	return bot.Caller{Platform: "teams", ChatID: a.From.ID, Name: a.From.Name, ObjectID: a.From.AadObjectID}
+	return bot.Caller{Platform: bot.PlatformTeams, ChatID: a.From.ID, Name: a.From.Name, ObjectID: a.From.AadObjectID}
 }
 
 func (h *handler) onMessage(ctx context.Context, act *Activity) {
@@ -389,7 +389,7 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 	}
 	// The card clicked is the message the invoke (or Action.Submit) replies to, in the
 	// conversation it came from: Teams reports both, the button's data cannot change them.
-	card := bot.CardRef{Platform: "teams", Channel: act.Conversation.ID, ID: act.ReplyToID}
+	card := bot.CardRef{Platform: bot.PlatformTeams, Channel: act.Conversation.ID, ID: act.ReplyToID}
 	if pass := str(ca.data[dataDenyPass]); pass != "" {
 		// The 1:1 deny form: its pass names the approval card the Deny was clicked on.
 		ref, err := h.a.openDenyPass(pass, reqID, act.From.AadObjectID)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 )
 
 const vectorSvc = "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
@@ -128,7 +129,7 @@ func mustString(v any) string {
 
 func TestChannelPrivateAnswerFails(t *testing.T) {
 	e := newEnv(t)
-	e.fc.inject(fault{status: 403})
+	e.fc.Inject(teamstest.Fault{Status: 403})
 	e.post(readVector(t, "channel-message-activity.json"))
 	calls := e.fc.Calls()
 	if len(calls) != 2 {
@@ -261,7 +262,7 @@ func TestApproveInvoke(t *testing.T) {
 	if strings.Contains(cardText(c), "Action.Execute") {
 		t.Error("the decided card still has buttons")
 	}
-	var put *connCall
+	var put *teamstest.ConnCall
 	for _, call := range e.fc.Calls() {
 		if call.Method == http.MethodPut {
 			put = &call

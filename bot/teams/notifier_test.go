@@ -11,11 +11,12 @@ import (
 	"testing"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 )
 
 func TestPostApproval(t *testing.T) {
 	e := newEnv(t)
-	e.fc.inject(fault{status: 429, retryAfter: "1"})
+	e.fc.Inject(teamstest.Fault{Status: 429, RetryAfter: "1"})
 	ref, err := e.ad.PostApproval(context.Background(), approvalCard("R-7KQ2M4XD"))
 	if err != nil {
 		t.Fatal(err)

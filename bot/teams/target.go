@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/mfadesk/mfadesk/actions/guid"
 	"github.com/mfadesk/mfadesk/bot"
 )
 
@@ -20,7 +21,7 @@ var _ bot.TargetNotifier = (*Adapter)(nil)
 
 // TellTarget sends msg to a directory user in a proactive 1:1 chat.
 func (a *Adapter) TellTarget(ctx context.Context, to bot.TargetUser, msg bot.Message) error {
-	if !guidRe.MatchString(to.ObjectID) {
+	if !guid.Valid(to.ObjectID) {
 		return &bot.UnreachableError{Platform: "Teams", Why: "the user has no directory object id"}
 	}
 	_, err := a.sendPersonal(ctx, a.opts.ServiceURL, outAccount{ID: to.ObjectID, AadObjectID: to.ObjectID}, renderActivity(msg))

@@ -102,9 +102,7 @@ func TestTargetConfirmsInTeams(t *testing.T) {
 
 	// A user without the app: the agent is told, and two approvers are needed.
 	other := tenant.FindUser(tenant.Email("mfatest1"))
-	e.fc.mu.Lock()
-	e.fc.notInstalled = map[string]bool{other.ID(): true}
-	e.fc.mu.Unlock()
+	e.fc.NotInstalled(other.ID())
 	form.Target = other.ID()
 	ans = stack.Router.Submit(t.Context(), hana, form)
 	if !strings.Contains(ans.Text, "not installed") || !strings.Contains(ans.Text, "two approvers") {

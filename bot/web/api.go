@@ -167,7 +167,7 @@ func (a *api) decide(r *http.Request, body []byte) (any, int) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
-	card := bot.CardRef{Platform: "web", Channel: approvalsChannel, ID: req.CardID}
+	card := bot.CardRef{Platform: bot.PlatformWeb, Channel: approvalsChannel, ID: req.CardID}
 	msg := a.h.Decide(ctx, caller(p), bot.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Retry: req.Retry, Card: card})
 	if len(msg.Errors) == 0 { // a field error is shown beside the field, not as a note
 		a.s.noteDecision(p.ID, req.RequestID, msg)

@@ -86,7 +86,7 @@ func (s *Server) PostApproval(_ context.Context, card bot.Message) (bot.CardRef,
 		s.cards = s.cards[n:]
 	}
 	s.changed()
-	return bot.CardRef{Platform: "web", Channel: approvalsChannel, ID: c.ID}, nil
+	return bot.CardRef{Platform: bot.PlatformWeb, Channel: approvalsChannel, ID: c.ID}, nil
 }
 
 // UpdateApproval replaces a posted card in place.
@@ -111,7 +111,7 @@ func (s *Server) UpdateApproval(_ context.Context, ref bot.CardRef, card bot.Mes
 
 // Tell puts a direct message into a persona's inbox; Caller.ChatID is the persona id.
 func (s *Server) Tell(_ context.Context, to bot.Caller, msg bot.Message) error {
-	if to.Platform != "" && to.Platform != "web" {
+	if to.Platform != "" && to.Platform != bot.PlatformWeb {
 		return fmt.Errorf("tell %s: platform %q is not the web chat", to.ChatID, to.Platform)
 	}
 	if _, ok := s.persona(to.ChatID); !ok {

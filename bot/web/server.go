@@ -243,7 +243,7 @@ func (s *Server) persona(id string) (Persona, bool) {
 }
 
 func caller(p Persona) bot.Caller {
-	return bot.Caller{Platform: "web", ChatID: p.ID, Name: p.Name, ObjectID: p.ObjectID}
+	return bot.Caller{Platform: bot.PlatformWeb, ChatID: p.ID, Name: p.Name, ObjectID: p.ObjectID}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

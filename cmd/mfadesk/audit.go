@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -166,9 +165,9 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		f := approvals.ListFilter{Limit: *limit}
 		if *state != "" {
-			st := approvals.State(strings.ToLower(*state))
-			if !slices.Contains(approvals.States(), st) {
-				return fmt.Errorf("--state %q is not a request state; use one of %s: %w", *state, stateList(), errUsage)
+			st, err := approvals.ParseState(*state)
+			if err != nil {
+				return fmt.Errorf("--state %w: %w", err, errUsage)
 			}
 			f.States = []approvals.State{st}
 		}

@@ -15,9 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	textclip "github.com/mfadesk/mfadesk/actions/clip"
+	"github.com/mfadesk/mfadesk/actions/guid"
+	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot/suggest"
 	"github.com/mfadesk/mfadesk/bot/teams"
-	"go.yaml.in/yaml/v3"
 )
 
 // Config is the YAML configuration file. Secrets may also come from environment
@@ -255,12 +259,8 @@ func keyLines(b []byte) map[int]string {
 	return out
 }
 
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
-}
+// clip keeps n code points of s and marks a cut with "…".
+func clip(s string, n int) string { return textclip.Runes(s, n+1) }
 
 // configKeys finds the section of the config whose Go type yaml named, and returns its
 // dotted path ("" for the top level) and the keys it accepts.
@@ -350,14 +350,15 @@ func (c *Config) defaults() {
 	def(&c.Teams.Credential, "client_secret")
 	def(&c.Teams.OpenIDMetadataURL, teams.DefaultOpenIDMetadataURL)
 	def(&c.Teams.EntraMetadataURL, teams.DefaultEntraMetadataURL)
+	// The approval policy's own defaults, so the config and the policy can't disagree.
 	if c.Approvals.Expiry == 0 {
-		c.Approvals.Expiry = 30 * time.Minute
+		c.Approvals.Expiry = approvals.DefaultTTL
 	}
 	if c.Approvals.RateLimit == 0 {
-		c.Approvals.RateLimit = 5
+		c.Approvals.RateLimit = approvals.DefaultRateLimit
 	}
 	if c.Approvals.RateWindow == 0 {
-		c.Approvals.RateWindow = time.Hour
+		c.Approvals.RateWindow = approvals.DefaultRateWindow
 	}
 	if c.Graph.MFAGroups == nil {
 		c.Graph.MFAGroups = []string{"mfaoptin"}
@@ -366,8 +367,6 @@ func (c *Config) defaults() {
 
 // hostRe is a DNS host name: dot-separated labels of letters, digits and hyphens.
 var hostRe = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
-
-var guidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // Validate checks the configuration and fails closed. Every problem is returned
 // (errors.Join), each one line naming its key.
@@ -414,10 +413,10 @@ func (c *Config) Validate() error {
 			bad("graph.credential", "none is allowed only with a loopback graph.base_url (a local fake), not %q", c.Graph.BaseURL)
 		}
 	case "client_secret", "certificate", "workload_identity":
-		if !guidRe.MatchString(c.Graph.TenantID) {
+		if !guid.Valid(c.Graph.TenantID) {
 			bad("graph.tenant_id", "must be the directory (tenant) id, a GUID")
 		}
-		if !guidRe.MatchString(c.Graph.ClientID) {
+		if !guid.Valid(c.Graph.ClientID) {
 			bad("graph.client_id", "must be the app registration's application (client) id, a GUID")
 		}
 		if c.Graph.Credential == "client_secret" && c.Graph.ClientSecret == "" {
@@ -427,17 +426,17 @@ func (c *Config) Validate() error {
 			bad("graph.certificate_file", "is required with credential certificate")
 		}
 	case "managed_identity":
-		if c.Graph.ClientID != "" && !guidRe.MatchString(c.Graph.ClientID) {
+		if c.Graph.ClientID != "" && !guid.Valid(c.Graph.ClientID) {
 			bad("graph.client_id", "must be the user-assigned identity's client id, a GUID")
 		}
 	default:
 		bad("graph.credential", "must be client_secret, certificate, managed_identity, workload_identity or none, not %q", c.Graph.Credential)
 	}
 	// Groups: fail closed without them.
-	if !guidRe.MatchString(c.Groups.Helpdesk) {
+	if !guid.Valid(c.Groups.Helpdesk) {
 		bad("groups.helpdesk", "must be the object id of the helpdesk group")
 	}
-	if !guidRe.MatchString(c.Groups.Approvers) {
+	if !guid.Valid(c.Groups.Approvers) {
 		bad("groups.approvers", "must be the object id of the approvers group")
 	} else if strings.EqualFold(c.Groups.Helpdesk, c.Groups.Approvers) {
 		bad("groups.approvers", "must differ from groups.helpdesk")
@@ -452,7 +451,7 @@ func (c *Config) Validate() error {
 		bad("approvals.protected", "must be refuse or two_approvers, not %q", c.Approvals.Protected)
 	}
 	for i, g := range c.Approvals.ProtectedGroups {
-		if !guidRe.MatchString(g) {
+		if !guid.Valid(g) {
 			bad(fmt.Sprintf("approvals.protected_groups[%d]", i), "must be a group object id")
 		}
 	}
@@ -532,10 +531,10 @@ func validHostName(h string) bool {
 }
 
 func (t *TeamsConfig) validate(bad func(string, string, ...any)) {
-	if !guidRe.MatchString(t.AppID) {
+	if !guid.Valid(t.AppID) {
 		bad("teams.app_id", "must be the bot's Microsoft App ID, a GUID")
 	}
-	if !guidRe.MatchString(t.TenantID) {
+	if !guid.Valid(t.TenantID) {
 		bad("teams.tenant_id", "must be the tenant id, a GUID: only single-tenant bots can be created")
 	}
 	switch t.Credential {
@@ -552,12 +551,12 @@ func (t *TeamsConfig) validate(bad func(string, string, ...any)) {
 		bad("teams.credential", "must be client_secret, certificate or managed_identity, not %q", t.Credential)
 	}
 	for i, id := range t.EntraTenants {
-		if !guidRe.MatchString(id) {
+		if !guid.Valid(id) {
 			bad(fmt.Sprintf("teams.entra_tenants[%d]", i), "%q is not a GUID", id)
 		}
 	}
 	for i, id := range t.EntraCallers {
-		if !guidRe.MatchString(id) {
+		if !guid.Valid(id) {
 			bad(fmt.Sprintf("teams.entra_callers[%d]", i), "%q is not a GUID", id)
 		}
 	}

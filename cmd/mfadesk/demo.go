@@ -116,7 +116,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer, log *slog.Log
 		Backend:   client,
 		Store:     store,
 		Policy:    policy,
-		Notifiers: map[string]bot.Notifier{"web": chat},
+		Notifiers: map[string]bot.Notifier{bot.PlatformWeb: chat},
 		Logger:    log,
 	})
 	if err != nil {
@@ -185,10 +185,8 @@ func demoDirectory(tenant *graphtest.Tenant) ([]web.Persona, approvals.Policy, e
 		personas = append(personas, web.Persona{ID: p.id, Name: name, Role: p.role, ObjectID: u.ID(), UPN: u.UPN()})
 	}
 	policy := approvals.Policy{
-		// Both actions are idempotent on Graph (a deleted method stays deleted, a
-		// second revoke is harmless), so a request cut off by a stop is finished on
-		// the next start with the same --db.
-		Resume: map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true},
+		// A request cut off by a stop is finished on the next start with the same --db.
+		Resume: bot.Executor{}.Resumable(),
 	}
 	policy.HelpdeskGroupID = tenant.GroupID("mfadesk-helpdesk")
 	policy.ApproversGroupID = tenant.GroupID("mfadesk-approvers")

@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			SigningSecret: cfg.Slack.SigningSecret, APIURL: cfg.Slack.APIURL,
 			TeamID: cfg.Slack.TeamID, EnterpriseID: cfg.Slack.EnterpriseID,
 			ApprovalsChannel: cfg.Slack.ApprovalsChannel, AuditChannel: cfg.Slack.AuditChannel, Logger: log,
-			ResponseURLHosts: cfg.Slack.ResponseURLHosts, OnRefused: m.refusedBy("slack"),
+			ResponseURLHosts: cfg.Slack.ResponseURLHosts, OnRefused: m.refusedBy(bot.PlatformSlack),
 		}
 		// A Slack stand-in on this machine (api_url on loopback: tests, benchmarks) also
 		// serves the response_urls; real Slack's are always on slack.com.
@@ -91,7 +91,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)
 		}
-		notifiers["slack"] = n
+		notifiers[bot.PlatformSlack] = n
 	}
 	var teamsAdapter *teams.Adapter
 	if cfg.Teams.Enabled {
@@ -109,7 +109,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			return fmt.Errorf("teams: %w", err)
 		}
 		defer teamsAdapter.Close() // on an early return; after a drain it returns at once
-		notifiers["teams"] = teamsAdapter
+		notifiers[bot.PlatformTeams] = teamsAdapter
 	}
 
 	router, svc, err := bot.Assemble(ctx, bot.AssembleOptions{
@@ -119,9 +119,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			HelpdeskGroupID: cfg.Groups.Helpdesk, ApproversGroupID: cfg.Groups.Approvers,
 			Protected: approvals.ProtectedMode(cfg.Approvals.Protected), AllowPhoneKBA: cfg.Approvals.AllowPhoneKBA,
 			TTL: cfg.Approvals.Expiry, RateLimit: cfg.Approvals.RateLimit, RateWindow: cfg.Approvals.RateWindow,
-			// Both actions are safe to repeat: a reregister re-lists and deletes what is
-			// left; a revoke just revokes again.
-			Resume:               map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true},
+			Resume:               bot.Executor{}.Resumable(),
 			MinEvidence:          evidenceMinimums(cfg.Approvals.Evidence, approvals.DefaultMinEvidence()),
 			MinEvidenceProtected: evidenceMinimums(cfg.Approvals.EvidenceProtected, nil),
 			ConfirmTTL:           cfg.Approvals.ConfirmExpiry, FreezeFor: cfg.Approvals.FreezeFor,
@@ -179,7 +177,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			return fmt.Errorf("slack: %w", err)
 		}
 		if cfg.Slack.Mode == "http" {
-			mux.Handle("/slack/", m.observeAck("slack", slackAdapter.HTTPHandler()))
+			mux.Handle("/slack/", m.observeAck(bot.PlatformSlack, slackAdapter.HTTPHandler()))
 		} else {
 			go func() {
 				if err := slackAdapter.RunSocketMode(runCtx); err != nil {
@@ -193,7 +191,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 		// health endpoints keep working, /readyz says not ready, Teams requests get 503
 		// until the keys load, and loading is retried.
 		go loadTeamsKeys(runCtx, teamsAdapter, log)
-		mux.Handle("POST /api/messages", m.observeAck("teams", teamsAdapter.Handler(h)))
+		mux.Handle("POST /api/messages", m.observeAck(bot.PlatformTeams, teamsAdapter.Handler(h)))
 	}
 
 	srv := &http.Server{Addr: cfg.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}

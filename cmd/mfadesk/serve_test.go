@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/actions/graphtest"
+	"github.com/mfadesk/mfadesk/bot/slack/slacktest"
 )
 
 // TestServeWiring starts serve against the fake Graph tenant and a stand-in Slack Web
@@ -24,11 +25,7 @@ func TestServeWiring(t *testing.T) {
 	tenant := graphtest.MustTenant("demo")
 	gs := httptest.NewServer(graphtest.NewServer(tenant))
 	defer gs.Close()
-	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"ok":true}`)
-	}))
-	defer slackAPI.Close()
+	slackAPI := slacktest.New(t)
 	helpdesk, approvers := tenant.GroupID("mfadesk-helpdesk"), tenant.GroupID("mfadesk-approvers")
 	yaml := fmt.Sprintf(`
 listen: 127.0.0.1:0
@@ -43,11 +40,11 @@ slack:
   enabled: true
   mode: http
   team_id: T0TEAM
-  api_url: %s/
+  api_url: %s
   approvals_channel: C0APPROVE
   audit_channel: C0AUDIT
-`, filepath.Join(t.TempDir(), "mfadesk.db"), gs.URL, helpdesk, approvers, slackAPI.URL)
-	cfg, err := ParseConfig([]byte(yaml), env(map[string]string{"MFADESK_SLACK_BOT_TOKEN": "xoxb-test", "MFADESK_SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5"}))
+`, filepath.Join(t.TempDir(), "mfadesk.db"), gs.URL, helpdesk, approvers, slackAPI.APIURL())
+	cfg, err := ParseConfig([]byte(yaml), env(map[string]string{"MFADESK_SLACK_BOT_TOKEN": slacktest.BotToken, "MFADESK_SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package slack
+package slacktest
 
 import (
 	"encoding/json"
@@ -14,60 +14,62 @@ import (
 
 	"github.com/gorilla/websocket"
 	goslack "github.com/slack-go/slack"
-	"github.com/slack-go/slack/slacktest"
+	goslacktest "github.com/slack-go/slack/slacktest"
+
+	"github.com/mfadesk/mfadesk/bot/testvectors"
 )
 
-// fakeSlack is slacktest's server extended with what mfadesk uses and slacktest
+// Fake is slack-go's slacktest server extended with what mfadesk uses and slacktest
 // lacks (chat.update, views.open/update, per-user users.info, conversations.open,
 // response_url, a Socket Mode WebSocket), enforcing the Slack limits the adapter
 // must respect: trigger ids expire after 3 s and work once, blocks are checked
 // against Block Kit's limits (invalid_blocks), tokens must match.
-type fakeSlack struct {
+type Fake struct {
 	t        testing.TB
-	srv      *slacktest.Server
-	botToken string
-	appToken string
+	srv      *goslacktest.Server
+	BotToken string
+	AppToken string
 
-	mu       sync.Mutex
+	Mu       sync.Mutex
 	changed  chan struct{}
-	now      func() time.Time
+	Now      func() time.Time
 	users    map[string]map[string]any
-	triggers map[string]*trigger
-	views    map[string]*fakeView
-	messages []*fakeMessage
-	byTS     map[string]*fakeMessage
+	Triggers map[string]*Trigger
+	Views    map[string]*View
+	Messages []*Message
+	byTS     map[string]*Message
 	resp     map[string]*responseSink
-	calls    map[string]int
+	Calls    map[string]int
 	seq      int
-	failNext map[string]string // method → error code for its next call
+	FailNext map[string]string // method → error code for its next call
 
 	// Socket Mode
-	connOpen   []string // scripted apps.connections.open errors, consumed in order
-	envelopes  chan string
-	acks       map[string]json.RawMessage
-	ackOrder   []string
-	conns      int
-	disconnect chan struct{}
+	ConnOpen   []string // scripted apps.connections.open errors, consumed in order
+	Envelopes  chan string
+	Acks       map[string]json.RawMessage
+	AckOrder   []string
+	Conns      int
+	Disconnect chan struct{}
 }
 
-type trigger struct {
+type Trigger struct {
 	issued time.Time
-	used   bool
+	Used   bool
 }
 
-type fakeView struct {
+type View struct {
 	ID, Hash string
 	View     map[string]any
 	History  []map[string]any
 }
 
-type fakeMessage struct {
+type Message struct {
 	Method  string // chat.postMessage, chat.update
 	Channel string
 	TS      string
 	Text    string
 	Blocks  []map[string]any
-	Updates []*fakeMessage
+	Updates []*Message
 }
 
 type responseSink struct {
@@ -76,20 +78,20 @@ type responseSink struct {
 }
 
 const (
-	testBotToken = "xoxb-test-bot-token"
-	testAppToken = "xapp-test-app-token"
+	BotToken = "xoxb-test-bot-token"
+	AppToken = "xapp-test-app-token"
 )
 
-func newFakeSlack(t testing.TB) *fakeSlack {
-	f := &fakeSlack{
-		t: t, botToken: testBotToken, appToken: testAppToken,
-		changed: make(chan struct{}), now: time.Now,
-		users: map[string]map[string]any{}, triggers: map[string]*trigger{}, views: map[string]*fakeView{},
-		byTS: map[string]*fakeMessage{}, resp: map[string]*responseSink{}, calls: map[string]int{},
-		failNext:  map[string]string{},
-		envelopes: make(chan string, 64), acks: map[string]json.RawMessage{}, disconnect: make(chan struct{}, 4),
+func New(t testing.TB) *Fake {
+	f := &Fake{
+		t: t, BotToken: BotToken, AppToken: AppToken,
+		changed: make(chan struct{}), Now: time.Now,
+		users: map[string]map[string]any{}, Triggers: map[string]*Trigger{}, Views: map[string]*View{},
+		byTS: map[string]*Message{}, resp: map[string]*responseSink{}, Calls: map[string]int{},
+		FailNext:  map[string]string{},
+		Envelopes: make(chan string, 64), Acks: map[string]json.RawMessage{}, Disconnect: make(chan struct{}, 4),
 	}
-	f.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
+	f.srv = goslacktest.NewTestServer(func(c goslacktest.Customize) {
 		// Binders run before slacktest's own routes and win, so these replace its
 		// canned users.info and its chat.postMessage (which parks a goroutine per post).
 		c.Handle("/users.info", f.form("users.info", f.usersInfo))
@@ -102,31 +104,31 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 	f.srv.Handle("/views.open", f.jsonAPI("views.open", f.viewsOpen))
 	f.srv.Handle("/views.update", f.jsonAPI("views.update", f.viewsUpdate))
 	f.srv.Handle("/response/", f.responseURL)
-	f.srv.Handle("/socket", slacktest.Websocket(f.socket))
+	f.srv.Handle("/socket", goslacktest.Websocket(f.socket))
 	f.srv.Start()
 	t.Cleanup(f.srv.Stop)
 	return f
 }
 
-func (f *fakeSlack) apiURL() string { return f.srv.GetAPIURL() }
+func (f *Fake) APIURL() string { return f.srv.GetAPIURL() }
 
 // notify wakes everyone waiting in waitFor. Callers hold mu.
-func (f *fakeSlack) notify() {
+func (f *Fake) notify() {
 	close(f.changed)
 	f.changed = make(chan struct{})
 }
 
 // waitFor polls cond (under the lock) each time the fake records something, until
 // it holds or the deadline passes: no sleeps.
-func (f *fakeSlack) waitFor(what string, cond func() bool) {
+func (f *Fake) WaitFor(what string, cond func() bool) {
 	f.t.Helper()
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
 	for {
-		f.mu.Lock()
+		f.Mu.Lock()
 		ok := cond()
 		ch := f.changed
-		f.mu.Unlock()
+		f.Mu.Unlock()
 		if ok {
 			return
 		}
@@ -138,10 +140,10 @@ func (f *fakeSlack) waitFor(what string, cond func() bool) {
 	}
 }
 
-func (f *fakeSlack) count(method string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[method]
+func (f *Fake) Count(method string) int {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return f.Calls[method]
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -155,7 +157,7 @@ func slackErr(w http.ResponseWriter, code string) {
 
 // form wraps a form-encoded Web API method: token check, call counting, scripted
 // failures.
-func (f *fakeSlack) form(method string, h func(w http.ResponseWriter, v url.Values)) http.HandlerFunc {
+func (f *Fake) form(method string, h func(w http.ResponseWriter, v url.Values)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		v, err := url.ParseQuery(string(body))
@@ -167,10 +169,10 @@ func (f *fakeSlack) form(method string, h func(w http.ResponseWriter, v url.Valu
 		if token == "" {
 			token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
+		f.Mu.Lock()
+		defer f.Mu.Unlock()
 		defer f.notify()
-		if f.refused(w, method, token == f.botToken) {
+		if f.refused(w, method, token == f.BotToken) {
 			return
 		}
 		h(w, v)
@@ -178,32 +180,32 @@ func (f *fakeSlack) form(method string, h func(w http.ResponseWriter, v url.Valu
 }
 
 // refused counts a call and answers what Slack answers before any method runs: a bad
-// token, or an error a test queued for this method. The caller holds f.mu.
-func (f *fakeSlack) refused(w http.ResponseWriter, method string, authed bool) bool {
-	f.calls[method]++
+// token, or an error a test queued for this method. The caller holds f.Mu.
+func (f *Fake) refused(w http.ResponseWriter, method string, authed bool) bool {
+	f.Calls[method]++
 	if !authed {
 		slackErr(w, "invalid_auth")
 		return true
 	}
-	if code, ok := f.failNext[method]; ok {
-		delete(f.failNext, method)
+	if code, ok := f.FailNext[method]; ok {
+		delete(f.FailNext, method)
 		slackErr(w, code)
 		return true
 	}
 	return false
 }
 
-func (f *fakeSlack) jsonAPI(method string, h func(w http.ResponseWriter, body map[string]any)) http.HandlerFunc {
+func (f *Fake) jsonAPI(method string, h func(w http.ResponseWriter, body map[string]any)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]any
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			slackErr(w, "invalid_json")
 			return
 		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
+		f.Mu.Lock()
+		defer f.Mu.Unlock()
 		defer f.notify()
-		if f.refused(w, method, r.Header.Get("Authorization") == "Bearer "+f.botToken) {
+		if f.refused(w, method, r.Header.Get("Authorization") == "Bearer "+f.BotToken) {
 			return
 		}
 		h(w, body)
@@ -212,7 +214,7 @@ func (f *fakeSlack) jsonAPI(method string, h func(w http.ResponseWriter, body ma
 
 // addUser registers a user for users.info. mod may change the defaults: a confirmed
 // member of team T0MFADESK with an email.
-func (f *fakeSlack) addUser(id, email string, mod func(u map[string]any)) {
+func (f *Fake) AddUser(id, email string, mod func(u map[string]any)) {
 	u := map[string]any{
 		"id": id, "team_id": "T0MFADESK", "name": strings.Split(email, "@")[0], "real_name": "Real " + id,
 		"deleted": false, "is_bot": false, "is_restricted": false, "is_ultra_restricted": false,
@@ -222,12 +224,12 @@ func (f *fakeSlack) addUser(id, email string, mod func(u map[string]any)) {
 	if mod != nil {
 		mod(u)
 	}
-	f.mu.Lock()
+	f.Mu.Lock()
 	f.users[id] = u
-	f.mu.Unlock()
+	f.Mu.Unlock()
 }
 
-func (f *fakeSlack) usersInfo(w http.ResponseWriter, v url.Values) {
+func (f *Fake) usersInfo(w http.ResponseWriter, v url.Values) {
 	u, ok := f.users[v.Get("user")]
 	if !ok {
 		slackErr(w, "user_not_found")
@@ -239,7 +241,7 @@ func (f *fakeSlack) usersInfo(w http.ResponseWriter, v url.Values) {
 // usersLookupByEmail answers as Slack documents it: the user whose profile email
 // matches (case-insensitively), users_not_found otherwise, invalid_arguments
 // without an email.
-func (f *fakeSlack) usersLookupByEmail(w http.ResponseWriter, v url.Values) {
+func (f *Fake) usersLookupByEmail(w http.ResponseWriter, v url.Values) {
 	email := v.Get("email")
 	if email == "" {
 		slackErr(w, "invalid_arguments")
@@ -265,13 +267,13 @@ func checkBlocks(raw string, max int) ([]map[string]any, string) {
 	if err := json.Unmarshal([]byte(raw), &blocks); err != nil {
 		return nil, "invalid_blocks_format"
 	}
-	if err := blockProblem(blocks, max); err != "" {
+	if err := BlockProblem(blocks, max); err != "" {
 		return nil, "invalid_blocks"
 	}
 	return blocks, ""
 }
 
-func textOf(v any) (string, string) {
+func TextOf(v any) (string, string) {
 	m, _ := v.(map[string]any)
 	s, _ := m["text"].(string)
 	typ, _ := m["type"].(string)
@@ -280,8 +282,8 @@ func textOf(v any) (string, string) {
 
 func runes(s string) int { return utf8.RuneCountInString(s) }
 
-// blockProblem returns why blocks break a Block Kit limit, or "".
-func blockProblem(blocks []map[string]any, max int) string {
+// BlockProblem returns why blocks break a Block Kit limit, or "".
+func BlockProblem(blocks []map[string]any, max int) string {
 	if len(blocks) > max {
 		return fmt.Sprintf("%d blocks, more than %d", len(blocks), max)
 	}
@@ -295,7 +297,7 @@ func blockProblem(blocks []map[string]any, max int) string {
 		}
 		switch b["type"] {
 		case "section":
-			t, _ := textOf(b["text"])
+			t, _ := TextOf(b["text"])
 			fields, _ := b["fields"].([]any)
 			if b["text"] == nil && len(fields) == 0 {
 				return fmt.Sprintf("block %d: section without text or fields", i)
@@ -307,12 +309,12 @@ func blockProblem(blocks []map[string]any, max int) string {
 				return fmt.Sprintf("block %d: %d fields", i, len(fields))
 			}
 			for _, fl := range fields {
-				if ft, _ := textOf(fl); runes(ft) < 1 || runes(ft) > 2000 {
+				if ft, _ := TextOf(fl); runes(ft) < 1 || runes(ft) > 2000 {
 					return fmt.Sprintf("block %d: field of %d chars", i, runes(ft))
 				}
 			}
 		case "header":
-			t, typ := textOf(b["text"])
+			t, typ := TextOf(b["text"])
 			if typ != "plain_text" || runes(t) < 1 || runes(t) > 150 {
 				return fmt.Sprintf("block %d: bad header", i)
 			}
@@ -322,7 +324,7 @@ func blockProblem(blocks []map[string]any, max int) string {
 				return fmt.Sprintf("block %d: context with %d elements", i, len(els))
 			}
 			for _, e := range els {
-				if t, _ := textOf(e); runes(t) < 1 || runes(t) > 3000 {
+				if t, _ := TextOf(e); runes(t) < 1 || runes(t) > 3000 {
 					return fmt.Sprintf("block %d: context text of %d chars", i, runes(t))
 				}
 			}
@@ -333,15 +335,15 @@ func blockProblem(blocks []map[string]any, max int) string {
 			}
 			for _, e := range els {
 				m, _ := e.(map[string]any)
-				t, _ := textOf(m["text"])
+				t, _ := TextOf(m["text"])
 				aid, _ := m["action_id"].(string)
 				val, _ := m["value"].(string)
 				if runes(t) < 1 || runes(t) > 75 || runes(aid) > 255 || runes(val) > 2000 {
 					return fmt.Sprintf("block %d: bad button", i)
 				}
 				if c, ok := m["confirm"].(map[string]any); ok {
-					ti, _ := textOf(c["title"])
-					tx, _ := textOf(c["text"])
+					ti, _ := TextOf(c["title"])
+					tx, _ := TextOf(c["text"])
 					if runes(ti) > 100 || runes(tx) > 300 {
 						return fmt.Sprintf("block %d: confirm too long", i)
 					}
@@ -351,7 +353,7 @@ func blockProblem(blocks []map[string]any, max int) string {
 			if id, _ := b["block_id"].(string); id == "" {
 				return fmt.Sprintf("block %d: input without block_id", i)
 			}
-			if t, _ := textOf(b["label"]); runes(t) < 1 || runes(t) > 2000 {
+			if t, _ := TextOf(b["label"]); runes(t) < 1 || runes(t) > 2000 {
 				return fmt.Sprintf("block %d: bad label", i)
 			}
 		case "divider":
@@ -362,12 +364,12 @@ func blockProblem(blocks []map[string]any, max int) string {
 	return ""
 }
 
-func (f *fakeSlack) nextTS() string {
+func (f *Fake) nextTS() string {
 	f.seq++
 	return fmt.Sprintf("1700000000.%06d", f.seq)
 }
 
-func (f *fakeSlack) postMessage(w http.ResponseWriter, v url.Values) {
+func (f *Fake) postMessage(w http.ResponseWriter, v url.Values) {
 	ch := v.Get("channel")
 	if ch == "" {
 		slackErr(w, "channel_not_found")
@@ -386,13 +388,13 @@ func (f *fakeSlack) postMessage(w http.ResponseWriter, v url.Values) {
 		slackErr(w, code)
 		return
 	}
-	m := &fakeMessage{Method: "chat.postMessage", Channel: ch, TS: f.nextTS(), Text: v.Get("text"), Blocks: blocks}
-	f.messages = append(f.messages, m)
+	m := &Message{Method: "chat.postMessage", Channel: ch, TS: f.nextTS(), Text: v.Get("text"), Blocks: blocks}
+	f.Messages = append(f.Messages, m)
 	f.byTS[ch+"/"+m.TS] = m
 	writeJSON(w, map[string]any{"ok": true, "channel": ch, "ts": m.TS})
 }
 
-func (f *fakeSlack) chatUpdate(w http.ResponseWriter, v url.Values) {
+func (f *Fake) chatUpdate(w http.ResponseWriter, v url.Values) {
 	orig, ok := f.byTS[v.Get("channel")+"/"+v.Get("ts")]
 	if !ok {
 		slackErr(w, "message_not_found")
@@ -403,12 +405,12 @@ func (f *fakeSlack) chatUpdate(w http.ResponseWriter, v url.Values) {
 		slackErr(w, code)
 		return
 	}
-	u := &fakeMessage{Method: "chat.update", Channel: orig.Channel, TS: orig.TS, Text: v.Get("text"), Blocks: blocks}
+	u := &Message{Method: "chat.update", Channel: orig.Channel, TS: orig.TS, Text: v.Get("text"), Blocks: blocks}
 	orig.Updates = append(orig.Updates, u)
 	writeJSON(w, map[string]any{"ok": true, "channel": orig.Channel, "ts": orig.TS, "text": u.Text})
 }
 
-func (f *fakeSlack) conversationsOpen(w http.ResponseWriter, v url.Values) {
+func (f *Fake) conversationsOpen(w http.ResponseWriter, v url.Values) {
 	users := v.Get("users")
 	if users == "" || strings.Contains(users, ",") {
 		slackErr(w, "not_enough_users")
@@ -421,18 +423,18 @@ func (f *fakeSlack) conversationsOpen(w http.ResponseWriter, v url.Values) {
 	writeJSON(w, map[string]any{"ok": true, "channel": map[string]any{"id": "D" + users[1:]}})
 }
 
-// newTrigger issues a trigger id, valid for 3 s (on the fake's clock) and once.
-func (f *fakeSlack) newTrigger() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// NewTrigger issues a trigger id, valid for 3 s (on the fake's clock) and once.
+func (f *Fake) NewTrigger() string {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	f.seq++
 	id := fmt.Sprintf("%d.%d.fake%06d", 1700000000+f.seq, 4242, f.seq)
-	f.triggers[id] = &trigger{issued: f.now()}
+	f.Triggers[id] = &Trigger{issued: f.Now()}
 	return id
 }
 
 func viewProblem(v map[string]any) string {
-	title, _ := textOf(v["title"])
+	title, _ := TextOf(v["title"])
 	if runes(title) < 1 || runes(title) > 24 {
 		return "title"
 	}
@@ -442,7 +444,7 @@ func viewProblem(v map[string]any) string {
 	raw, _ := json.Marshal(v["blocks"])
 	var blocks []map[string]any
 	_ = json.Unmarshal(raw, &blocks)
-	if p := blockProblem(blocks, 100); p != "" {
+	if p := BlockProblem(blocks, 100); p != "" {
 		return p
 	}
 	for _, b := range blocks {
@@ -453,21 +455,21 @@ func viewProblem(v map[string]any) string {
 	return ""
 }
 
-func (f *fakeSlack) viewsOpen(w http.ResponseWriter, body map[string]any) {
+func (f *Fake) viewsOpen(w http.ResponseWriter, body map[string]any) {
 	id, _ := body["trigger_id"].(string)
-	tr, ok := f.triggers[id]
+	tr, ok := f.Triggers[id]
 	switch {
 	case !ok:
 		slackErr(w, "invalid_trigger_id")
 		return
-	case tr.used:
+	case tr.Used:
 		slackErr(w, "exchanged_trigger_id")
 		return
-	case f.now().Sub(tr.issued) > 3*time.Second:
+	case f.Now().Sub(tr.issued) > 3*time.Second:
 		slackErr(w, "expired_trigger_id")
 		return
 	}
-	tr.used = true
+	tr.Used = true
 	view, _ := body["view"].(map[string]any)
 	if p := viewProblem(view); p != "" {
 		f.t.Logf("views.open refused: %s", p)
@@ -475,15 +477,15 @@ func (f *fakeSlack) viewsOpen(w http.ResponseWriter, body map[string]any) {
 		return
 	}
 	f.seq++
-	v := &fakeView{ID: fmt.Sprintf("V%06d", f.seq), Hash: fmt.Sprintf("h%d", f.seq), View: view}
+	v := &View{ID: fmt.Sprintf("V%06d", f.seq), Hash: fmt.Sprintf("h%d", f.seq), View: view}
 	v.History = append(v.History, view)
-	f.views[v.ID] = v
+	f.Views[v.ID] = v
 	writeJSON(w, map[string]any{"ok": true, "view": map[string]any{"id": v.ID, "hash": v.Hash, "type": "modal"}})
 }
 
-func (f *fakeSlack) viewsUpdate(w http.ResponseWriter, body map[string]any) {
+func (f *Fake) viewsUpdate(w http.ResponseWriter, body map[string]any) {
 	id, _ := body["view_id"].(string)
-	v, ok := f.views[id]
+	v, ok := f.Views[id]
 	if !ok {
 		slackErr(w, "not_found")
 		return
@@ -505,8 +507,8 @@ func (f *fakeSlack) viewsUpdate(w http.ResponseWriter, body map[string]any) {
 	writeJSON(w, map[string]any{"ok": true, "view": map[string]any{"id": v.ID, "hash": v.Hash}})
 }
 
-// setView records a view change made by an ack's response_action (as Slack would).
-func (f *fakeSlack) ackUpdate(viewID string, ack any) {
+// AckUpdate records a view change made by an ack's response_action (as Slack would).
+func (f *Fake) AckUpdate(viewID string, ack any) {
 	r, ok := ack.(*goslack.ViewSubmissionResponse)
 	if !ok || r.ResponseAction != goslack.RAUpdate || r.View == nil {
 		return
@@ -514,9 +516,9 @@ func (f *fakeSlack) ackUpdate(viewID string, ack any) {
 	raw, _ := json.Marshal(r.View)
 	var view map[string]any
 	_ = json.Unmarshal(raw, &view)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if v, ok := f.views[viewID]; ok {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	if v, ok := f.Views[viewID]; ok {
 		v.View = view
 		v.History = append(v.History, view)
 		f.notify()
@@ -524,26 +526,26 @@ func (f *fakeSlack) ackUpdate(viewID string, ack any) {
 }
 
 // newResponseURL returns a response_url on the fake, usable 5 times as Slack's.
-func (f *fakeSlack) newResponseURL() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *Fake) NewResponseURL() string {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	f.seq++
 	id := fmt.Sprintf("r%d", f.seq)
 	f.resp[id] = &responseSink{}
-	return f.apiURL() + "response/" + id
+	return f.APIURL() + "response/" + id
 }
 
-func (f *fakeSlack) responseURL(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) responseURL(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, "/response/")
 	var body map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		http.Error(w, "bad json", http.StatusBadRequest)
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	defer f.notify()
-	f.calls["response_url"]++
+	f.Calls["response_url"]++
 	s, ok := f.resp[id]
 	if !ok {
 		http.NotFound(w, r)
@@ -556,7 +558,7 @@ func (f *fakeSlack) responseURL(w http.ResponseWriter, r *http.Request) {
 	raw, _ := json.Marshal(body["blocks"])
 	var blocks []map[string]any
 	_ = json.Unmarshal(raw, &blocks)
-	if blockProblem(blocks, 50) != "" {
+	if BlockProblem(blocks, 50) != "" {
 		slackErr(w, "invalid_blocks")
 		return
 	}
@@ -566,9 +568,9 @@ func (f *fakeSlack) responseURL(w http.ResponseWriter, r *http.Request) {
 }
 
 // responses returns what was posted to a response_url.
-func (f *fakeSlack) responses(u string) []map[string]any {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *Fake) responses(u string) []map[string]any {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	id := u[strings.LastIndex(u, "/")+1:]
 	if s, ok := f.resp[id]; ok {
 		return append([]map[string]any(nil), s.posts...)
@@ -576,24 +578,24 @@ func (f *fakeSlack) responses(u string) []map[string]any {
 	return nil
 }
 
-func (f *fakeSlack) waitResponses(u string, n int) []map[string]any {
+func (f *Fake) WaitResponses(u string, n int) []map[string]any {
 	f.t.Helper()
 	id := u[strings.LastIndex(u, "/")+1:]
-	f.waitFor(fmt.Sprintf("%d answer(s) on %s", n, id), func() bool { return f.resp[id] != nil && len(f.resp[id].posts) >= n })
+	f.WaitFor(fmt.Sprintf("%d answer(s) on %s", n, id), func() bool { return f.resp[id] != nil && len(f.resp[id].posts) >= n })
 	return f.responses(u)
 }
 
-func (f *fakeSlack) view(id string) *fakeView {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.views[id]
+func (f *Fake) View(id string) *View {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return f.Views[id]
 }
 
-func (f *fakeSlack) messagesIn(channel string) []*fakeMessage {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []*fakeMessage
-	for _, m := range f.messages {
+func (f *Fake) MessagesIn(channel string) []*Message {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	var out []*Message
+	for _, m := range f.Messages {
 		if m.Channel == channel {
 			out = append(out, m)
 		}
@@ -603,18 +605,18 @@ func (f *fakeSlack) messagesIn(channel string) []*fakeMessage {
 
 // --- Socket Mode -----------------------------------------------------------
 
-func (f *fakeSlack) connectionsOpen(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *Fake) connectionsOpen(w http.ResponseWriter, r *http.Request) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	defer f.notify()
-	f.calls["apps.connections.open"]++
-	if r.Header.Get("Authorization") != "Bearer "+f.appToken {
+	f.Calls["apps.connections.open"]++
+	if r.Header.Get("Authorization") != "Bearer "+f.AppToken {
 		slackErr(w, "invalid_auth")
 		return
 	}
-	if len(f.connOpen) > 0 {
-		code := f.connOpen[0]
-		f.connOpen = f.connOpen[1:]
+	if len(f.ConnOpen) > 0 {
+		code := f.ConnOpen[0]
+		f.ConnOpen = f.ConnOpen[1:]
 		slackErr(w, code)
 		return
 	}
@@ -623,18 +625,18 @@ func (f *fakeSlack) connectionsOpen(w http.ResponseWriter, r *http.Request) {
 
 // socket speaks Socket Mode: hello (the python-slack-sdk vector), then the queued
 // envelopes; it records acks and sends WebSocket pings as Slack does.
-func (f *fakeSlack) socket(c *websocket.Conn) {
-	f.mu.Lock()
-	f.conns++
+func (f *Fake) socket(c *websocket.Conn) {
+	f.Mu.Lock()
+	f.Conns++
 	f.notify()
-	f.mu.Unlock()
+	f.Mu.Unlock()
 	var wmu sync.Mutex
 	write := func(msg string) error {
 		wmu.Lock()
 		defer wmu.Unlock()
 		return c.WriteMessage(websocket.TextMessage, []byte(msg))
 	}
-	if err := write(string(mustRead(f.t, "socketmode-hello-python-sdk.json"))); err != nil {
+	if err := write(string(testvectors.Read(f.t, "slack", "socketmode-hello-python-sdk.json"))); err != nil {
 		return
 	}
 	done := make(chan struct{})
@@ -652,11 +654,11 @@ func (f *fakeSlack) socket(c *websocket.Conn) {
 			if json.Unmarshal(b, &ack) != nil {
 				continue
 			}
-			f.mu.Lock()
-			f.acks[ack.EnvelopeID] = ack.Payload
-			f.ackOrder = append(f.ackOrder, ack.EnvelopeID)
+			f.Mu.Lock()
+			f.Acks[ack.EnvelopeID] = ack.Payload
+			f.AckOrder = append(f.AckOrder, ack.EnvelopeID)
 			f.notify()
-			f.mu.Unlock()
+			f.Mu.Unlock()
 		}
 	}()
 	ping := time.NewTicker(200 * time.Millisecond)
@@ -665,12 +667,12 @@ func (f *fakeSlack) socket(c *websocket.Conn) {
 		select {
 		case <-done:
 			return
-		case env := <-f.envelopes:
+		case env := <-f.Envelopes:
 			if err := write(env); err != nil {
 				return
 			}
-		case <-f.disconnect:
-			_ = write(string(mustRead(f.t, "socketmode-disconnect-python-sdk.json")))
+		case <-f.Disconnect:
+			_ = write(string(testvectors.Read(f.t, "slack", "socketmode-disconnect-python-sdk.json")))
 			// Slack closes the socket after a disconnect message; the client reconnects.
 			<-done
 			return
@@ -685,16 +687,16 @@ func (f *fakeSlack) socket(c *websocket.Conn) {
 	}
 }
 
-func (f *fakeSlack) ackOf(envelopeID string) (json.RawMessage, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p, ok := f.acks[envelopeID]
+func (f *Fake) ackOf(envelopeID string) (json.RawMessage, bool) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	p, ok := f.Acks[envelopeID]
 	return p, ok
 }
 
-func (f *fakeSlack) waitAck(envelopeID string) json.RawMessage {
+func (f *Fake) WaitAck(envelopeID string) json.RawMessage {
 	f.t.Helper()
-	f.waitFor("ack of envelope "+envelopeID, func() bool { _, ok := f.acks[envelopeID]; return ok })
+	f.WaitFor("ack of envelope "+envelopeID, func() bool { _, ok := f.Acks[envelopeID]; return ok })
 	p, _ := f.ackOf(envelopeID)
 	return p
 }

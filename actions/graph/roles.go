@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"unicode"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/directory"
 
 	"github.com/mfadesk/mfadesk/actions"
 )
@@ -53,19 +56,146 @@ func (c *Client) PrivilegedRoles(ctx context.Context, userID string) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	add(own, "")
 	groups, err := c.roleGroups(ctx, op, userID)
 	if err != nil {
 		return nil, err
 	}
+	held := [][]heldRole{own}
 	for _, g := range groups {
 		roles, err := c.principalRoles(ctx, op, g.id)
 		if err != nil {
 			return nil, err
 		}
-		add(roles, g.via)
+		held = append(held, roles)
+	}
+	// Every scope of the user, named in one round trip; a scope that cannot be read
+	// keeps its id (the role is still shown: protection does not depend on the name).
+	var scopes []string
+	for _, rs := range held {
+		for _, r := range rs {
+			if r.scope != "" && r.scope != "/" {
+				scopes = append(scopes, r.scope)
+			}
+		}
+	}
+	names := c.scopeNames(ctx, scopes)
+	for i, rs := range held {
+		via := ""
+		if i > 0 {
+			via = groups[i-1].via
+		}
+		var roles []string
+		for _, r := range rs {
+			roles = append(roles, r.name(names))
+		}
+		add(roles, via)
 	}
 	return out, nil
+}
+
+// heldRole is one role assignment or eligibility of a principal.
+type heldRole struct {
+	role     string // the role's display name (its definition id if unnamed)
+	scope    string // directoryScopeId: "/" is the tenant
+	eligible bool
+}
+
+// name is how a message shows the role, e.g. "User Administrator (scope
+// administrative unit Paris Office) (eligible)"; a scope missing from names shows its
+// id.
+func (r heldRole) name(names map[string]string) string {
+	s := r.role
+	if r.scope != "" && r.scope != "/" {
+		scope := r.scope
+		if n, ok := names[r.scope]; ok {
+			scope = n
+		}
+		s += " (scope " + scope + ")"
+	}
+	if r.eligible {
+		s += " (eligible)"
+	}
+	return s
+}
+
+// auScopePrefix starts the directoryScopeId of a role scoped to an administrative unit.
+const auScopePrefix = "/administrativeUnits/"
+
+// scopeNames names role scopes for messages: "/administrativeUnits/{id}" becomes
+// "administrative unit <name>", "/{id}" (an application, a group, ...) becomes its
+// kind and name, e.g. "application Payroll". All scopes cost one JSON $batch per 20. A
+// scope that cannot be read or parsed is left out, so the caller shows its id.
+func (c *Client) scopeNames(ctx context.Context, scopes []string) map[string]string {
+	out := map[string]string{}
+	var fs []*fetch
+	var keys []string
+	for _, sc := range scopes {
+		if slices.Contains(keys, sc) {
+			continue
+		}
+		op := "read the role scope " + sc
+		var ri *abs.RequestInformation
+		var err error
+		if id, ok := strings.CutPrefix(sc, auScopePrefix); ok && objectID(op, id) == nil {
+			ri, err = c.sdk.Directory().AdministrativeUnits().ByAdministrativeUnitId(id).ToGetRequestInformation(ctx,
+				&directory.AdministrativeUnitsAdministrativeUnitItemRequestBuilderGetRequestConfiguration{
+					QueryParameters: &directory.AdministrativeUnitsAdministrativeUnitItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+				})
+		} else if id, ok := strings.CutPrefix(sc, "/"); ok && objectID(op, id) == nil {
+			ri, err = c.sdk.DirectoryObjects().ByDirectoryObjectId(id).ToGetRequestInformation(ctx, nil)
+		} else {
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		keys = append(keys, sc)
+		fs = append(fs, &fetch{op: op, path: "/directoryObjects", ri: ri})
+	}
+	for len(fs) > 0 {
+		n := min(len(fs), 20)
+		chunk, chunkKeys := fs[:n], keys[:n]
+		fs, keys = fs[n:], keys[n:]
+		if c.cfg.Unbatched {
+			c.runEach(ctx, c.adapter, chunk)
+		} else if err := c.runBatch(ctx, c.adapter, chunk); err != nil {
+			c.log.InfoContext(ctx, "role scope names unavailable", "err", err)
+			continue
+		}
+		for i, f := range chunk {
+			if f.err != nil {
+				c.log.InfoContext(ctx, "role scope name unavailable", "scope", chunkKeys[i], "err", f.err)
+				continue
+			}
+			var o struct {
+				Type        string `json:"@odata.type"`
+				DisplayName string `json:"displayName"`
+			}
+			if err := json.Unmarshal(f.body, &o); err != nil || o.DisplayName == "" {
+				continue
+			}
+			kind := "administrative unit"
+			if !strings.HasPrefix(chunkKeys[i], auScopePrefix) {
+				kind = objectKind(o.Type)
+			}
+			out[chunkKeys[i]] = strings.TrimSpace(kind + " " + o.DisplayName)
+		}
+	}
+	return out
+}
+
+// objectKind turns an @odata.type into words: "#microsoft.graph.servicePrincipal" is
+// "service principal".
+func objectKind(odataType string) string {
+	t := strings.TrimPrefix(odataType, "#microsoft.graph.")
+	var b strings.Builder
+	for _, r := range t {
+		if unicode.IsUpper(r) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // roleGroup is a group through which a user may hold a role.
@@ -75,12 +205,15 @@ type roleGroup struct {
 }
 
 // principalRoles lists the roles a principal (user or group) is assigned or eligible
-// for, named with their scope, e.g. "Global Administrator (eligible)".
-func (c *Client) principalRoles(ctx context.Context, op, principalID string) ([]string, error) {
-	var out []string
-	for _, kind := range []struct{ path, suffix string }{
-		{"/roleManagement/directory/roleAssignments", ""},
-		{"/roleManagement/directory/roleEligibilityScheduleInstances", " (eligible)"},
+// for, with their scopes.
+func (c *Client) principalRoles(ctx context.Context, op, principalID string) ([]heldRole, error) {
+	var out []heldRole
+	for _, kind := range []struct {
+		path     string
+		eligible bool
+	}{
+		{"/roleManagement/directory/roleAssignments", false},
+		{"/roleManagement/directory/roleEligibilityScheduleInstances", true},
 	} {
 		var page struct {
 			Value []struct {
@@ -102,10 +235,7 @@ func (c *Client) principalRoles(ctx context.Context, op, principalID string) ([]
 			if a.RoleDefinition != nil && a.RoleDefinition.DisplayName != "" {
 				name = a.RoleDefinition.DisplayName
 			}
-			if a.DirectoryScopeID != "" && a.DirectoryScopeID != "/" {
-				name += " (scope " + a.DirectoryScopeID + ")"
-			}
-			out = append(out, name+kind.suffix)
+			out = append(out, heldRole{role: name, scope: a.DirectoryScopeID, eligible: kind.eligible})
 		}
 	}
 	return out, nil

@@ -37,8 +37,8 @@ func isLookup(v Verb) bool {
 }
 
 // rolesFor is the caller rule for a command: live, except that a read-only lookup
-// reuses a granting answer at most lookupRolesMaxAge old. Every live answer that
-// grants a right refreshes the cache.
+// reuses a granting answer of an earlier lookup at most lookupRolesMaxAge old. Any
+// live refusal, whatever the command, drops the kept answer.
 func (r *Router) rolesFor(ctx context.Context, c Caller, v Verb) (callerRoles, error) {
 	now := r.now()
 	if isLookup(v) && c.ObjectID != "" {
@@ -55,6 +55,11 @@ func (r *Router) rolesFor(ctx context.Context, c Caller, v Verb) (callerRoles, e
 	if err != nil || (!roles.helpdesk && !roles.approver) {
 		delete(r.roleCache.m, c.ObjectID)
 		return roles, err
+	}
+	if !isLookup(v) {
+		// Only a lookup's own answer is kept for lookups: a form or a decision says
+		// nothing about the next minute.
+		return roles, nil
 	}
 	if r.roleCache.m == nil {
 		r.roleCache.m = map[string]cachedRoles{}

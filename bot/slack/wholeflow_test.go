@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/actions/graphtest"
 	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/bottest"
@@ -50,7 +51,7 @@ func newFlowEnv(t *testing.T) *flowEnv {
 	}
 	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"slack": n}, Logger: logger})
 	o.Handler = stack.Router
-	o.Resolver = DirectoryResolver(stack.Client)
+	o.Resolver = DirectoryResolver(graph.IdentityLookup{Client: stack.Client}) // as serve wires it
 	a, err := New(o)
 	if err != nil {
 		t.Fatal(err)

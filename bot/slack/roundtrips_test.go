@@ -16,8 +16,15 @@ func (e *flowEnv) graphPaths(n int) []string {
 	return out
 }
 
-// TestRoundTrips measures the Graph requests of a Slack user's first diagnose, a warm
-// diagnose, and of an approval up to the first write.
+// TestRoundTrips pins the Graph requests (a $batch counts once) of a Slack user's
+// first diagnose, a warm diagnose, and an approval up to the first write, wired as
+// serve wires them, so a regression fails. Before this work: 5, 3 and 17.
+//   - first diagnose: the Slack identity (1), the caller's standing ($batch of the
+//     account and checkMemberGroups, 1), the target's name (1), the evidence (1);
+//   - warm diagnose: the evidence only (names and the lookup standing are reused);
+//   - approval: at the decision the approver's standing (1) and the target's
+//     protection (account, roles, concurrently: 2); at the claim the requester's and
+//     the approver's standing and the protection again (4, all concurrent).
 func TestRoundTrips(t *testing.T) {
 	e := newFlowEnv(t)
 	upn := e.tenant.Email("mfatest2")
@@ -29,8 +36,12 @@ func TestRoundTrips(t *testing.T) {
 	}
 	first := diagnose()
 	warm := diagnose()
-	t.Logf("first diagnose: %d\n%s", len(first), strings.Join(first, "\n"))
-	t.Logf("warm diagnose: %d\n%s", len(warm), strings.Join(warm, "\n"))
+	if len(first) != 4 {
+		t.Errorf("first diagnose: %d Graph requests, want 4:\n%s", len(first), strings.Join(first, "\n"))
+	}
+	if len(warm) != 1 {
+		t.Errorf("warm diagnose: %d Graph requests, want 1:\n%s", len(warm), strings.Join(warm, "\n"))
+	}
 
 	e.slash(userHana, "revoke "+upn)
 	form := e.requestForm()
@@ -55,5 +66,7 @@ func TestRoundTrips(t *testing.T) {
 		}
 		before = append(before, p)
 	}
-	t.Logf("before the write: %d\n%s", len(before), strings.Join(before, "\n"))
+	if len(before) != 8 {
+		t.Errorf("approval: %d Graph requests before the write, want 8:\n%s", len(before), strings.Join(before, "\n"))
+	}
 }

@@ -25,19 +25,25 @@ func standing(ctx context.Context, dir Directory, objectID string, groups []stri
 	if err != nil || ref.Kind != actions.RefObjectID {
 		return actions.User{}, nil, &approvals.IneligibleError{Why: "is not linked to a directory object id"}
 	}
-	// The two reads are independent: one round trip of waiting, not two.
 	var (
-		wg     sync.WaitGroup
+		u      actions.User
 		in     []string
 		memErr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		in, memErr = dir.MemberGroups(ctx, ref.Value, groups)
-	}()
-	u, err := dir.User(ctx, ref)
-	wg.Wait()
+	if sr, ok := dir.(standingReader); ok {
+		// Both reads in one request.
+		u, in, err, memErr = sr.Standing(ctx, ref.Value, groups)
+	} else {
+		// The two reads are independent: one round trip of waiting, not two.
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in, memErr = dir.MemberGroups(ctx, ref.Value, groups)
+		}()
+		u, err = dir.User(ctx, ref)
+		wg.Wait()
+	}
 	switch {
 	case actions.KindOf(err) == actions.KindNotFound:
 		return actions.User{}, nil, &approvals.IneligibleError{Why: "no longer exists in the directory"}
@@ -54,6 +60,12 @@ func standing(ctx context.Context, dir Directory, objectID string, groups []stri
 		return u, nil, fmt.Errorf("check the groups of %s: %w", ref.Value, memErr)
 	}
 	return u, in, nil
+}
+
+// standingReader is a directory that reads a person's account and group memberships
+// together (the Graph client: one $batch). Both answers are live.
+type standingReader interface {
+	Standing(ctx context.Context, objectID string, groups []string) (u actions.User, in []string, userErr, memErr error)
 }
 
 func hasGroup(in []string, group string) bool {

@@ -148,10 +148,11 @@ func RenderMethods(ev actions.Evidence) Message {
 	if unusable > 0 {
 		summary += fmt.Sprintf(", %d NOT usable", unusable)
 	}
-	sec := Section{Table: t, Note: notes(ev, actions.SourceRegistration, actions.SourceAudits, actions.SourcePreferences)}
-	if sec.Note != "" {
-		sec.Note = "Usability is judged without: " + sec.Note
+	without := missing(ev, actions.SourceRegistration, actions.SourceAudits, actions.SourcePreferences)
+	if without != "" {
+		without = "Usability is judged without: " + without
 	}
+	sec := Section{Table: t, Note: notes(ev, without)}
 	return Message{Private: true, Title: "Methods of " + u.DisplayName, Text: summary + ".", Sections: []Section{sec}}
 }
 
@@ -213,7 +214,7 @@ func RenderStatus(ev actions.Evidence) Message {
 	if r := ev.Registration; ev.Has(actions.SourceRegistration) && r != nil {
 		facts = append(facts, Fact{"Report updated", when(r.Updated) + " (the report can lag behind the methods)"})
 	}
-	sec := Section{Facts: facts, Note: notes(ev, actions.SourceRegistration, actions.SourcePerUserMFA, actions.SourcePreferences)}
+	sec := Section{Facts: facts, Note: notes(ev, missing(ev, actions.SourceRegistration, actions.SourcePerUserMFA, actions.SourcePreferences))}
 	if ev.PerUserMFA == "disabled" {
 		sec.Text = "Per-user MFA \"disabled\" is normal when MFA is enforced by Conditional Access or security defaults; do not enable it. Users manage their methods at " + actions.SecurityInfoURL + "."
 	}
@@ -250,7 +251,7 @@ func RenderSignIns(ev actions.Evidence) Message {
 	}
 	if len(ev.SignIns) == 0 {
 		return Message{Private: true, Title: "Sign-ins of " + u.DisplayName,
-			Text: fmt.Sprintf("%s (%s): no %s in the last %d days.", u.DisplayName, u.UPN, what, ev.Query.SignInDays)}
+			Text: fmt.Sprintf("%s (%s): no %s in the last %d days.", u.DisplayName, u.UPN, what, ev.Query.SignInDays), Sections: noteOnly(ev)}
 	}
 	t := &Table{Columns: []string{"Time", "App", "IP / location", "Result", "Conditional Access", "MFA"}}
 	failed := 0
@@ -264,10 +265,11 @@ func RenderSignIns(ev actions.Evidence) Message {
 	if !ev.Query.SignInFailedOnly {
 		text += fmt.Sprintf(", %d failed", failed)
 	}
-	sec := Section{Table: t}
+	more := ""
 	if ev.SignInsMore {
-		sec.Note = "More sign-ins match; showing the newest."
+		more = "More sign-ins match; showing the newest."
 	}
+	sec := Section{Table: t, Note: notes(ev, more)}
 	secs := []Section{sec}
 	if known := signInErrorFacts(ev.SignIns); len(known) > 0 {
 		secs = append(secs, Section{Heading: "What the errors mean", Facts: known})
@@ -314,7 +316,7 @@ func RenderAudit(ev actions.Evidence) Message {
 	days := ev.Query.AuditDays
 	if len(ev.Audits) == 0 {
 		return Message{Private: true, Title: "Audit of " + u.DisplayName,
-			Text: fmt.Sprintf("%s (%s): no security-info or admin events in the last %d days.", u.DisplayName, u.UPN, days)}
+			Text: fmt.Sprintf("%s (%s): no security-info or admin events in the last %d days.", u.DisplayName, u.UPN, days), Sections: noteOnly(ev)}
 	}
 	t := &Table{Columns: []string{"Time", "Activity", "By", "Result", "Detail"}}
 	for _, a := range ev.Audits {
@@ -324,10 +326,11 @@ func RenderAudit(ev actions.Evidence) Message {
 		}
 		t.Rows = append(t.Rows, []string{when(a.Time), a.Activity + " " + paren(a.Service), a.InitiatedBy, a.Result, listOr([]string{detail}, "—")})
 	}
-	sec := Section{Table: t}
+	more := ""
 	if ev.AuditsMore {
-		sec.Note = "More events match; narrow --days to see older ones."
+		more = "More events match; narrow --days to see older ones."
 	}
+	sec := Section{Table: t, Note: notes(ev, more)}
 	return Message{Private: true, Title: "Audit of " + u.DisplayName,
 		Text: fmt.Sprintf("%s (%s): %d events in the last %d days.", u.DisplayName, u.UPN, len(ev.Audits), days), Sections: []Section{sec}}
 }
@@ -359,8 +362,8 @@ func RenderDiagnosis(ev actions.Evidence, d actions.Diagnosis, platform string) 
 	return Message{Private: true, Title: "Diagnosis of " + u.DisplayName, Text: text, Sections: secs}
 }
 
-// notes explains the missing sources among srcs, in one line.
-func notes(ev actions.Evidence, srcs ...actions.Source) string {
+// missing explains the missing sources among srcs, in one line.
+func missing(ev actions.Evidence, srcs ...actions.Source) string {
 	var out []string
 	for _, s := range srcs {
 		if n := ev.Note(s); n != "" {
@@ -368,6 +371,21 @@ func notes(ev actions.Evidence, srcs ...actions.Source) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// notes is a lookup's note line: what the renderer has to say (first), then how fresh
+// the report data is, so a reused or queued answer says so wherever it shows.
+func notes(ev actions.Evidence, first string) string {
+	return strings.TrimSpace(first + " " + ev.Freshness())
+}
+
+// noteOnly is the sections of an answer that has no table: the note line alone, if
+// any.
+func noteOnly(ev actions.Evidence) []Section {
+	if n := notes(ev, ""); n != "" {
+		return []Section{{Note: n}}
+	}
+	return nil
 }
 
 func whenOr(t time.Time, none string) string {

@@ -55,6 +55,8 @@ type Router struct {
 
 	domainMu sync.Mutex
 	domain   string // the tenant's default domain, for help examples
+
+	roleCache roleCache // recent standing answers, for lookups only
 }
 
 // RouterOptions configures a Router.
@@ -132,7 +134,7 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 		// Anyone the caller rule accepts, not only the helpdesk: their own data.
 		return r.me(ctx, ev.Caller)
 	}
-	roles, err := r.roles(ctx, ev.Caller)
+	roles, err := r.rolesFor(ctx, ev.Caller, cmd.Verb)
 	if err != nil {
 		if m, ok := r.ineligible(ctx, ev.Caller, roles.user, "/mfa "+string(cmd.Verb), commandTarget(cmd), err); ok {
 			return m

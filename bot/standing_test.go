@@ -19,8 +19,9 @@ func TestRightsUncheckableSaysWhy(t *testing.T) {
 	if !m.Refusal || !strings.Contains(m.Text, "Your rights could not be checked") || !strings.Contains(m.Text, "Microsoft Graph refused (403)") {
 		t.Fatalf("got %+v", m)
 	}
-	// The caller's account and the refused membership check; no lookup of the target.
-	if n := fake.Requests() - before; n != 2 {
-		t.Errorf("%d Graph requests, want 2", n)
+	// The caller's account and the refused membership check (one $batch); no lookup
+	// of the target.
+	if n := fake.Requests() - before; n != 1 {
+		t.Errorf("%d Graph requests, want 1", n)
 	}
 }

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"unicode"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/directory"
+	msgroups "github.com/microsoftgraph/msgraph-sdk-go/groups"
 
 	"github.com/mfadesk/mfadesk/actions"
 )
@@ -49,80 +53,258 @@ func (c *Client) PrivilegedRoles(ctx context.Context, userID string) ([]string, 
 			}
 		}
 	}
-	own, err := c.principalRoles(ctx, op, userID)
+	// Round trip 1: the user's own roles, groups and PIM for Groups eligibilities.
+	own, groups, err := c.userRoleReads(ctx, op, userID)
 	if err != nil {
 		return nil, err
 	}
-	add(own, "")
-	groups, err := c.roleGroups(ctx, op, userID)
+	// Round trip 2: the roles of every such group (and the names of PIM groups).
+	held := [][]heldRole{own}
+	more, err := c.groupRoles(ctx, op, groups)
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range groups {
-		roles, err := c.principalRoles(ctx, op, g.id)
-		if err != nil {
-			return nil, err
+	held = append(held, more...)
+	// Round trip 3: every scope of the user, named; a scope that cannot be read keeps
+	// its id (the role is still shown: protection does not depend on the name).
+	var scopes []string
+	for _, rs := range held {
+		for _, r := range rs {
+			if r.scope != "" && r.scope != "/" {
+				scopes = append(scopes, r.scope)
+			}
 		}
-		add(roles, g.via)
+	}
+	names := c.scopeNames(ctx, scopes)
+	for i, rs := range held {
+		via := ""
+		if i > 0 {
+			via = groups[i-1].via
+		}
+		var roles []string
+		for _, r := range rs {
+			roles = append(roles, r.name(names))
+		}
+		add(roles, via)
 	}
 	return out, nil
+}
+
+// heldRole is one role assignment or eligibility of a principal.
+type heldRole struct {
+	role     string // the role's display name (its definition id if unnamed)
+	scope    string // directoryScopeId: "/" is the tenant
+	eligible bool
+}
+
+// name is how a message shows the role, e.g. "User Administrator (scope
+// administrative unit Paris Office) (eligible)"; a scope missing from names shows its
+// id.
+func (r heldRole) name(names map[string]string) string {
+	s := r.role
+	if r.scope != "" && r.scope != "/" {
+		scope := r.scope
+		if n, ok := names[r.scope]; ok {
+			scope = n
+		}
+		s += " (scope " + scope + ")"
+	}
+	if r.eligible {
+		s += " (eligible)"
+	}
+	return s
+}
+
+// auScopePrefix starts the directoryScopeId of a role scoped to an administrative unit.
+const auScopePrefix = "/administrativeUnits/"
+
+// scopeNames names role scopes for messages: "/administrativeUnits/{id}" becomes
+// "administrative unit <name>", "/{id}" (an application, a group, ...) becomes its
+// kind and name, e.g. "application Payroll". All scopes cost one JSON $batch per 20. A
+// scope that cannot be read or parsed is left out, so the caller shows its id.
+func (c *Client) scopeNames(ctx context.Context, scopes []string) map[string]string {
+	out := map[string]string{}
+	var fs []*fetch
+	var keys []string
+	for _, sc := range scopes {
+		if slices.Contains(keys, sc) {
+			continue
+		}
+		op := "read the role scope " + sc
+		var ri *abs.RequestInformation
+		var err error
+		if id, ok := strings.CutPrefix(sc, auScopePrefix); ok && objectID(op, id) == nil {
+			ri, err = c.sdk.Directory().AdministrativeUnits().ByAdministrativeUnitId(id).ToGetRequestInformation(ctx,
+				&directory.AdministrativeUnitsAdministrativeUnitItemRequestBuilderGetRequestConfiguration{
+					QueryParameters: &directory.AdministrativeUnitsAdministrativeUnitItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+				})
+		} else if id, ok := strings.CutPrefix(sc, "/"); ok && objectID(op, id) == nil {
+			ri, err = c.sdk.DirectoryObjects().ByDirectoryObjectId(id).ToGetRequestInformation(ctx, nil)
+		} else {
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		keys = append(keys, sc)
+		fs = append(fs, &fetch{op: op, path: "/directoryObjects", ri: ri})
+	}
+	for len(fs) > 0 {
+		n := min(len(fs), 20)
+		chunk, chunkKeys := fs[:n], keys[:n]
+		fs, keys = fs[n:], keys[n:]
+		if c.cfg.Unbatched {
+			c.runEach(ctx, c.adapter, chunk)
+		} else if err := c.runBatch(ctx, c.adapter, chunk); err != nil {
+			c.log.InfoContext(ctx, "role scope names unavailable", "err", err)
+			continue
+		}
+		for i, f := range chunk {
+			if f.err != nil {
+				c.log.InfoContext(ctx, "role scope name unavailable", "scope", chunkKeys[i], "err", f.err)
+				continue
+			}
+			var o struct {
+				Type        string `json:"@odata.type"`
+				DisplayName string `json:"displayName"`
+			}
+			if err := json.Unmarshal(f.body, &o); err != nil || o.DisplayName == "" {
+				continue
+			}
+			kind := "administrative unit"
+			if !strings.HasPrefix(chunkKeys[i], auScopePrefix) {
+				kind = objectKind(o.Type)
+			}
+			out[chunkKeys[i]] = strings.TrimSpace(kind + " " + o.DisplayName)
+		}
+	}
+	return out
+}
+
+// objectKind turns an @odata.type into words: "#microsoft.graph.servicePrincipal" is
+// "service principal".
+func objectKind(odataType string) string {
+	t := strings.TrimPrefix(odataType, "#microsoft.graph.")
+	var b strings.Builder
+	for _, r := range t {
+		if unicode.IsUpper(r) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // roleGroup is a group through which a user may hold a role.
 type roleGroup struct {
 	id  string
 	via string // how, for the role's name: "through the group X"
+	pim string // "eligible member" or "eligible owner" for PIM for Groups; "" otherwise
 }
 
-// principalRoles lists the roles a principal (user or group) is assigned or eligible
-// for, named with their scope, e.g. "Global Administrator (eligible)".
-func (c *Client) principalRoles(ctx context.Context, op, principalID string) ([]string, error) {
-	var out []string
-	for _, kind := range []struct{ path, suffix string }{
-		{"/roleManagement/directory/roleAssignments", ""},
-		{"/roleManagement/directory/roleEligibilityScheduleInstances", " (eligible)"},
-	} {
-		var page struct {
-			Value []struct {
-				DirectoryScopeID string `json:"directoryScopeId"`
-				RoleDefinition   *struct {
-					DisplayName string `json:"displayName"`
-				} `json:"roleDefinition"`
-				RoleDefinitionID string `json:"roleDefinitionId"`
-			} `json:"value"`
-		}
-		q := url.Values{}
-		q.Set("$filter", "principalId eq "+actions.Quote(strings.ToLower(principalID)))
-		q.Set("$expand", "roleDefinition")
-		if err := c.getJSON(ctx, op, kind.path, q, &page); err != nil {
-			return nil, err
-		}
-		for _, a := range page.Value {
-			name := a.RoleDefinitionID
-			if a.RoleDefinition != nil && a.RoleDefinition.DisplayName != "" {
-				name = a.RoleDefinition.DisplayName
-			}
-			if a.DirectoryScopeID != "" && a.DirectoryScopeID != "/" {
-				name += " (scope " + a.DirectoryScopeID + ")"
-			}
-			out = append(out, name+kind.suffix)
-		}
-	}
-	return out, nil
-}
+// roleListPaths are the two lists of a principal's roles: active, then eligible.
+var roleListPaths = []string{"/roleManagement/directory/roleAssignments", "/roleManagement/directory/roleEligibilityScheduleInstances"}
 
 // groupEligibilityPath is PIM for Groups' list of eligible memberships and ownerships.
 const groupEligibilityPath = "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
 
-// roleGroups lists the groups through which userID may hold a role: the role-assignable
-// groups they are an active (transitive) member of, and the groups they are eligible to
-// join or own through PIM for Groups (an owner can add themselves).
-func (c *Client) roleGroups(ctx context.Context, op, userID string) ([]roleGroup, error) {
-	var out []roleGroup
+// roleFetches are the reads of a principal's active and eligible roles.
+func (c *Client) roleFetches(op, principalID string) ([]*fetch, error) {
+	q := url.Values{}
+	q.Set("$filter", "principalId eq "+actions.Quote(strings.ToLower(principalID)))
+	q.Set("$expand", "roleDefinition")
+	var out []*fetch
+	for _, p := range roleListPaths {
+		f, err := c.getFetch(op, p, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// parseRoles reads an answered role list.
+func parseRoles(op string, f *fetch, eligible bool) ([]heldRole, error) {
+	var page struct {
+		Value []struct {
+			DirectoryScopeID string `json:"directoryScopeId"`
+			RoleDefinition   *struct {
+				DisplayName string `json:"displayName"`
+			} `json:"roleDefinition"`
+			RoleDefinitionID string `json:"roleDefinitionId"`
+		} `json:"value"`
+	}
+	if err := json.Unmarshal(f.body, &page); err != nil {
+		return nil, fmt.Errorf("%s: decode %s: %w", op, f.path, err)
+	}
+	var out []heldRole
+	for _, a := range page.Value {
+		name := a.RoleDefinitionID
+		if a.RoleDefinition != nil && a.RoleDefinition.DisplayName != "" {
+			name = a.RoleDefinition.DisplayName
+		}
+		out = append(out, heldRole{role: name, scope: a.DirectoryScopeID, eligible: eligible})
+	}
+	return out, nil
+}
+
+// runAll runs fetches in JSON $batches of at most 20 (or one by one when batching is
+// off) and fails on the first item that failed: role reads fail closed.
+func (c *Client) runAll(ctx context.Context, fs []*fetch) error {
+	for i := 0; i < len(fs); i += 20 {
+		chunk := fs[i:min(i+20, len(fs))]
+		if c.cfg.Unbatched {
+			c.runEach(ctx, c.adapter, chunk)
+		} else if err := c.runBatch(ctx, c.adapter, chunk); err != nil {
+			return err
+		}
+	}
+	for _, f := range fs {
+		if f.err != nil {
+			return f.err
+		}
+	}
+	return nil
+}
+
+// userRoleReads reads, in one $batch, the user's own active and eligible roles, the
+// role-assignable groups they are an active (transitive) member of, and the groups
+// they are eligible to join or own through PIM for Groups (an owner can add
+// themselves). A long membership list is paged on afterwards.
+func (c *Client) userRoleReads(ctx context.Context, op, userID string) ([]heldRole, []roleGroup, error) {
+	fs, err := c.roleFetches(op, userID)
+	if err != nil {
+		return nil, nil, err
+	}
 	q := url.Values{}
 	q.Set("$select", "id,displayName,isAssignableToRole")
 	q.Set("$top", "999")
-	link := ""
+	member, err := c.getFetch(op, "/users/"+url.PathEscape(userID)+"/transitiveMemberOf", q)
+	if err != nil {
+		return nil, nil, err
+	}
+	q = url.Values{}
+	q.Set("$filter", "principalId eq "+actions.Quote(strings.ToLower(userID)))
+	elig, err := c.getFetch(op, groupEligibilityPath, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	fs = append(fs, member, elig)
+	if err := c.runAll(ctx, fs); err != nil {
+		return nil, nil, err
+	}
+	var own []heldRole
+	for i := range roleListPaths {
+		rs, err := parseRoles(op, fs[i], i == 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		own = append(own, rs...)
+	}
+
+	var groups []roleGroup
+	raw := member.body
 	for pages := 0; ; pages++ {
 		var page struct {
 			Value []struct {
@@ -133,75 +315,114 @@ func (c *Client) roleGroups(ctx context.Context, op, userID string) ([]roleGroup
 			} `json:"value"`
 			NextLink string `json:"@odata.nextLink"`
 		}
-		var err error
-		if link == "" {
-			err = c.getJSON(ctx, op, "/users/"+url.PathEscape(userID)+"/transitiveMemberOf", q, &page)
-		} else {
-			var raw []byte
-			if raw, err = c.nextPage(ctx, link, "/transitiveMemberOf"); err == nil {
-				err = json.Unmarshal(raw, &page)
-			}
-		}
-		if err != nil {
-			return nil, err
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return nil, nil, fmt.Errorf("%s: decode transitiveMemberOf: %w", op, err)
 		}
 		for _, g := range page.Value {
 			if g.Type == "#microsoft.graph.group" && g.IsAssignableToRole != nil && *g.IsAssignableToRole {
-				out = append(out, roleGroup{id: g.ID, via: "through the group " + g.DisplayName})
+				groups = append(groups, roleGroup{id: g.ID, via: "through the group " + g.DisplayName})
 			}
 		}
 		if page.NextLink == "" {
 			break
 		}
 		if pages >= maxMorePages*4 {
-			return nil, &actions.Error{Kind: actions.KindUnavailable, Op: op, Message: "too many groups to check for roles"}
+			return nil, nil, &actions.Error{Kind: actions.KindUnavailable, Op: op, Message: "too many groups to check for roles"}
 		}
-		link = page.NextLink
+		if raw, err = c.nextPage(ctx, page.NextLink, "/transitiveMemberOf"); err != nil {
+			return nil, nil, err
+		}
 	}
 
-	var elig struct {
+	var eligible struct {
 		Value []struct {
 			GroupID  string `json:"groupId"`
 			AccessID string `json:"accessId"`
 		} `json:"value"`
 	}
-	q = url.Values{}
-	q.Set("$filter", "principalId eq "+actions.Quote(strings.ToLower(userID)))
-	if err := c.getJSON(ctx, op, groupEligibilityPath, q, &elig); err != nil {
-		return nil, err
+	if err := json.Unmarshal(elig.body, &eligible); err != nil {
+		return nil, nil, fmt.Errorf("%s: decode %s: %w", op, groupEligibilityPath, err)
 	}
-	for _, e := range elig.Value {
-		name, err := c.GroupName(ctx, e.GroupID)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+	for _, e := range eligible.Value {
+		if err := objectID(op, e.GroupID); err != nil {
+			return nil, nil, err
 		}
 		how := "eligible member"
 		if e.AccessID == "owner" {
 			how = "eligible owner"
 		}
-		out = append(out, roleGroup{id: e.GroupID, via: "through PIM for Groups: " + how + " of the group " + name})
+		groups = append(groups, roleGroup{id: e.GroupID, pim: how})
+	}
+	return own, groups, nil
+}
+
+// groupRoles reads the roles of each group in one $batch (per 20 reads), with the
+// names of the PIM for Groups groups, which the membership list did not name. It
+// fills in how each PIM group gives its roles.
+func (c *Client) groupRoles(ctx context.Context, op string, groups []roleGroup) ([][]heldRole, error) {
+	var fs []*fetch
+	names := map[int]*fetch{}
+	for i, g := range groups {
+		rf, err := c.roleFetches(op, g.id)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, rf...)
+		if g.pim != "" {
+			ri, err := c.sdk.Groups().ByGroupId(g.id).ToGetRequestInformation(ctx, &msgroups.GroupItemRequestBuilderGetRequestConfiguration{
+				QueryParameters: &msgroups.GroupItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s: build request: %w", op, err)
+			}
+			f := &fetch{op: "read group " + g.id, path: "/groups", ri: ri}
+			names[i] = f
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) == 0 {
+		return nil, nil
+	}
+	if err := c.runAll(ctx, fs); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	var out [][]heldRole
+	k := 0
+	for i := range groups {
+		var rs []heldRole
+		for j := range roleListPaths {
+			more, err := parseRoles(op, fs[k], j == 1)
+			if err != nil {
+				return nil, err
+			}
+			rs = append(rs, more...)
+			k++
+		}
+		if f, ok := names[i]; ok {
+			k++
+			var g struct {
+				DisplayName string `json:"displayName"`
+			}
+			if err := json.Unmarshal(f.body, &g); err != nil {
+				return nil, fmt.Errorf("%s: decode group %s: %w", op, groups[i].id, err)
+			}
+			groups[i].via = "through PIM for Groups: " + groups[i].pim + " of the group " + g.DisplayName
+		}
+		out = append(out, rs)
 	}
 	return out, nil
 }
 
-// getJSON GETs a v1.0 path with a query the SDK has no builder for and decodes the
-// answer into v.
-func (c *Client) getJSON(ctx context.Context, op, path string, q url.Values, v any) error {
+// getFetch is a GET of a v1.0 path with a query the SDK has no builder for, to run
+// in a $batch.
+func (c *Client) getFetch(op, path string, q url.Values) (*fetch, error) {
 	u, err := url.Parse(strings.TrimRight(c.adapter.GetBaseUrl(), "/") + path + "?" + strings.ReplaceAll(q.Encode(), "+", "%20"))
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	ri := abs.NewRequestInformation()
 	ri.Method = abs.GET
 	ri.SetUri(*u)
 	ri.Headers.TryAdd("Accept", "application/json")
-	b, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", errorMap)
-	if err != nil {
-		return classify(op, path, err)
-	}
-	raw, _ := b.([]byte)
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("%s: decode %s: %w", op, path, err)
-	}
-	return nil
+	return &fetch{op: op, path: path, ri: ri}, nil
 }

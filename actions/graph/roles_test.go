@@ -84,12 +84,19 @@ func TestPrivilegedRolesThroughGroups(t *testing.T) {
 			"Global Administrator (eligible, through PIM for Groups: eligible member of the group PIM GA eligible)"},
 		{"casey.ca", ""},
 	} {
-		roles, err := c.PrivilegedRoles(context.Background(), idOf(t, fake, tt.user))
+		id := idOf(t, fake, tt.user)
+		before := fake.Requests()
+		roles, err := c.PrivilegedRoles(context.Background(), id)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.user, err)
 		}
 		if got := strings.Join(roles, ", "); got != tt.want {
 			t.Errorf("%s: roles\n %q\nwant\n %q", tt.user, got, tt.want)
+		}
+		// The user's own reads in one $batch, every group's roles (and PIM groups'
+		// names) in a second, whatever the number of groups.
+		if n, want := fake.Requests()-before, int64(1+min(len(tt.want), 1)); n != want {
+			t.Errorf("%s: %d round trips, want %d", tt.user, n, want)
 		}
 	}
 	// Without the PIM for Groups permission the answer fails (protection fails closed)
@@ -98,5 +105,55 @@ func TestPrivilegedRolesThroughGroups(t *testing.T) {
 	_, err := c.PrivilegedRoles(context.Background(), idOf(t, fake, "mfatest2"))
 	if actions.KindOf(err) != actions.KindForbidden || !strings.Contains(actions.Explain(err), "PrivilegedEligibilitySchedule.Read.AzureADGroup") {
 		t.Fatalf("403: %v / %q", err, actions.Explain(err))
+	}
+}
+
+// TestPrivilegedRolesScopeNames: a role scoped to an administrative unit or to an
+// object is named by the scope's display name, all scopes in one $batch; a scope that
+// cannot be read keeps its id, and the role is still listed (protection does not
+// depend on the name).
+func TestPrivilegedRolesScopeNames(t *testing.T) {
+	const (
+		ga      = "0c7a5e1e-0002-4000-8000-000000000001"
+		paris   = "0c7a5e1e-0003-4000-8000-000000000001"
+		gone    = "0c7a5e1e-0003-4000-8000-0000000000ff" // deleted administrative unit
+		finance = "0c7a5e1e-0001-4000-8000-000000000004"
+	)
+	edit := func(tn *graphtest.Tenant) {
+		tn.AdministrativeUnits = append(tn.AdministrativeUnits, graphtest.DirectoryItem{ID: paris, DisplayName: "Paris Office"})
+		u := tn.FindUser(tn.Email("mfatest1"))
+		u.ScopedRoles = []graphtest.ScopedRole{
+			{Role: ga, Scope: "/administrativeUnits/" + paris},
+			{Role: ga, Scope: "/" + finance, Eligible: true},
+			{Role: ga, Scope: "/administrativeUnits/" + gone},
+		}
+	}
+	c, fake := fakeTenant(t, edit, graph.Config{})
+	id := idOf(t, fake, "mfatest1")
+	before := fake.Requests()
+	roles, err := c.PrivilegedRoles(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Global Administrator (scope administrative unit Paris Office), " +
+		"Global Administrator (scope /administrativeUnits/" + gone + "), " +
+		"Global Administrator (scope group Finance) (eligible)"
+	if got := strings.Join(roles, ", "); got != want {
+		t.Errorf("roles\n %q\nwant\n %q", got, want)
+	}
+	// One $batch for roleAssignments, roleEligibilityScheduleInstances,
+	// transitiveMemberOf and PIM for Groups; one for the three scopes.
+	if n := fake.Requests() - before; n != 2 {
+		t.Errorf("%d round trips, want 2 (the scopes in one $batch)", n)
+	}
+
+	// Without the right to read administrative units the role still shows, by id.
+	fake.SetFaults(graphtest.Faults{Forbidden: []string{"/administrativeUnits/"}})
+	roles, err = c.PrivilegedRoles(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(roles, ", "); !strings.Contains(got, "(scope /administrativeUnits/"+paris+")") {
+		t.Errorf("unreadable scope: %q", got)
 	}
 }

@@ -177,6 +177,8 @@ func (s *Server) routes() {
 		}
 		handle("GET /users/{id}", s.getUser)
 		handle("GET /groups/{id}", s.getGroup)
+		handle("GET /directory/administrativeUnits/{id}", s.getAdministrativeUnit)
+		handle("GET /directoryObjects/{id}", s.getDirectoryObject)
 		handle("GET /roleManagement/directory/roleAssignments", s.roleAssignments(false))
 		handle("GET /roleManagement/directory/roleEligibilityScheduleInstances", s.roleAssignments(true))
 		handle("GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances", s.groupEligibility)
@@ -514,28 +516,43 @@ func (s *Server) roleAssignments(eligible bool) func(http.ResponseWriter, *http.
 		type principal struct {
 			id           string
 			active, elig []string
+			scoped       []ScopedRole
 		}
 		var ps []principal
 		for _, u := range s.tenant.Users {
-			ps = append(ps, principal{u.ID(), u.MemberOf, u.EligibleRoles})
+			ps = append(ps, principal{u.ID(), u.MemberOf, u.EligibleRoles, u.ScopedRoles})
 		}
 		for _, g := range s.tenant.Groups {
 			if g.IsAssignableToRole {
-				ps = append(ps, principal{g.ID, g.Roles, g.EligibleRoles})
+				ps = append(ps, principal{g.ID, g.Roles, g.EligibleRoles, nil})
 			}
 		}
 		for _, p := range ps {
+			type held struct{ role, scope string }
+			var hs []held
 			ids := p.elig
 			if !eligible {
 				ids = p.active
 			}
 			for _, id := range ids {
-				role, typ, ok := s.tenant.item(id)
+				hs = append(hs, held{id, "/"})
+			}
+			for _, sr := range p.scoped {
+				if sr.Eligible == eligible {
+					hs = append(hs, held{sr.Role, sr.Scope})
+				}
+			}
+			for _, h := range hs {
+				role, typ, ok := s.tenant.item(h.role)
 				if !ok || typ != "#microsoft.graph.directoryRole" {
 					continue
 				}
+				id := p.id + "_" + role.ID
+				if h.scope != "/" {
+					id += "_" + strings.TrimPrefix(strings.ReplaceAll(h.scope, "/", "_"), "_")
+				}
 				obj := map[string]any{
-					"id": p.id + "_" + role.ID, "principalId": p.id, "roleDefinitionId": role.ID, "directoryScopeId": "/",
+					"id": id, "principalId": p.id, "roleDefinitionId": role.ID, "directoryScopeId": h.scope,
 				}
 				if eligible {
 					obj["memberType"], obj["startDateTime"], obj["endDateTime"] = "Direct", "2026-01-01T00:00:00Z", nil
@@ -611,6 +628,47 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, v string) {
 	}
 	obj := map[string]any{"id": item.ID, "displayName": item.DisplayName, "description": item.Description}
 	writeJSON(w, http.StatusOK, withContext(r, v, "groups/$entity", selectFields(obj, r.URL.Query().Get("$select"))))
+}
+
+// getAdministrativeUnit answers GET /directory/administrativeUnits/{id}.
+func (s *Server) getAdministrativeUnit(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := r.PathValue("id")
+	for _, au := range s.tenant.AdministrativeUnits {
+		if strings.EqualFold(au.ID, id) {
+			obj := map[string]any{"id": au.ID, "displayName": au.DisplayName, "description": au.Description, "visibility": nil}
+			writeJSON(w, http.StatusOK, withContext(r, v, "directory/administrativeUnits/$entity", selectFields(obj, r.URL.Query().Get("$select"))))
+			return
+		}
+	}
+	notFound(w, id)
+}
+
+// getDirectoryObject answers GET /directoryObjects/{id}: any user, group, role or
+// administrative unit of the tenant, with its @odata.type.
+func (s *Server) getDirectoryObject(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := r.PathValue("id")
+	var obj map[string]any
+	if u := s.tenant.FindUser(id); u != nil && strings.EqualFold(u.ID(), id) {
+		obj = copyMap(u.User)
+		obj["@odata.type"] = "#microsoft.graph.user"
+	} else if item, typ, ok := s.tenant.item(id); ok {
+		obj = map[string]any{"@odata.type": typ, "id": item.ID, "displayName": item.DisplayName}
+	} else {
+		for _, au := range s.tenant.AdministrativeUnits {
+			if strings.EqualFold(au.ID, id) {
+				obj = map[string]any{"@odata.type": "#microsoft.graph.administrativeUnit", "id": au.ID, "displayName": au.DisplayName}
+			}
+		}
+	}
+	if obj == nil {
+		notFound(w, id)
+		return
+	}
+	writeJSON(w, http.StatusOK, withContext(r, v, "directoryObjects/$entity", selectFields(obj, r.URL.Query().Get("$select"))))
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, v string) {

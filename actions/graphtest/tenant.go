@@ -32,6 +32,18 @@ type Tenant struct {
 	Groups []DirectoryItem `json:"groups"`
 	Roles  []DirectoryItem `json:"roles"`
 	Users  []*TenantUser   `json:"users"`
+	// AdministrativeUnits are the tenant's administrative units, the usual scope of a
+	// delegated role (GET /directory/administrativeUnits/{id}).
+	AdministrativeUnits []DirectoryItem `json:"administrativeUnits,omitempty"`
+}
+
+// ScopedRole is a role held at a scope narrower than the tenant: Scope is Graph's
+// directoryScopeId, "/administrativeUnits/{id}" or "/{object id}" (an application,
+// a group, ...). Role is the role's id in Tenant.Roles.
+type ScopedRole struct {
+	Role     string `json:"role"`
+	Scope    string `json:"scope"`
+	Eligible bool   `json:"eligible,omitempty"`
 }
 
 // DirectoryItem is a group or a directory role.
@@ -61,6 +73,10 @@ type TenantUser struct {
 	// eligible membership): invisible in memberOf, listed by
 	// identityGovernance/privilegedAccess/group/eligibilityScheduleInstances.
 	EligibleGroups []string `json:"eligibleGroups,omitempty"`
+	// ScopedRoles are roles held (or eligible) at an administrative unit or an object:
+	// invisible in memberOf, listed by roleAssignments / roleEligibilityScheduleInstances
+	// with their directoryScopeId.
+	ScopedRoles []ScopedRole `json:"scopedRoles,omitempty"`
 	// Methods are authentication methods, each with its @odata.type.
 	Methods []map[string]any `json:"methods"`
 	// Registration is the userRegistrationDetails report row.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/actions/graphtest"
 	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot"
@@ -59,7 +60,7 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	}
 	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit})
 	o.Handler = stack.Router
-	o.Resolver = DirectoryResolver(stack.Client)
+	o.Resolver = DirectoryResolver(graph.IdentityLookup{Client: stack.Client}) // as serve wires it
 	a, err := New(o)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,72 @@
+package slack
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// graphPaths lists the Graph requests recorded since n (one per HTTP request, a
+// $batch once).
+func (e *flowEnv) graphPaths(n int) []string {
+	var out []string
+	for _, r := range e.graph.Records()[n:] {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+// TestRoundTrips pins the Graph requests (a $batch counts once) of a Slack user's
+// first diagnose, a warm diagnose, and an approval up to the first write, wired as
+// serve wires them, so a regression fails. Before this work: 5, 3 and 17.
+//   - first diagnose: the Slack identity (1), the caller's standing ($batch of the
+//     account and checkMemberGroups, 1), the target's name (1), the evidence (1);
+//   - warm diagnose: the evidence only (names and the lookup standing are reused);
+//   - approval: at the decision the approver's standing (1) and the target's
+//     protection (account, roles, concurrently: 2); at the claim the requester's and
+//     the approver's standing and the protection again (4, all concurrent).
+func TestRoundTrips(t *testing.T) {
+	e := newFlowEnv(t)
+	upn := e.tenant.Email("mfatest2")
+	diagnose := func() []string {
+		n := len(e.graph.Records())
+		_, ru := e.slash(userHana, "diagnose "+upn)
+		e.fake.waitResponses(ru, 1)
+		return e.graphPaths(n)
+	}
+	first := diagnose()
+	warm := diagnose()
+	if len(first) != 4 {
+		t.Errorf("first diagnose: %d Graph requests, want 4:\n%s", len(first), strings.Join(first, "\n"))
+	}
+	if len(warm) != 1 {
+		t.Errorf("warm diagnose: %d Graph requests, want 1:\n%s", len(warm), strings.Join(warm, "\n"))
+	}
+
+	e.slash(userHana, "revoke "+upn)
+	form := e.requestForm()
+	ack := ackJSON(t, e.interact(e.submitView(userHana, form, map[string]string{
+		fieldReason: "Lost her phone; locked out of Authenticator", fieldVerification: firstOption(t, form),
+		fieldDetail: "Slack huddle with video, badge photo matched", fieldTicket: "INC-4711",
+	})))
+	reqID := requestIDIn(t, texts(ack["view"]))
+	card := e.approvalCard(reqID)
+	// Warm Alex's identity first, so the count is the approval path's own.
+	_, ru := e.slash(userAlex, "pending")
+	e.fake.waitResponses(ru, 1)
+	n := len(e.graph.Records())
+	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
+	e.interact(ic)
+	e.fake.waitResponses(ru, 1)
+	e.fake.waitFor("the write", func() bool { return e.graphWrites() > 0 })
+	var before []string
+	for _, p := range e.graphPaths(n) {
+		if strings.HasPrefix(p, http.MethodPost+" ") && strings.Contains(p, "revokeSignInSessions") {
+			break
+		}
+		before = append(before, p)
+	}
+	if len(before) != 8 {
+		t.Errorf("approval: %d Graph requests before the write, want 8:\n%s", len(before), strings.Join(before, "\n"))
+	}
+}

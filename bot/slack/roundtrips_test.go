@@ -31,7 +31,7 @@ func TestRoundTrips(t *testing.T) {
 	diagnose := func() []string {
 		n := len(e.graph.Records())
 		_, ru := e.slash(userHana, "diagnose "+upn)
-		e.fake.waitResponses(ru, 1)
+		e.fake.WaitResponses(ru, 1)
 		return e.graphPaths(n)
 	}
 	first := diagnose()
@@ -53,12 +53,12 @@ func TestRoundTrips(t *testing.T) {
 	card := e.approvalCard(reqID)
 	// Warm Alex's identity first, so the count is the approval path's own.
 	_, ru := e.slash(userAlex, "pending")
-	e.fake.waitResponses(ru, 1)
+	e.fake.WaitResponses(ru, 1)
 	n := len(e.graph.Records())
 	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
 	e.interact(ic)
-	e.fake.waitResponses(ru, 1)
-	e.fake.waitFor("the write", func() bool { return e.graphWrites() > 0 })
+	e.fake.WaitResponses(ru, 1)
+	e.fake.WaitFor("the write", func() bool { return e.graphWrites() > 0 })
 	var before []string
 	for _, p := range e.graphPaths(n) {
 		if strings.HasPrefix(p, http.MethodPost+" ") && strings.Contains(p, "revokeSignInSessions") {

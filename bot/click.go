@@ -63,13 +63,11 @@ func fileButton(verb string, u actions.User) []Button {
 	return []Button{{Kind: ButtonFile, Label: "File a request", Value: value}}
 }
 
-// filedAnswer is the requester's confirmation of a filed request: the id in full (to
-// copy), the same id in groups (to read aloud), and a Cancel button.
+// filedAnswer is the requester's confirmation of a filed request: it adds the id in
+// groups (to read aloud over a call; any command takes it back) and a Cancel button.
+// The text stays one message: adapters show Text alone when there are no sections.
 func filedAnswer(m Message) Message {
-	m.Sections = append(m.Sections, Section{Facts: []Fact{
-		{"Request id", m.RequestID},
-		{"Read aloud", approvals.SpokenID(m.RequestID)},
-	}})
+	m.Text += " To read the id aloud: " + approvals.SpokenID(m.RequestID) + "."
 	m.Buttons = append(m.Buttons, Button{Kind: ButtonCancel, Label: "Cancel request", Value: m.RequestID})
 	return m
 }

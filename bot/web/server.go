@@ -104,6 +104,7 @@ func (s *Server) Handler(h Handler) http.Handler {
 	mux.HandleFunc("POST /api/command", s.api(a.command))
 	mux.HandleFunc("POST /api/submit", s.api(a.submit))
 	mux.HandleFunc("POST /api/decide", s.api(a.decide))
+	mux.HandleFunc("POST /api/click", s.api(a.click))
 	return loopbackHost(securityHeaders(mux))
 }
 

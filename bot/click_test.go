@@ -144,3 +144,31 @@ func TestFileAndCancelClicks(t *testing.T) {
 		t.Fatalf("writes: %v", h.b.Writes())
 	}
 }
+
+// FuzzClickCommand: whatever a client puts in a button, the command that comes out is
+// a request form or a cancel of a well-formed id, never another verb.
+func FuzzClickCommand(f *testing.F) {
+	for _, s := range []string{"reregister " + oidTarget, "revoke a@b.example", "R-DS7OXVBT5TAXQ3MZJ6KLPWN2YA", "r-ds7o xvbt 5tax q3mz j6kl pwn2 ya", "user a@b.example", "cancel R-X; approve"} {
+		f.Add("file", s)
+		f.Add("cancel", s)
+	}
+	f.Fuzz(func(t *testing.T, kind, value string) {
+		text, err := bot.ClickCommand(bot.ButtonKind(kind), value)
+		if err != nil {
+			return
+		}
+		cmd, err := bot.Parse(text)
+		if err != nil {
+			t.Fatalf("ClickCommand(%q, %q) = %q, which does not parse: %v", kind, value, text, err)
+		}
+		switch {
+		case kind == string(bot.ButtonFile) && (cmd.Verb == bot.VerbReregister || cmd.Verb == bot.VerbRevoke):
+		case kind == string(bot.ButtonCancel) && cmd.Verb == bot.VerbCancel:
+			if id, err := approvals.ParseID(cmd.ID); err != nil || id != cmd.ID {
+				t.Fatalf("ClickCommand(%q, %q) cancels a malformed id %q", kind, value, cmd.ID)
+			}
+		default:
+			t.Fatalf("ClickCommand(%q, %q) = %q", kind, value, text)
+		}
+	})
+}

@@ -107,3 +107,33 @@ func TestFileAndCancelButtons(t *testing.T) {
 		t.Fatalf("a cancelled request ran %d Graph writes", n)
 	}
 }
+
+// TestCancelButtonSubmitFallback: a client without Action.Execute sends the Cancel
+// button as an Action.Submit message; it runs the same command, once (the connector
+// may re-send it), and the answer replaces the confirmation card.
+func TestCancelButtonSubmitFallback(t *testing.T) {
+	e := newEnv(t)
+	const id = "R-DS7OXVBT5TAXQ3MZJ6KLPWN2YA"
+	e.router.handle = func(ev bot.Event) bot.Message {
+		return bot.Message{Text: "Request " + id + " is cancelled.", Private: true, RequestID: id}
+	}
+	msg := activityJSON(t, map[string]any{
+		"type": "message", "channelId": "msteams", "id": "f:cancel-1", "serviceUrl": vectorSvc, "text": "",
+		"from": hana, "recipient": map[string]any{"id": "28:" + testAppID},
+		"conversation": map[string]any{"id": "a:hana-personal", "conversationType": "personal", "tenantId": testTenant},
+		"channelData":  map[string]any{"tenant": map[string]any{"id": testTenant}},
+		"replyToId":    "conf-1",
+		"value":        map[string]any{"mfadesk": VerbCancel, dataCommandKey: strings.ToLower(approvals.SpokenID(id))},
+	})
+	before := len(e.fc.Calls())
+	e.post(msg)
+	e.post(msg) // re-sent by the connector
+	e.ad.msgs.Wait()
+	if len(e.router.events) != 1 || e.router.events[0].Text != "cancel "+id {
+		t.Fatalf("router events %+v", e.router.events)
+	}
+	after := e.fc.Calls()[before:]
+	if len(after) != 1 || after[0].Method != http.MethodPut || after[0].ActID != "conf-1" || !strings.Contains(mustString(after[0].Body), "is cancelled") {
+		t.Errorf("the confirmation was not replaced: %+v", after)
+	}
+}

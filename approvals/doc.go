@@ -136,5 +136,11 @@
 // gets "database FILE is locked by another mfadesk process" instead of hanging. The
 // "meta" bucket holds the schema version; New refuses a newer version than it knows.
 // The Store interface is small on purpose (buckets of ordered keys, read and write
-// transactions) so another backend, such as etcd, can implement it later.
+// transactions). EtcdStore implements it on etcd for several replicas: reads at one
+// revision, writes committed by a Txn that compares the mod revision of everything
+// read (re-running the transaction when another replica got there first), and a
+// lease per replica. A request being executed records the replica that claimed it,
+// and recovery re-claims it only once that replica's lease has ended; Lead elects
+// the one replica that runs the sweeper and recovery. An unreachable etcd makes
+// calls fail with ErrStoreUnavailable. Migrate copies a bbolt file into etcd.
 package approvals

@@ -69,6 +69,16 @@ type Policy struct {
 	// Resume lists, per action, whether Recover resumes a request interrupted by a
 	// restart (true: Execute is called again) or marks it failed (false or absent).
 	Resume map[Action]bool
+	// MinEvidence says, per action, whether the identity check must be performed
+	// by mfadesk (target confirmation) or may be claimed by the agent; an absent
+	// action means claimed. MinEvidenceProtected, when set, replaces it for
+	// protected targets. See DefaultMinEvidence.
+	MinEvidence          map[Action]Minimum
+	MinEvidenceProtected map[Action]Minimum
+	// ConfirmTTL is how long a target confirmation may be answered (default 10 minutes).
+	ConfirmTTL time.Duration
+	// FreezeFor is how long "This is not me" freezes the target (default 24 hours).
+	FreezeFor time.Duration
 }
 
 // normalized fills in defaults and refuses a policy that would fail open.
@@ -107,6 +117,9 @@ func (p Policy) normalized() (Policy, error) {
 		resume[a] = v
 	}
 	p.Resume = resume // a copy, so the caller's map can't change policy underneath us
+	if err := p.normalizeEvidence(); err != nil {
+		return p, err
+	}
 	return p, nil
 }
 

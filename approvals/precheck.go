@@ -45,6 +45,9 @@ func (s *Service) precheck(ctx context.Context, action Action, requester Actor, 
 		if found && !stalePending(open, now) {
 			return openRequestRefusal(open)
 		}
+		if e, err := frozenRefusal(tx, target, now); e != nil || err != nil {
+			return firstErr(e, err)
+		}
 		return s.checkRate(tx, now, requester.ObjectID)
 	})
 	return prot, err

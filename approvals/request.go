@@ -233,16 +233,24 @@ type Request struct {
 	Risk      []string   `json:"risk,omitempty"`
 	Decisions []Decision `json:"decisions,omitempty"`
 	// Attempts counts how often the Executor was started (more than 1 after a resume).
-	Attempts int    `json:"attempts,omitempty"`
-	Steps    []Step `json:"steps,omitempty"`
+	Attempts int `json:"attempts,omitempty"`
+	// Runner is the replica that claimed the latest attempt, on a store shared by
+	// several replicas (etcd); empty on bbolt, which one process owns.
+	Runner string `json:"runner,omitempty"`
+	Steps  []Step `json:"steps,omitempty"`
 	// Error says why a failed request failed.
 	Error string `json:"error,omitempty"`
 	// Retryable is set on a failed request when the failure was temporary (the
 	// executor said so, or the directory could not be asked at execution) and
 	// trying again is safe: an approver may then Retry it while the approval is
 	// still valid.
-	Retryable bool      `json:"retryable,omitempty"`
-	Updated   time.Time `json:"updated"`
+	Retryable bool `json:"retryable,omitempty"`
+	// Performed is the evidence mfadesk gathered itself (the target confirmed);
+	// Unreachable says why the target could not be asked. The audit chain, not
+	// these fields, is what the evidence rule checks.
+	Performed   []Performed `json:"performed,omitempty"`
+	Unreachable string      `json:"unreachable,omitempty"`
+	Updated     time.Time   `json:"updated"`
 }
 
 // Approvals returns the approving decisions so far.

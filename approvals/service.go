@@ -160,7 +160,14 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 		if found {
 			return openRequestRefusal(open)
 		}
+		if e, err := frozenRefusal(w.tx, in.Target, w.now); e != nil || err != nil {
+			return firstErr(e, err)
+		}
 		if err := s.checkRate(w.tx, w.now, in.Requester.ObjectID); err != nil {
+			return err
+		}
+		verified, err := consumeVerification(w, in.Target.ObjectID, in.Requester.ObjectID, s.policy.ConfirmTTL)
+		if err != nil {
 			return err
 		}
 		if w.tx.Get(bucketRequests, []byte(id)) != nil {
@@ -171,6 +178,9 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 			Requester: in.Requester, Reason: in.Reason, Verification: in.Verification,
 			Ticket: in.Ticket, Created: w.now, Expires: w.now.Add(s.policy.TTL),
 			State: StatePending, Protection: prot, ApprovalsNeeded: needed, Risk: in.Risk,
+		}
+		if verified != nil {
+			r.Performed = []Performed{*verified}
 		}
 		if err := w.save(&r); err != nil {
 			return err
@@ -190,6 +200,9 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 		}
 		if len(r.Methods) > 0 {
 			detail += fmt.Sprintf("; %d methods in snapshot", len(r.Methods))
+		}
+		if verified != nil {
+			detail += "; confirmed by the user before filing"
 		}
 		return w.audit(Event{Kind: EventCreated, RequestID: r.ID, Action: r.Action, State: r.State,
 			Actor: r.Requester, Target: r.Target, Detail: detail, Digest: digest})
@@ -333,6 +346,11 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 		if err != nil {
 			return err
 		}
+		if verdict == VerdictApprove {
+			if err := s.targetRefusal(w, cur); err != nil {
+				return err
+			}
+		}
 		cur.Decisions = append(cur.Decisions, Decision{By: by, At: w.now, Verdict: verdict, Justification: justification})
 		ev := Event{RequestID: cur.ID, Action: cur.Action, Actor: by, Target: cur.Target, Detail: justification}
 		switch verdict {
@@ -474,28 +492,38 @@ func (s *Service) Sweep(ctx context.Context) ([]Request, error) {
 		return nil, nil
 	}
 	var out []Request
-	err = s.update(ctx, func(w *wtx) error {
-		out = nil
-		for _, id := range due {
-			r, err := loadRequest(w.tx, id)
-			if err != nil {
-				return err
+	for len(due) > 0 {
+		// A few per transaction: etcd caps the operations of one (--max-txn-ops,
+		// 128 by default), and a sweep after downtime may find many.
+		batch := due[:min(len(due), sweepBatch)]
+		due = due[len(batch):]
+		n := len(out)
+		err = s.update(ctx, func(w *wtx) error {
+			out = out[:n]
+			for _, id := range batch {
+				r, err := loadRequest(w.tx, id)
+				if err != nil {
+					return err
+				}
+				if r.State != StatePending || w.now.Before(r.Expires) {
+					continue
+				}
+				if r, err = w.expire(r, "expired while pending"); err != nil {
+					return err
+				}
+				out = append(out, r)
 			}
-			if r.State != StatePending || w.now.Before(r.Expires) {
-				continue
-			}
-			if r, err = w.expire(r, "expired while pending"); err != nil {
-				return err
-			}
-			out = append(out, r)
+			return nil
+		})
+		if err != nil {
+			return out[:n], fmt.Errorf("sweep expired requests: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sweep expired requests: %w", err)
 	}
 	return out, nil
 }
+
+// sweepBatch is how many requests one sweep transaction expires at most.
+const sweepBatch = 16
 
 // Run sweeps expired requests at once and then every interval, until ctx ends. The
 // bot learns of expiries through OnChange.

@@ -15,8 +15,7 @@ import (
 
 // Store is the transactional key-value store under approvals: named buckets of keys
 // kept in byte order, serialisable write transactions and consistent read
-// transactions. bbolt implements it (BoltStore); an etcd backend could, by mapping
-// buckets to key prefixes and Update to an STM transaction.
+// transactions. bbolt implements it (BoltStore), and etcd (EtcdStore, etcd.go).
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error

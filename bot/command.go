@@ -28,6 +28,9 @@ const (
 	VerbPending    Verb = "pending"
 	VerbShow       Verb = "show"
 	VerbCancel     Verb = "cancel"
+	VerbVerify     Verb = "verify"
+	VerbUnfreeze   Verb = "unfreeze"
+	VerbMe         Verb = "me"
 )
 
 // Limits of the flags; Graph keeps sign-ins and audit events for 30 days.
@@ -58,6 +61,9 @@ var verbs = []verbSpec{
 	{VerbDiagnose, "<user>", "everything above folded into findings and a next step", "diagnose mfatest2@contoso.com", true, false, nil},
 	{VerbReregister, "<user>", "request: delete the user's MFA methods so they register again (needs an approver)", "reregister mfatest2@contoso.com", true, false, nil},
 	{VerbRevoke, "<user>", "request: sign the user out everywhere (needs an approver)", "revoke mfatest2@contoso.com", true, false, nil},
+	{VerbVerify, "<user>", "ask the user, in a private chat message, to confirm it is them on the line (number match)", "verify mfatest2@contoso.com", true, false, nil},
+	{VerbUnfreeze, "<user> <justification>", "lift the freeze a user set with This is not me (approvers only)", "unfreeze mfatest2@contoso.com called back on the HR number, it was her", true, false, nil},
+	{VerbMe, "", "your own MFA status and what to fix yourself (anyone)", "me", false, false, nil},
 	{VerbPending, "", "open requests you may act on", "pending", false, false, nil},
 	{VerbShow, "<request-id>", "one request with its history", "show R-7KQ2M4XD", false, true, nil},
 	{VerbCancel, "<request-id>", "withdraw a request you made", "cancel R-7KQ2M4XD", false, true, nil},
@@ -81,6 +87,8 @@ type Command struct {
 	Last   int             // signins --last
 	Failed bool            // signins --failed
 	Days   int             // audit --days
+	// Justification is the free text after the user of unfreeze.
+	Justification string
 	// Platform is the caller's (Caller.Platform), set by the router, not by Parse:
 	// answers show commands in that platform's syntax.
 	Platform string
@@ -242,6 +250,15 @@ func Parse(text string) (Command, error) {
 		if len(pos) == 1 {
 			cmd.Topic = strings.ToLower(pos[0])
 		}
+	case v == VerbUnfreeze:
+		if len(pos) < 2 {
+			return Command{}, usage("Name one user and say why the freeze can be lifted.")
+		}
+		ref, err := actions.ParseUserRef(pos[0])
+		if err != nil {
+			return Command{}, &UsageError{Msg: capitalize(err.Error()) + ".", Verb: v}
+		}
+		cmd.User, cmd.Justification = ref, strings.Join(pos[1:], " ")
 	case spec.user:
 		if len(pos) == 0 {
 			return Command{}, usage("Name a user by UPN, mail or object id.")

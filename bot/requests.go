@@ -266,6 +266,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	if !posted {
 		ack += " The approval card could not be posted; approvers can find it with " + Prefix(c.Platform) + "pending."
 	}
+	ack += r.askTarget(ctx, requester, req.ID, req.Action, req.Ticket, u)
 	return filedAnswer(Message{Private: true, Text: ack, RequestID: req.ID})
 }
 
@@ -490,6 +491,7 @@ func (r *Router) OnChange(req approvals.Request) {
 				r.log.ErrorContext(ctx, "tell requester", "request", req.ID, "err", err)
 			}
 		}
+		r.noticeTarget(ctx, req)
 	}
 }
 
@@ -630,6 +632,7 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 		{"Filed", fmtTime(req.Created)},
 		{"Expires", fmtTime(req.Expires)},
 	}
+	facts = append(facts, evidenceFact(req))
 	if req.ApprovalsNeeded > 1 {
 		facts = append(facts, Fact{"Approvals needed", fmt.Sprintf("%d distinct approvers", req.ApprovalsNeeded)})
 	}

@@ -128,6 +128,10 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 	if cmd.Verb == VerbHelp {
 		return r.Help(ctx, platform, cmd.Topic)
 	}
+	if cmd.Verb == VerbMe {
+		// Anyone the caller rule accepts, not only the helpdesk: their own data.
+		return r.me(ctx, ev.Caller)
+	}
 	roles, err := r.roles(ctx, ev.Caller)
 	if err != nil {
 		if m, ok := r.ineligible(ctx, ev.Caller, roles.user, "/mfa "+string(cmd.Verb), commandTarget(cmd), err); ok {
@@ -149,6 +153,10 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 		return r.lookup(ctx, cmd)
 	case VerbReregister, VerbRevoke:
 		return r.requestForm(ctx, ev.Caller, cmd, roles)
+	case VerbVerify:
+		return r.verify(ctx, ev.Caller, cmd, roles)
+	case VerbUnfreeze:
+		return r.unfreeze(ctx, ev.Caller, cmd, roles)
 	case VerbPending, VerbShow, VerbCancel:
 		if r.req == nil {
 			return Refuse("Requests are not enabled on this mfadesk.")

@@ -265,6 +265,9 @@ func (a *Adapter) answerLater(responseURL string, msg bot.Message) reply {
 // own confirm dialog has already asked "are you sure"); Deny opens a modal for the
 // reason first, because the requester is told why.
 func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
+	if r, ok := a.onTargetAction(ic); ok {
+		return r
+	}
 	var act *goslack.BlockAction
 	for _, b := range ic.ActionCallback.BlockActions {
 		if b != nil && (b.ActionID == actionApprove || b.ActionID == actionDeny || b.ActionID == actionRetry || commandKinds[b.ActionID] != "") {

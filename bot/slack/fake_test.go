@@ -93,6 +93,7 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 		// Binders run before slacktest's own routes and win, so these replace its
 		// canned users.info and its chat.postMessage (which parks a goroutine per post).
 		c.Handle("/users.info", f.form("users.info", f.usersInfo))
+		c.Handle("/users.lookupByEmail", f.form("users.lookupByEmail", f.usersLookupByEmail))
 		c.Handle("/chat.postMessage", f.form("chat.postMessage", f.postMessage))
 		c.Handle("/apps.connections.open", f.connectionsOpen)
 	})
@@ -233,6 +234,25 @@ func (f *fakeSlack) usersInfo(w http.ResponseWriter, v url.Values) {
 		return
 	}
 	writeJSON(w, map[string]any{"ok": true, "user": u})
+}
+
+// usersLookupByEmail answers as Slack documents it: the user whose profile email
+// matches (case-insensitively), users_not_found otherwise, invalid_arguments
+// without an email.
+func (f *fakeSlack) usersLookupByEmail(w http.ResponseWriter, v url.Values) {
+	email := v.Get("email")
+	if email == "" {
+		slackErr(w, "invalid_arguments")
+		return
+	}
+	for _, u := range f.users {
+		p, _ := u["profile"].(map[string]any)
+		if e, _ := p["email"].(string); strings.EqualFold(e, email) {
+			writeJSON(w, map[string]any{"ok": true, "user": u})
+			return
+		}
+	}
+	slackErr(w, "users_not_found")
 }
 
 // checkBlocks applies Block Kit's limits as Slack does: on any violation the call

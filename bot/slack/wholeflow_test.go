@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/actions/graphtest"
+	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/bottest"
 )
@@ -22,9 +23,16 @@ type flowEnv struct {
 	*harness
 	tenant *graphtest.Tenant
 	graph  *graphtest.Server
+	stack  *bottest.Stack
 }
 
 func newFlowEnv(t *testing.T) *flowEnv {
+	t.Helper()
+	return newFlowEnvPolicy(t, nil)
+}
+
+// newFlowEnvPolicy is newFlowEnv with the approvals policy changed by edit.
+func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	t.Helper()
 	tenant := graphtest.MustTenant("demo")
 	fake := newFakeSlack(t)
@@ -48,7 +56,7 @@ func newFlowEnv(t *testing.T) *flowEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"slack": n}, Logger: logger})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit})
 	o.Handler = stack.Router
 	o.Resolver = DirectoryResolver(stack.Client)
 	a, err := New(o)
@@ -60,7 +68,7 @@ func newFlowEnv(t *testing.T) *flowEnv {
 		defer cancel()
 		_ = a.Shutdown(sctx)
 	})
-	return &flowEnv{harness: &harness{t: t, fake: fake, a: a, clock: clock}, tenant: stack.Tenant, graph: stack.Graph}
+	return &flowEnv{harness: &harness{t: t, fake: fake, a: a, clock: clock}, tenant: stack.Tenant, graph: stack.Graph, stack: stack}
 }
 
 // requestForm waits for the request modal to be opened and returns its latest state.

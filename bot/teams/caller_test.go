@@ -43,7 +43,7 @@ func TestDisabledApproverRefused(t *testing.T) {
 	}
 	var approval connCall
 	for _, c := range e.fc.Calls() {
-		if c.Path == "v3/conversations" && c.Body["isGroup"] == true && strings.Contains(mustString(c.Body), ack.RequestID) {
+		if c.Path == "v3/conversations" && c.Body["isGroup"] == true && strings.Contains(mustString(c.Body), ack.RequestID) && strings.Contains(mustString(c.Body), testChannel) {
 			approval = c
 		}
 	}

@@ -173,6 +173,8 @@ type fakeConnector struct {
 	calls  []connCall
 	faults []fault
 	next   int
+	// notInstalled are member ids (object ids) the app is not installed for.
+	notInstalled map[string]bool
 }
 
 func newFakeConnector(t *testing.T) *fakeConnector {
@@ -264,6 +266,15 @@ func (fc *fakeConnector) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		m, _ := members[0].(map[string]any)["id"].(string)
+		fc.mu.Lock()
+		missing := fc.notInstalled[m]
+		fc.mu.Unlock()
+		if missing {
+			// A proactive 1:1 with a user who does not have the app: the connector refuses.
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"error":{"code":"Forbidden","message":"The bot is not installed in the user's personal scope"}}`)
+			return
+		}
 		w.WriteHeader(http.StatusCreated)
 		writeTestJSON(w, map[string]string{"id": "a:personal-" + m})
 	case r.Method == http.MethodPost && len(segs) >= 4 && segs[3] == "activities":

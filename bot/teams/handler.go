@@ -229,6 +229,9 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 	if !ok {
 		return errorResponse(http.StatusBadRequest, "BadRequest", "not an Action.Execute")
 	}
+	if isTargetVerb(ca.verb) {
+		return h.onTargetAction(ctx, act, ca)
+	}
 	switch ca.verb {
 	case VerbSubmit, VerbApprove, VerbDeny, VerbRetry, VerbFile, VerbCancel:
 	default:

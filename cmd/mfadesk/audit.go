@@ -32,6 +32,9 @@ func dbFlags(fs interface {
 			if err != nil {
 				return "", err
 			}
+			if etcdHosts(c.Database) != nil {
+				return "", fmt.Errorf("the configured database is etcd (%s); this command reads a bbolt file: name one with --db FILE: %w", c.Database, errUsage)
+			}
 			return c.Database, nil
 		}
 		return "", fmt.Errorf("name the database with --db FILE or --config FILE: %w", errUsage)

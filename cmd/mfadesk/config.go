@@ -25,7 +25,7 @@ import (
 // so they need not sit in the file.
 type Config struct {
 	Listen   string `yaml:"listen"`   // health, readiness, metrics, Slack HTTP and Teams endpoints
-	Database string `yaml:"database"` // bbolt file
+	Database string `yaml:"database"` // bbolt file, or etcd://host:2379[,host:2379...] (see Etcd)
 	LogLevel string `yaml:"log_level"`
 
 	Graph     GraphConfig     `yaml:"graph"`
@@ -33,6 +33,7 @@ type Config struct {
 	Approvals ApprovalsConfig `yaml:"approvals"`
 	Slack     SlackConfig     `yaml:"slack"`
 	Teams     TeamsConfig     `yaml:"teams"`
+	Etcd      EtcdConfig      `yaml:"etcd"`
 }
 
 // GraphConfig says where Microsoft Graph is and how the bot authenticates.
@@ -67,6 +68,13 @@ type ApprovalsConfig struct {
 	AllowPhoneKBA   bool          `yaml:"allow_phone_kba"`  // for unprotected targets
 	RateLimit       int           `yaml:"rate_limit"`       // requests per requester per rate_window (default 5)
 	RateWindow      time.Duration `yaml:"rate_window"`      // default 1h
+	// Evidence is the identity evidence each action needs, performed (the user
+	// confirmed in chat) or claimed (the agent's statement); default performed for
+	// reregister and tap. EvidenceProtected replaces it for protected targets.
+	Evidence          map[string]string `yaml:"evidence"`
+	EvidenceProtected map[string]string `yaml:"evidence_protected"`
+	ConfirmExpiry     time.Duration     `yaml:"confirm_expiry"` // default 10m
+	FreezeFor         time.Duration     `yaml:"freeze_for"`     // after "This is not me", default 24h
 }
 
 // SlackConfig configures the Slack adapter.
@@ -312,6 +320,8 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		{"SLACK_SIGNING_SECRET", &c.Slack.SigningSecret},
 		{"TEAMS_APP_PASSWORD", &c.Teams.AppPassword},
 		{"TEAMS_CERTIFICATE_PASSWORD", &c.Teams.CertificatePass},
+		{"ETCD_USERNAME", &c.Etcd.Username},
+		{"ETCD_PASSWORD", &c.Etcd.Password},
 	} {
 		if err := secret(getenv, s.name, s.dst); err != nil {
 			return err
@@ -368,6 +378,13 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port", c.Listen)
+	}
+	if etcdHosts(c.Database) != nil {
+		if err := c.Etcd.validate(c.Database, func(key, msg string, args ...any) error {
+			return &ConfigError{Key: key, Msg: fmt.Sprintf(msg, args...)}
+		}); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -27,6 +27,8 @@ Usage:
   mfadesk manifest slack|teams  print the Slack app manifest, or write the Teams app package
   mfadesk audit export|verify   export the audit log as JSON lines, or verify its hash chain
   mfadesk approvals list|show   list requests, or show one with its history
+  mfadesk migrate --from FILE.db --to etcd://host:2379
+                                copy a bbolt database into etcd, then verify it there
   mfadesk backup --db FILE --out FILE
                                 a consistent copy of the database (serve stopped), verified
   mfadesk version               print the version
@@ -87,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdValidate(ctx, args[1:], stdout, stderr, getenv)
 	case "approvals":
 		err = cmdApprovals(ctx, args[1:], stdout, stderr, getenv)
+	case "migrate":
+		err = cmdMigrate(ctx, args[1:], stdout, stderr, getenv)
 	case "backup":
 		err = cmdBackup(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":

@@ -63,11 +63,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	if err != nil {
 		return err
 	}
-	store, err := approvals.OpenBolt(cfg.Database, approvals.BoltOptions{})
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer store.Close()
+	// On etcd, several replicas share the store and one leader sweeps and recovers.
+	shared, _ := store.(*approvals.EtcdStore)
 
 	// Outbound sides first: the router posts through them.
 	notifiers := map[string]bot.Notifier{}
@@ -119,17 +121,22 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			TTL: cfg.Approvals.Expiry, RateLimit: cfg.Approvals.RateLimit, RateWindow: cfg.Approvals.RateWindow,
 			// Both actions are safe to repeat: a reregister re-lists and deletes what is
 			// left; a revoke just revokes again.
-			Resume: map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true},
+			Resume:               map[approvals.Action]bool{approvals.ActionReregister: true, approvals.ActionRevoke: true},
+			MinEvidence:          evidenceMinimums(cfg.Approvals.Evidence, approvals.DefaultMinEvidence()),
+			MinEvidenceProtected: evidenceMinimums(cfg.Approvals.EvidenceProtected, nil),
+			ConfirmTTL:           cfg.Approvals.ConfirmExpiry, FreezeFor: cfg.Approvals.FreezeFor,
 		},
 		Hook: m.onChange,
 	})
 	if err != nil {
 		return err
 	}
-	if resumed, err := svc.Recover(ctx); err != nil {
-		return fmt.Errorf("recover interrupted requests: %w", err)
-	} else if len(resumed) > 0 {
-		log.Info("recovered interrupted requests", "count", len(resumed))
+	if shared == nil {
+		if resumed, err := svc.Recover(ctx); err != nil {
+			return fmt.Errorf("recover interrupted requests: %w", err)
+		} else if len(resumed) > 0 {
+			log.Info("recovered interrupted requests", "count", len(resumed))
+		}
 	}
 	h := countingHandler{r: router, m: m}
 
@@ -137,9 +144,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	var slackAdapter *slack.Adapter
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() || (slackAdapter != nil && !slackAdapter.Ready()) || (teamsAdapter != nil && !teamsAdapter.Ready()) {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if shared != nil {
+			fmt.Fprintln(w, replicaStatus(r.Context(), shared))
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -150,6 +161,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
+		if shared != nil {
+			lead(runCtx, shared, svc, m, log)
+			return
+		}
 		if err := svc.Run(runCtx, 30*time.Second); err != nil {
 			errc <- fmt.Errorf("expiry sweeper: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
@@ -102,9 +103,12 @@ func validate(ctx context.Context, cfg *Config, d validateDeps) []check {
 	var out []check
 	add := func(name, ok string, err error) { out = append(out, check{name: name, ok: ok, err: err}) }
 
-	// Database: writable, not locked by a running serve.
-	if st, err := approvals.OpenBolt(cfg.Database, approvals.BoltOptions{}); err != nil {
+	// Database: writable, not locked by a running serve; or etcd answers.
+	if st, err := openStore(ctx, cfg, slog.New(slog.DiscardHandler)); err != nil {
 		add("database", "", err)
+	} else if es, ok := st.(*approvals.EtcdStore); ok {
+		st.Close()
+		add("database", cfg.Database+" answers (prefix "+es.Prefix()+")", nil)
 	} else {
 		st.Close()
 		add("database", cfg.Database+" is writable and not locked", nil)

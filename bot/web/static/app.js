@@ -369,6 +369,27 @@ function renderInbox(e) {
   const box = el("div", "inbox-item" + (e.message.Refusal ? " refusal" : ""), null, "inbox-message");
   box.appendChild(el("div", "who", "mfadesk · " + hhmm(e.time)));
   box.appendChild(richEl("div", "text", e.message.Text));
+  // A message to the target: the three numbers and "This is not me".
+  const target = (e.message.Buttons || []).filter((b) => b.Kind === "pick" || b.Kind === "not_me");
+  if (target.length) {
+    const row = el("div", "actions", null, "target-actions");
+    for (const b of target) {
+      const btn = el("button", "btn " + (b.Kind === "not_me" ? "deny" : "approve"), b.Label, b.Kind);
+      btn.type = "button";
+      btn.addEventListener("click", async () => {
+        btn.disabled = true;
+        try {
+          await api("/api/target", { persona: me, kind: b.Kind, value: b.Value });
+        } catch (err) {
+          $("conn").textContent = "The demo server did not answer: " + err.message;
+        }
+        btn.disabled = false;
+        await poll();
+      });
+      row.appendChild(btn);
+    }
+    box.appendChild(row);
+  }
   return box;
 }
 

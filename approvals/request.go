@@ -319,10 +319,20 @@ func newID() (string, error) {
 }
 
 // ParseID normalises an id as a person might type it (any case, with or without
-// "R-", surrounding spaces) and returns it in canonical form, or an ErrInvalid error.
+// "R-", surrounding spaces, or in the groups SpokenID shows, joined by spaces or
+// dashes) and returns it in canonical form, or an ErrInvalid error.
 func ParseID(s string) (string, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	t = strings.TrimPrefix(t, idPrefix)
+	if len(t) <= 2*idChars {
+		// Group separators only: the canonical check below still refuses anything else.
+		t = strings.Map(func(r rune) rune {
+			if r == ' ' || r == '-' || r == '\t' {
+				return -1
+			}
+			return r
+		}, t)
+	}
 	if len(t) == idChars {
 		if b, err := idEncoding().DecodeString(t); err == nil && len(b) == 16 &&
 			idEncoding().EncodeToString(b) == t {

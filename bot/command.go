@@ -315,12 +315,13 @@ func Parse(text string) (Command, error) {
 		}
 		cmd.User = ref
 	case spec.id:
-		if len(pos) != 1 {
+		// An id read aloud comes in groups (approvals.SpokenID): its words are one id.
+		if len(pos) == 0 || len(pos) > maxIDGroups {
 			return Command{}, usage("Give one request id.")
 		}
-		id := strings.ToUpper(pos[0])
+		id := strings.ToUpper(strings.Join(pos, ""))
 		if !ValidRequestID(id) {
-			return Command{}, usage(fmt.Sprintf("%q is not a request id.", clip(pos[0], 32)))
+			return Command{}, usage(fmt.Sprintf("%q is not a request id.", clip(strings.Join(pos, " "), 40)))
 		}
 		cmd.ID = id
 	default:
@@ -336,6 +337,10 @@ func Parse(text string) (Command, error) {
 	}
 	return cmd, nil
 }
+
+// maxIDGroups is how many words a request id may be typed in: "R-" and seven groups
+// of four, as approvals.SpokenID shows it.
+const maxIDGroups = 8
 
 // ValidRequestID accepts the shape of a request id as chat carries it (typed, or in
 // a button's value or a form's metadata): 4 to 40 upper-case letters, digits and

@@ -359,7 +359,7 @@ func RenderDiagnosis(ev actions.Evidence, d actions.Diagnosis, platform string) 
 		text += string(d.Findings[0].Severity) + ": " + d.Findings[0].Title + ". "
 	}
 	text += d.Next.Text
-	return Message{Private: true, Title: "Diagnosis of " + u.DisplayName, Text: text, Sections: secs}
+	return Message{Private: true, Title: "Diagnosis of " + u.DisplayName, Text: text, Sections: secs, Buttons: fileButton(d.Next.Verb, u)}
 }
 
 // missing explains the missing sources among srcs, in one line.

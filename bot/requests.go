@@ -254,7 +254,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 		ack += " The approval card could not be posted; approvers can find it with " + Prefix(c.Platform) + "pending."
 	}
 	ack += r.askTarget(ctx, requester, req.ID, req.Action, req.Ticket, u)
-	return Message{Private: true, Text: ack, RequestID: req.ID}
+	return filedAnswer(Message{Private: true, Text: ack, RequestID: req.ID})
 }
 
 // riskContext is what an approver should weigh: admin rights, recent failures, the last

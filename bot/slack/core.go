@@ -151,7 +151,7 @@ func (a *Adapter) respond(ctx context.Context, responseURL string, msg bot.Messa
 	opts := []goslack.MsgOption{
 		goslack.MsgOptionResponseURL(responseURL, goslack.ResponseTypeEphemeral),
 		goslack.MsgOptionText(summaryText(msg), false),
-		goslack.MsgOptionBlocks(renderBlocks(msg, renderOptions{maxBlocks: maxMessageBlocks, title: true})...),
+		goslack.MsgOptionBlocks(renderBlocks(msg, renderOptions{maxBlocks: maxMessageBlocks, title: true, commands: true})...),
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.callTimeout)
 	defer cancel()
@@ -269,13 +269,16 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 	}
 	var act *goslack.BlockAction
 	for _, b := range ic.ActionCallback.BlockActions {
-		if b != nil && (b.ActionID == actionApprove || b.ActionID == actionDeny || b.ActionID == actionRetry) {
+		if b != nil && (b.ActionID == actionApprove || b.ActionID == actionDeny || b.ActionID == actionRetry || commandKinds[b.ActionID] != "") {
 			act = b
 			break
 		}
 	}
 	if act == nil {
 		return reply{}
+	}
+	if commandKinds[act.ActionID] != "" {
+		return a.onCommandClick(ic, act)
 	}
 	if !validRequestID(act.Value) {
 		a.log.Warn("refused click with a malformed request id", "user", ic.User.ID)

@@ -257,6 +257,9 @@ type renderOptions struct {
 	maxBlocks int
 	title     bool // a header block for Title (messages); modals carry it in the view title
 	buttons   bool // approval buttons (only on approval cards)
+	// commands: File and Cancel buttons, on private answers that have a response_url
+	// to answer the click through (not in modals).
+	commands bool
 }
 
 // renderBlocks turns a bot message into Block Kit.
@@ -278,8 +281,8 @@ func renderBlocks(m bot.Message, o renderOptions) []goslack.Block {
 	for _, s := range m.Sections {
 		renderSection(bb, s)
 	}
-	if o.buttons && len(m.Buttons) > 0 {
-		renderButtons(bb, m)
+	if (o.buttons || o.commands) && len(m.Buttons) > 0 {
+		renderButtons(bb, m, o)
 	}
 	return bb.done()
 }
@@ -402,10 +405,16 @@ func colLabel(t *bot.Table, i int) string {
 // action or the target: a click is a lookup key, and the router decides. The block id
 // is new on every rendering because Slack asks for a fresh block_id when a message
 // is updated.
-func renderButtons(bb *blockBuilder, m bot.Message) {
+func renderButtons(bb *blockBuilder, m bot.Message, o renderOptions) {
 	var els []goslack.BlockElement
 	for _, b := range m.Buttons {
-		if !validRequestID(b.Value) {
+		if b.Kind == bot.ButtonFile || b.Kind == bot.ButtonCancel {
+			if el := commandButton(b); el != nil && o.commands {
+				els = append(els, el)
+			}
+			continue
+		}
+		if !o.buttons || !validRequestID(b.Value) {
 			continue
 		}
 		switch b.Kind {

@@ -353,6 +353,9 @@ func approvalInputs(buttons []bot.Button) []Element {
 }
 
 func button(b bot.Button) Action {
+	if a, ok := commandButton(b); ok {
+		return a
+	}
 	data := map[string]any{"request": b.Value}
 	switch b.Kind {
 	case bot.ButtonApprove:

@@ -233,7 +233,7 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 		return h.onTargetAction(ctx, act, ca)
 	}
 	switch ca.verb {
-	case VerbSubmit, VerbApprove, VerbDeny, VerbRetry:
+	case VerbSubmit, VerbApprove, VerbDeny, VerbRetry, VerbFile, VerbCancel:
 	default:
 		return errorResponse(http.StatusBadRequest, "BadRequest", "unknown action")
 	}
@@ -284,6 +284,9 @@ func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) (
 	if ca.verb == VerbSubmit {
 		return cardResponse(h.submitForm(ctx, act, ca.data)), bot.Message{}
 	}
+	if commandVerbs[ca.verb] != "" {
+		return h.runCommand(ctx, act, ca)
+	}
 	card, ok, ans := h.decide(ctx, act, ca)
 	if ok {
 		return cardResponse(card), ans
@@ -296,6 +299,10 @@ func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) (
 // form card, and a refused decision is told to the clicker in a 1:1 chat. A decision
 // that went through needs nothing more: the card is updated for everyone.
 func (h *handler) deliverLate(ctx context.Context, act *Activity, ca cardAction, resp InvokeResponse, ans bot.Message) {
+	if card, ok := resp.Value.(Card); ok && commandVerbs[ca.verb] != "" {
+		h.replaceCard(ctx, act, card) // a cancel's answer, in place of the confirmation
+		return
+	}
 	if ca.verb == VerbSubmit {
 		if card, ok := resp.Value.(Card); ok {
 			h.replaceCard(ctx, act, card)
@@ -345,6 +352,13 @@ func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb stri
 	case VerbApprove, VerbDeny, VerbRetry:
 		_, _, ans := h.decide(ctx, act, ca)
 		if ans.Refusal {
+			h.tellClicker(ctx, act, ans)
+		}
+	case VerbFile, VerbCancel:
+		resp, ans := h.runCommand(ctx, act, ca)
+		if card, ok := resp.Value.(Card); ok {
+			h.replaceCard(ctx, act, card)
+		} else if ans.Refusal {
 			h.tellClicker(ctx, act, ans)
 		}
 	}

@@ -104,6 +104,7 @@ func (s *Server) Handler(h Handler) http.Handler {
 	mux.HandleFunc("POST /api/command", s.api(a.command))
 	mux.HandleFunc("POST /api/submit", s.api(a.submit))
 	mux.HandleFunc("POST /api/decide", s.api(a.decide))
+	mux.HandleFunc("POST /api/click", s.api(a.click))
 	mux.HandleFunc("POST /api/target", s.api(a.target))
 	return loopbackHost(securityHeaders(mux))
 }

@@ -202,6 +202,18 @@ function renderEntry(e) {
   if (you) bubble.appendChild(el("div", null, e.text));
   else {
     renderBody(bubble, e.message);
+    const cmds = (e.message.Buttons || []).filter((b) => b.Kind === "file" || b.Kind === "cancel");
+    if (cmds.length) {
+      // File and Cancel stand for a command: the server runs it as if typed.
+      const row = el("div", "actions");
+      for (const b of cmds) {
+        const btn = el("button", "btn " + (b.Kind === "cancel" ? "deny" : "primary"), b.Label, "click-" + b.Kind);
+        btn.type = "button";
+        btn.addEventListener("click", () => click(b, btn));
+        row.appendChild(btn);
+      }
+      bubble.appendChild(row);
+    }
     if (e.message.Form) bubble.appendChild(e.filed ? richEl("span", "filed", "✓ Filed as request " + e.filed, "form-filed") : renderForm(e));
   }
   line.appendChild(bubble);
@@ -513,6 +525,14 @@ $("chips-more").addEventListener("click", () => {
   const box = $("chips");
   box.scrollBy({ left: box.clientWidth * 0.8, behavior: "smooth" });
 });
+
+async function click(b, btn) {
+  btn.disabled = true;
+  try { await api("/api/click", { persona: me, kind: b.Kind, value: b.Value }); }
+  catch (err) { $("conn").textContent = "The demo server did not answer: " + err.message; }
+  btn.disabled = false;
+  await poll();
+}
 
 async function send(text) {
   $("send").disabled = true;

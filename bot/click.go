@@ -1,0 +1,73 @@
+package bot
+
+import (
+	"errors"
+
+	"github.com/mfadesk/mfadesk/actions"
+	"github.com/mfadesk/mfadesk/approvals"
+)
+
+// Button kinds that stand for a command. A click on one is the command typed by the
+// clicker: adapters turn it into that command with ClickCommand and pass it to
+// Router.Handle, so the click is checked, refused and audited exactly like the words.
+const (
+	// ButtonFile files the request diagnose recommends; Value is the command
+	// ("reregister <object id>" or "revoke <object id>"). It opens the request form.
+	ButtonFile ButtonKind = "file"
+	// ButtonCancel cancels a pending request; Value is the request id. Only the
+	// requester may: Router.Handle decides, as for `cancel <id>`.
+	ButtonCancel ButtonKind = "cancel"
+)
+
+// errNotACommandButton is a click whose kind or value is not one mfadesk renders.
+var errNotACommandButton = errors.New("that button is not an mfadesk command")
+
+// ClickCommand returns the command a File or Cancel click stands for. The value comes
+// from the clicker's client, so it is parsed as strictly as typed text: only a
+// request form or a cancel can come out of it, never a lookup or any other verb.
+func ClickCommand(kind ButtonKind, value string) (string, error) {
+	switch kind {
+	case ButtonFile:
+		cmd, err := Parse(value)
+		if err != nil || (cmd.Verb != VerbReregister && cmd.Verb != VerbRevoke) {
+			return "", errNotACommandButton
+		}
+		return value, nil
+	case ButtonCancel:
+		id, err := approvals.ParseID(value)
+		if err != nil {
+			return "", errNotACommandButton
+		}
+		return string(VerbCancel) + " " + id, nil
+	}
+	return "", errNotACommandButton
+}
+
+// ClickRefusal is the one-line answer to a click ClickCommand refused.
+const ClickRefusal = "That button does not belong to mfadesk; nothing was done."
+
+// fileButton is the "File a request" button under diagnose's next step. It names the
+// user by object id (unique and plain), falling back to the UPN.
+func fileButton(verb string, u actions.User) []Button {
+	if verb != string(VerbReregister) && verb != string(VerbRevoke) {
+		return nil
+	}
+	who := u.ID
+	if who == "" {
+		who = u.UPN
+	}
+	value := verb + " " + who
+	if _, err := ClickCommand(ButtonFile, value); err != nil {
+		return nil // a user the command could not name gets the typed hint only
+	}
+	return []Button{{Kind: ButtonFile, Label: "File a request", Value: value}}
+}
+
+// filedAnswer is the requester's confirmation of a filed request: it adds the id in
+// groups (to read aloud over a call; any command takes it back) and a Cancel button.
+// The text stays one message: adapters show Text alone when there are no sections.
+func filedAnswer(m Message) Message {
+	m.Text += " To read the id aloud: " + approvals.SpokenID(m.RequestID) + "."
+	m.Buttons = append(m.Buttons, Button{Kind: ButtonCancel, Label: "Cancel request", Value: m.RequestID})
+	return m
+}

@@ -127,6 +127,7 @@ func (s *Server) routes() {
 		handle("POST /users/{id}/checkMemberGroups", s.checkMemberGroups)
 		handle("GET /users/{id}/authentication/methods", s.listMethods)
 		handle("DELETE /users/{id}/authentication/{coll}/{mid}", s.deleteMethod)
+		handle("GET /users/{id}/authentication/temporaryAccessPassMethods", s.listTAPs)
 		handle("POST /users/{id}/authentication/temporaryAccessPassMethods", s.createTAP)
 		handle("POST /users/{id}/revokeSignInSessions", s.revokeSessions)
 		handle("GET /reports/authenticationMethods/userRegistrationDetails/{id}", s.registration)

@@ -177,7 +177,7 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 			return fmt.Errorf("request id %s already exists", id) // 2^-128: a broken random source
 		}
 		r = Request{
-			ID: id, Action: in.Action, Target: in.Target, Methods: in.Methods,
+			ID: id, Action: in.Action, Target: in.Target, Methods: in.Methods, TAP: in.TAP,
 			Requester: in.Requester, Reason: in.Reason, Verification: in.Verification,
 			Ticket: in.Ticket, Created: w.now, Expires: w.now.Add(s.policy.TTL),
 			State: StatePending, Protection: prot, ApprovalsNeeded: needed,
@@ -197,6 +197,9 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 			// The free-text detail stays in the record (and under the digest): it may
 			// hold a phone number, and audit lines go to a channel.
 			detail += "; verified by " + string(r.Verification.Method)
+		}
+		if r.TAP != nil {
+			detail += "; " + r.TAP.describe()
 		}
 		if len(r.Methods) > 0 {
 			detail += fmt.Sprintf("; %d methods in snapshot", len(r.Methods))

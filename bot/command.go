@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -23,6 +24,7 @@ const (
 	VerbDiagnose   Verb = "diagnose"
 	VerbReregister Verb = "reregister"
 	VerbRevoke     Verb = "revoke"
+	VerbTAP        Verb = "tap"
 	VerbPending    Verb = "pending"
 	VerbShow       Verb = "show"
 	VerbCancel     Verb = "cancel"
@@ -56,6 +58,7 @@ var verbs = []verbSpec{
 	{VerbDiagnose, "<user>", "everything above folded into findings and a next step", "diagnose mfatest2@contoso.com", true, false, nil},
 	{VerbReregister, "<user>", "request: delete the user's MFA methods so they register again (needs an approver)", "reregister mfatest2@contoso.com", true, false, nil},
 	{VerbRevoke, "<user>", "request: sign the user out everywhere (needs an approver)", "revoke mfatest2@contoso.com", true, false, nil},
+	{VerbTAP, "<user> [--lifetime 1h] [--once]", "request: a Temporary Access Pass, sent to you privately, once (needs an approver)", "tap mfatest2@contoso.com --lifetime 2h --once", true, false, []string{"lifetime", "once"}},
 	{VerbPending, "", "open requests you may act on", "pending", false, false, nil},
 	{VerbShow, "<request-id>", "one request with its history", "show R-7KQ2M4XD", false, true, nil},
 	{VerbCancel, "<request-id>", "withdraw a request you made", "cancel R-7KQ2M4XD", false, true, nil},
@@ -79,6 +82,9 @@ type Command struct {
 	Last   int             // signins --last
 	Failed bool            // signins --failed
 	Days   int             // audit --days
+	// Lifetime and Once are tap's --lifetime (default one hour) and --once.
+	Lifetime time.Duration
+	Once     bool
 }
 
 // UsageError is a command that could not be parsed; its message is one line that
@@ -132,11 +138,25 @@ func Parse(text string) (Command, error) {
 			return Command{}, usage(fmt.Sprintf("%s takes no flag --%s.", v, clip(name, 32)))
 		}
 		switch name {
-		case "failed":
+		case "failed", "once":
 			if hasVal {
-				return Command{}, usage("--failed takes no value.")
+				return Command{}, usage(fmt.Sprintf("--%s takes no value.", name))
 			}
-			cmd.Failed = true
+			cmd.Failed = cmd.Failed || name == "failed"
+			cmd.Once = cmd.Once || name == "once"
+		case "lifetime":
+			if !hasVal {
+				if i+1 >= len(toks) {
+					return Command{}, usage("--lifetime needs a duration such as 1h, 90m or 7d.")
+				}
+				i++
+				val = toks[i]
+			}
+			d, err := parseLifetime(val)
+			if err != nil {
+				return Command{}, usage(err.Error())
+			}
+			cmd.Lifetime = d
 		case "last", "days":
 			if !hasVal {
 				if i+1 >= len(toks) {
@@ -196,6 +216,9 @@ func Parse(text string) (Command, error) {
 	}
 	if cmd.Verb == VerbSignins && cmd.Last == 0 {
 		cmd.Last = DefaultSignins
+	}
+	if cmd.Verb == VerbTAP && cmd.Lifetime == 0 {
+		cmd.Lifetime = actions.DefaultTAPLifetime
 	}
 	if cmd.Verb == VerbAudit && cmd.Days == 0 {
 		cmd.Days = DefaultDays

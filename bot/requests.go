@@ -109,7 +109,7 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 		return Refuse("You cannot file a request about your own account; ask a colleague.")
 	}
 	label := fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
-	return Message{
+	msg := Message{
 		Private: true,
 		Title:   actionTitle[approvals.Action(cmd.Verb)] + ": " + label,
 		Text:    fmt.Sprintf("Fill in the form to request %s for %s.", cmd.Verb, label),
@@ -121,6 +121,10 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 			Verifications: VerificationChoices(),
 		},
 	}
+	if cmd.Verb == VerbTAP {
+		tapForm(&msg, cmd)
+	}
+	return msg
 }
 
 var ticketRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._#/:-]{1,63}$`)
@@ -159,9 +163,9 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
-	action := approvals.Action(f.Action)
-	if action != approvals.ActionReregister && action != approvals.ActionRevoke {
-		return Refuse("That form is not for a known request; start again with /mfa reregister or /mfa revoke.")
+	action, tapOpts, err := parseFormAction(f.Action)
+	if err != nil {
+		return Refuse(err.Error())
 	}
 	if errs := checkForm(f); errs != nil {
 		m := Refuse("Some fields need fixing: " + joinErrors(errs))
@@ -170,11 +174,11 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	ref, err := actions.ParseUserRef(f.Target)
 	if err != nil || ref.Kind != actions.RefObjectID {
-		return Refuse("The form's target is not a directory object id; start again with /mfa " + f.Action + ".")
+		return Refuse("The form's target is not a directory object id; start again with /mfa " + string(action) + ".")
 	}
 	u, err := r.dir.User(ctx, ref)
 	if err != nil {
-		return r.lookupFailed(ctx, Command{Verb: Verb(f.Action), User: ref}, err)
+		return r.lookupFailed(ctx, Command{Verb: Verb(action), User: ref}, err)
 	}
 	requester, err := r.directoryActor(ctx, c)
 	if err != nil {
@@ -188,6 +192,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 		Reason:       strings.TrimSpace(f.Reason),
 		Verification: approvals.Verification{Method: approvals.VerificationMethod(f.Verification), Detail: strings.TrimSpace(f.VerificationDetail)},
 		Ticket:       strings.TrimSpace(f.Ticket),
+		TAP:          tapOpts,
 	}
 	var risk []string
 	if r.gather != nil {
@@ -201,6 +206,9 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 			risk = []string{"Risk context unavailable: " + actions.Explain(err)}
 		} else {
 			risk = riskContext(u, ev)
+			if in.TAP != nil {
+				in.TAP.Replaces = hasTAP(ev)
+			}
 		}
 		if action == approvals.ActionReregister {
 			// The snapshot is what the approver approves: without it, refuse rather
@@ -550,6 +558,8 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 		if deleted == 0 {
 			will.Note = "The user has no phone, Authenticator or OATH method: only the sign-out will run."
 		}
+	case approvals.ActionTAP:
+		will = tapSection(req)
 	default:
 		will.Text = actionWarning[string(req.Action)]
 	}

@@ -198,7 +198,12 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.Header.Set("Retry-Attempt", strconv.Itoa(a))
 	}
-	return t.next.RoundTrip(r)
+	resp, err := t.next.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		// Below the SDK's retry handler: every 429 is seen, even one retried at once.
+		actions.ObserveThrottle(r.Context(), retryAfterHeader(resp.Header.Get("Retry-After")))
+	}
+	return resp, err
 }
 
 // ownBody hands the transport its own copy of the request body. kiota's retry handler

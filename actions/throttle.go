@@ -22,3 +22,21 @@ func ObserveThrottle(ctx context.Context, retryAfter time.Duration) {
 		fn(retryAfter)
 	}
 }
+
+type gateKey struct{}
+
+// WithCallGate returns a context whose directory calls each wait for gate first: a
+// bulk run paces its calls to what the directory allows. gate returns an error only
+// when ctx ends.
+func WithCallGate(ctx context.Context, gate func(ctx context.Context) error) context.Context {
+	return context.WithValue(ctx, gateKey{}, gate)
+}
+
+// WaitCallGate waits for the gate of ctx, if any. The directory client calls it
+// before each HTTP request, retries included.
+func WaitCallGate(ctx context.Context) error {
+	if g, ok := ctx.Value(gateKey{}).(func(context.Context) error); ok && g != nil {
+		return g(ctx)
+	}
+	return nil
+}

@@ -61,8 +61,9 @@ type BulkWork func(ctx context.Context, u BulkUser) (BulkResult, error)
 // BulkProgress is a run's count so far, for the card.
 type BulkProgress struct {
 	Total, Done, Failed, Stale int
-	Concurrency              int
-	Throttled                int // 429 answers seen
+	Concurrency              int     // users in flight at most
+	Pace                     float64 // directory calls per second allowed now; 0 = not limited yet
+	Throttled                int     // 429 answers seen
 	Finished                 bool
 }
 
@@ -283,8 +284,11 @@ func (b *BulkRunner) runAll(ctx context.Context, id string, users []BulkUser, wo
 	if len(users) == 0 {
 		return nil
 	}
-	lim := newLimiter(max, p)
-	ctx = actions.WithThrottleObserver(ctx, lim.throttled)
+	lim := newLimiter(p)
+	ctx = actions.WithCallGate(actions.WithThrottleObserver(ctx, lim.throttled), lim.gate)
+	p.mu.Lock()
+	p.Concurrency = max
+	p.mu.Unlock()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -294,17 +298,15 @@ func (b *BulkRunner) runAll(ctx context.Context, id string, users []BulkUser, wo
 		go func() {
 			defer wg.Done()
 			for {
-				if err := lim.acquire(ctx); err != nil {
+				if ctx.Err() != nil {
 					return
 				}
 				i := int(next.Add(1)) - 1
 				if i >= len(users) {
-					lim.release(true)
 					return
 				}
 				// A user that was stopped is not started: check the gate per user.
 				if stopped, err := b.stopped(ctx, id); err != nil || stopped {
-					lim.release(true)
 					if err != nil {
 						mu.Lock()
 						firstErr = errors.Join(firstErr, err)
@@ -315,7 +317,6 @@ func (b *BulkRunner) runAll(ctx context.Context, id string, users []BulkUser, wo
 				u := users[i]
 				r, err := work(ctx, u)
 				if err != nil && ctx.Err() != nil {
-					lim.release(true)
 					return // interrupted: resumed later
 				}
 				if r.ObjectID == "" {
@@ -338,7 +339,6 @@ func (b *BulkRunner) runAll(ctx context.Context, id string, users []BulkUser, wo
 					r.At = time.Now().UTC()
 				}
 				stored, serr := b.record(context.WithoutCancel(ctx), id, r)
-				lim.release(err == nil)
 				if serr != nil {
 					mu.Lock()
 					firstErr = errors.Join(firstErr, fmt.Errorf("store the result of %s: %w", u.ObjectID, serr))
@@ -428,9 +428,9 @@ func (p *progress) snapshot() BulkProgress {
 	return p.BulkProgress
 }
 
-func (p *progress) setConcurrency(n int, throttled bool) {
+func (p *progress) setPace(rate float64, throttled bool) {
 	p.mu.Lock()
-	p.Concurrency = n
+	p.Pace = rate
 	if throttled {
 		p.Throttled++
 	}

@@ -198,6 +198,9 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.Header.Set("Retry-Attempt", strconv.Itoa(a))
 	}
+	if err := actions.WaitCallGate(r.Context()); err != nil {
+		return nil, err
+	}
 	resp, err := t.next.RoundTrip(r)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 		// Below the SDK's retry handler: every 429 is seen, even one retried at once.

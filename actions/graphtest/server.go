@@ -69,6 +69,9 @@ type Server struct {
 	now     func() time.Time
 
 	requests atomic.Int64 // HTTP requests (round trips), a $batch counted once
+	// calls counts what Graph's limits count: requests outside a batch and batch items;
+	// throttled counts those answered 429.
+	counted, throttled atomic.Int64
 	mux      *http.ServeMux
 }
 
@@ -94,6 +97,10 @@ func (s *Server) SetFaults(f Faults) {
 // Requests returns how many HTTP requests the fake has answered (a $batch counts once):
 // the round trips a client made.
 func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// Calls returns how many calls the fake answered as Graph's limits count them
+// (requests outside a batch, and each batch item), and how many of them it throttled.
+func (s *Server) Calls() (calls, throttled int64) { return s.counted.Load(), s.throttled.Load() }
 
 // Records returns the last requests received (at most 200), oldest first.
 func (s *Server) Records() []RequestRecord {
@@ -222,6 +229,7 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
+	s.counted.Add(1)
 	target := r.URL.Path
 	if q, err := url.QueryUnescape(r.URL.RawQuery); err == nil && q != "" {
 		target += "?" + q
@@ -259,6 +267,7 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Unlock()
 	switch {
 	case throttle:
+		s.throttled.Add(1)
 		w.Header().Set("Retry-After", strconv.FormatFloat(f.RetryAfter.Seconds(), 'f', -1, 64))
 		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
 	case containsAny(target, f.Forbidden):

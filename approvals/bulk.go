@@ -61,10 +61,10 @@ type BulkWork func(ctx context.Context, u BulkUser) (BulkResult, error)
 // BulkProgress is a run's count so far, for the card.
 type BulkProgress struct {
 	Total, Done, Failed, Stale int
-	Concurrency              int     // users in flight at most
-	Pace                     float64 // directory calls per second allowed now; 0 = not limited yet
-	Throttled                int     // 429 answers seen
-	Finished                 bool
+	Concurrency                int     // users in flight at most
+	Pace                       float64 // directory calls per second allowed now; 0 = not limited yet
+	Throttled                  int     // 429 answers seen
+	Finished                   bool
 }
 
 // BulkOptions tune a run.

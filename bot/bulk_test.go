@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,8 +67,8 @@ func TestBulkEligibility(t *testing.T) {
 		ref("casey.ca"), ref("mfatest2"), ref("sam.approver"), // eligible
 		ref("olive.optin"), ref("fiona.failures"), // per-user MFA enforced / enabled
 		ref("paul.password"), ref("alex.approver"), // no phone, Authenticator or OATH
-		ref("mfatest1"), // guest
-		ref("ada.admin"), // Global Administrator
+		ref("mfatest1"),      // guest
+		ref("ada.admin"),     // Global Administrator
 		ref("erin.eligible"), // open request
 		ref("hana.helpdesk"), // the requester
 		ref("nobody.here"),   // not found

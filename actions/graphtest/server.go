@@ -72,7 +72,7 @@ type Server struct {
 	// calls counts what Graph's limits count: requests outside a batch and batch items;
 	// throttled counts those answered 429.
 	counted, throttled atomic.Int64
-	mux      *http.ServeMux
+	mux                *http.ServeMux
 }
 
 // NewServer serves t, rebased so that its events are recent (see Tenant.AsOf). The

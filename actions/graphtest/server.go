@@ -126,6 +126,8 @@ func (s *Server) routes() {
 		}
 		handle("GET /users/{id}", s.getUser)
 		handle("GET /groups/{id}", s.getGroup)
+		handle("GET /groups/{id}/transitiveMembers/microsoft.graph.user", s.groupUsers)
+		handle("GET /groups/{id}/transitiveMembers/graph.user", s.groupUsers) // the SDK's short cast
 		handle("GET /roleManagement/directory/roleAssignments", s.roleAssignments(false))
 		handle("GET /roleManagement/directory/roleEligibilityScheduleInstances", s.roleAssignments(true))
 		handle("GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances", s.groupEligibility)

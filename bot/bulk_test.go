@@ -249,3 +249,24 @@ func TestBulkStaleSnapshotFailsThatUserOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestBulkDemoGroup: the demo tenant's group of affected users, read as a bulk request
+// reads it (transitive members, then each user checked).
+func TestBulkDemoGroup(t *testing.T) {
+	s := bottest.New(t, bottest.Options{})
+	var group string
+	s.Graph.Tenant(func(tn *graphtest.Tenant) { group = tn.GroupID("mfa-rollback-affected") })
+	refs, err := s.Client.GroupUsers(context.Background(), group, bot.DefaultBulkMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := bot.BulkCheck{Gather: s.Client, Protection: bot.ApprovalsDirectory{Dir: s.Client}.Protection,
+		InScope: actions.DefaultReregisterTypes(), Requester: s.UserID(t, "hana.helpdesk")}.Check(context.Background(), refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ada holds Global Administrator, erin may activate it through PIM: both protected.
+	if want := "5 eligible; 1 skipped: no phone, Authenticator or OATH method; 2 skipped: protected target"; plan.Counts() != want {
+		t.Errorf("counts = %q, want %q", plan.Counts(), want)
+	}
+}

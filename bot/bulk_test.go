@@ -206,7 +206,6 @@ func BenchmarkBulk1000(b *testing.B) {
 	}
 }
 
-
 // TestBulkStaleSnapshotFailsThatUserOnly: one user's methods changed after approval:
 // that user is reported stale with nothing deleted, the others are re-registered.
 func TestBulkStaleSnapshotFailsThatUserOnly(t *testing.T) {

@@ -436,3 +436,15 @@ func (p *progress) setPace(rate float64, throttled bool) {
 	}
 	p.mu.Unlock()
 }
+
+// BulkResultsFile writes the per-user results of bulk request id, from the database at
+// dbPath, as JSON lines: `mfadesk approvals show --results ID`.
+func BulkResultsFile(ctx context.Context, dbPath, id string, w io.Writer) error {
+	id, err := ParseID(id)
+	if err != nil {
+		return err
+	}
+	return withFile(ctx, dbPath, func(st *BoltStore) error {
+		return NewBulkRunner(st).WriteResults(ctx, id, w)
+	})
+}

@@ -139,7 +139,7 @@ func parseHead(s string) (uint64, string, error) {
 
 func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
-		fmt.Fprintln(stderr, "Usage: mfadesk approvals list [--db FILE] [--state pending]\n       mfadesk approvals show [--db FILE] ID")
+		fmt.Fprintln(stderr, "Usage: mfadesk approvals list [--db FILE] [--state pending]\n       mfadesk approvals show [--db FILE] [--results] ID")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
@@ -172,8 +172,9 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		return tw.Flush()
 	}
-	fs := newFlags("approvals show", "approvals show [--db FILE | --config FILE] ID", stderr)
+	fs := newFlags("approvals show", "approvals show [--db FILE | --config FILE] [--results] ID", stderr)
 	path := dbFlags(fs)
+	results := fs.Bool("results", false, "print the per-user results of a bulk request as JSON lines")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
@@ -184,6 +185,9 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	p, err := path(getenv)
 	if err != nil {
 		return err
+	}
+	if *results {
+		return approvals.BulkResultsFile(ctx, p, fs.Arg(0), stdout)
 	}
 	req, events, err := approvals.ShowFile(ctx, p, fs.Arg(0))
 	if err != nil {

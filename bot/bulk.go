@@ -151,10 +151,25 @@ func (c BulkCheck) Check(ctx context.Context, refs []actions.UserRef) (BulkPlan,
 }
 
 // BulkReregister is the work of a bulk re-register for one user: the single-user
-// re-register against that user's approved snapshot. A stale snapshot fails that user
+// re-register against that user's approved snapshot. protection, if not nil, is asked
+// again just before: a user who became protected since approval (or whose protection
+// cannot be read) fails, alone, with nothing deleted. A stale snapshot fails that user
 // only.
-func BulkReregister(w actions.Writer) approvals.BulkWork {
+func BulkReregister(w actions.Writer, protection func(ctx context.Context, objectID string) (approvals.Protection, error)) approvals.BulkWork {
 	return func(ctx context.Context, u approvals.BulkUser) (approvals.BulkResult, error) {
+		if protection != nil {
+			p, err := protection(ctx, u.ObjectID)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return approvals.BulkResult{}, err
+			case err != nil:
+				return approvals.BulkResult{ObjectID: u.ObjectID, UPN: u.UPN, Outcome: approvals.BulkFailed,
+					Detail: "Not re-registered: the user's protection could not be checked now."}, nil
+			case p.Protected:
+				return approvals.BulkResult{ObjectID: u.ObjectID, UPN: u.UPN, Outcome: approvals.BulkFailed,
+					Detail: "Not re-registered: the user became a protected target since approval (" + strings.Join(p.Reasons, "; ") + ")."}, nil
+			}
+		}
 		snap := make([]actions.MethodRef, 0, len(u.Methods))
 		for _, m := range u.Methods {
 			snap = append(snap, actions.MethodRef{ID: m.ID, Type: actions.MethodType(m.Type), Label: m.Label})

@@ -139,7 +139,7 @@ func runBulk(t testing.TB, n, limit int, retryAfter time.Duration) (time.Duratio
 	s.Graph.SetFaults(graphtest.Faults{ThrottleAbove: limit, RetryAfter: retryAfter})
 	calls0, throttled0 := s.Graph.Calls()
 	start := time.Now()
-	p, err := b.Run(context.Background(), "R-BULK", users, bot.BulkReregister(s.Client), approvals.BulkOptions{MaxConcurrency: 32})
+	p, err := b.Run(context.Background(), "R-BULK", users, bot.BulkReregister(s.Client, nil), approvals.BulkOptions{MaxConcurrency: 32})
 	wall := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestBulkStaleSnapshotFailsThatUserOnly(t *testing.T) {
 	defer st.Close()
 	b := approvals.NewBulkRunner(st)
 	_ = b.Continue(context.Background(), "R-BULK")
-	p, err := b.Run(context.Background(), "R-BULK", users, bot.BulkReregister(s.Client), approvals.BulkOptions{})
+	p, err := b.Run(context.Background(), "R-BULK", users, bot.BulkReregister(s.Client, nil), approvals.BulkOptions{})
 	if err != nil || p.Done != 3 || p.Stale != 1 {
 		t.Fatalf("run: %+v, %v; want 3 done and 1 stale", p, err)
 	}
@@ -268,4 +268,39 @@ func TestBulkDemoGroup(t *testing.T) {
 	if want := "5 eligible; 1 skipped: no phone, Authenticator or OATH method; 2 skipped: protected target"; plan.Counts() != want {
 		t.Errorf("counts = %q, want %q", plan.Counts(), want)
 	}
+}
+
+// TestBulkRechecksProtection: a user made Global Administrator after approval is not
+// re-registered; the others are.
+func TestBulkRechecksProtection(t *testing.T) {
+	var ids []string
+	var admin string
+	s := bottest.New(t, bottest.Options{EditTenant: func(tn *graphtest.Tenant) {
+		ids = addAffected(tn, 3)
+		admin = tn.Roles[0].ID
+	}})
+	s.Graph.Tenant(func(tn *graphtest.Tenant) {
+		u := tn.FindUser(ids[1])
+		u.MemberOf = append(u.MemberOf, admin)
+	})
+	users := make([]approvals.BulkUser, len(ids))
+	for i, id := range ids {
+		users[i] = approvals.BulkUser{ObjectID: id, Methods: []approvals.MethodRef{{ID: fmt.Sprintf("a5c2ef35-0000-4000-8000-%012d", i), Type: string(actions.MethodAuthenticator), Label: "Microsoft Authenticator (iPhone 14 Pro Max)"}}}
+	}
+	st, err := approvals.OpenBolt(filepath.Join(t.TempDir(), "bulk.db"), approvals.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := approvals.NewBulkRunner(st)
+	_ = b.Continue(context.Background(), "R-BULK")
+	p, err := b.Run(context.Background(), "R-BULK", users, bot.BulkReregister(s.Client, bot.ApprovalsDirectory{Dir: s.Client}.Protection), approvals.BulkOptions{})
+	if err != nil || p.Done != 2 || p.Failed != 1 {
+		t.Fatalf("run: %+v, %v; want 2 done, 1 failed", p, err)
+	}
+	s.Graph.Tenant(func(tn *graphtest.Tenant) {
+		if n := len(tn.FindUser(ids[1]).Methods); n != 2 {
+			t.Errorf("the new admin has %d methods, want both kept", n)
+		}
+	})
 }

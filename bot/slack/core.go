@@ -52,7 +52,7 @@ func (a *Adapter) sameOrg(teamID, userTeamID, enterpriseID string) bool {
 const notOurWorkspace = "mfadesk serves only members of its own Slack workspace."
 
 // onSlash handles /mfa. Usage errors and help are answered in the ack; lookups are
-// acknowledged and answered through response_url; reregister and revoke open a
+// acknowledged and answered through response_url; reregister, revoke and tap open a
 // modal.
 func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 	if err := checkSlashCommand(cmd); err != nil {
@@ -87,7 +87,7 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 		return refuseInline("mfadesk cannot answer this command here.")
 	}
 	switch parsed.Verb {
-	case bot.VerbReregister, bot.VerbRevoke:
+	case bot.VerbReregister, bot.VerbRevoke, bot.VerbTAP:
 		return reply{what: "open request form", follow: func(ctx context.Context) { a.openRequestForm(ctx, cmd, string(parsed.Verb)) }}
 	}
 	return reply{

@@ -25,18 +25,23 @@ func ObserveThrottle(ctx context.Context, retryAfter time.Duration) {
 
 type gateKey struct{}
 
-// WithCallGate returns a context whose directory calls each wait for gate first: a
-// bulk run paces its calls to what the directory allows. gate returns an error only
-// when ctx ends.
-func WithCallGate(ctx context.Context, gate func(ctx context.Context) error) context.Context {
+// CallGate paces a run's directory calls: Wait blocks until the next call may start
+// (an error only when ctx ends), and Done reports how it ended (the HTTP status, 0 for
+// no answer), so the gate can learn the rate the directory allows.
+type CallGate interface {
+	Wait(ctx context.Context) error
+	Done(status int)
+}
+
+// WithCallGate returns a context whose directory calls each pass through gate: a bulk
+// run paces its calls to what the directory allows.
+func WithCallGate(ctx context.Context, gate CallGate) context.Context {
 	return context.WithValue(ctx, gateKey{}, gate)
 }
 
-// WaitCallGate waits for the gate of ctx, if any. The directory client calls it
-// before each HTTP request, retries included.
-func WaitCallGate(ctx context.Context) error {
-	if g, ok := ctx.Value(gateKey{}).(func(context.Context) error); ok && g != nil {
-		return g(ctx)
-	}
-	return nil
+// CallGateOf returns the gate of ctx, or nil. The directory client calls its Wait
+// before each HTTP request, retries included, and its Done after.
+func CallGateOf(ctx context.Context) CallGate {
+	g, _ := ctx.Value(gateKey{}).(CallGate)
+	return g
 }

@@ -285,7 +285,7 @@ func (b *BulkRunner) runAll(ctx context.Context, id string, users []BulkUser, wo
 		return nil
 	}
 	lim := newLimiter(p)
-	ctx = actions.WithCallGate(actions.WithThrottleObserver(ctx, lim.throttled), lim.gate)
+	ctx = actions.WithCallGate(actions.WithThrottleObserver(ctx, lim.throttled), lim)
 	p.mu.Lock()
 	p.Concurrency = max
 	p.mu.Unlock()

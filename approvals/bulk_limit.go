@@ -7,7 +7,7 @@ import (
 )
 
 // limiter paces a bulk run's directory calls to what the directory allows. It starts
-// unpaced; on a 429 it sets its pace to cutTo of the calls that succeeded in the
+// unpaced; on a 429 it sets its pace to cutTo of the calls answered (not 429) in the
 // second before (the best estimate of the limit there is) and lets nobody call until
 // the named Retry-After has passed; a burst of 429s from calls already in flight cuts
 // once. After quietFor without a 429 it raises the pace by raiseBy a second, to find
@@ -22,7 +22,9 @@ type limiter struct {
 	notBefore time.Time
 	lastCut   time.Time
 	lastRaise time.Time
-	starts    []time.Time // call starts in the last second
+	peak      float64     // the highest estimate of the limit seen
+	began     time.Time   // the first call
+	completed []time.Time // calls answered, not with 429, in the last second
 	throttles []time.Time // 429s in the last second
 	p         *progress
 }
@@ -33,6 +35,15 @@ const (
 	cutTo     = 0.95
 	quietFor  = 10 * time.Second
 	raiseBy   = 1.005
+	// minEstimate is the fewest successful calls in a second that estimate a limit: a
+	// storm of 429s with (almost) nothing succeeding says nothing about the limit, so it
+	// halves the pace (or, unpaced, only waits for Retry-After) instead of setting the
+	// pace to nearly nothing.
+	minEstimate = 10
+	// Below recoverBelow of the best estimate, the pace grows by recoverBy a second
+	// once a second has passed without a 429: a storm's cuts are undone in seconds.
+	recoverBelow = 0.5
+	recoverBy    = 1.10
 )
 
 func newLimiter(p *progress) *limiter { return &limiter{p: p} }
@@ -45,13 +56,31 @@ func trim(ts []time.Time, now time.Time) []time.Time {
 	return ts[i:]
 }
 
-// gate waits for the next call's slot.
-func (l *limiter) gate(ctx context.Context) error {
+// Done records a call's end: an answer other than 429 is a call the limit allowed.
+func (l *limiter) Done(status int) {
+	if status == 0 || status == 429 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	l.completed = append(trim(l.completed, now), now)
+}
+
+// Wait waits for the next call's slot.
+func (l *limiter) Wait(ctx context.Context) error {
 	l.mu.Lock()
 	now := time.Now()
-	if l.rate > 0 && now.Sub(l.lastCut) > quietFor && now.Sub(l.lastRaise) > time.Second {
-		l.rate *= raiseBy
-		l.lastRaise = now
+	if quiet := now.Sub(l.lastCut); l.rate > 0 && now.Sub(l.lastRaise) > time.Second {
+		switch {
+		case l.rate < recoverBelow*l.peak && quiet > time.Second:
+			l.rate, l.lastRaise = l.rate*recoverBy, now
+		case quiet > quietFor:
+			l.rate, l.lastRaise = l.rate*raiseBy, now
+		}
+	}
+	if l.began.IsZero() {
+		l.began = now
 	}
 	at := now
 	if l.notBefore.After(at) {
@@ -63,7 +92,6 @@ func (l *limiter) gate(ctx context.Context) error {
 		}
 		l.next = at.Add(time.Duration(float64(time.Second) / l.rate))
 	}
-	l.starts = append(trim(l.starts, now), at)
 	l.mu.Unlock()
 	if wait := time.Until(at); wait > 0 {
 		t := time.NewTimer(wait)
@@ -87,15 +115,19 @@ func (l *limiter) throttled(retryAfter time.Duration) {
 	}
 	l.throttles = append(trim(l.throttles, now), now)
 	if now.Sub(l.lastCut) >= max(retryAfter, minCutGap) {
-		l.starts = trim(l.starts, now)
-		ok := 0
-		for _, s := range l.starts {
-			if !s.After(now) {
-				ok++
-			}
+		l.completed = trim(l.completed, now)
+		ok := len(l.completed)
+		// Calls per second over the last second, or over the run if it is younger:
+		// a run throttled in its first 200 ms sent at five times what it counted.
+		span := min(time.Second, now.Sub(l.began))
+		switch {
+		case ok >= minEstimate && span >= minCutGap:
+			est := float64(ok) / span.Seconds()
+			l.rate = max(1, cutTo*est)
+			l.peak = max(l.peak, est)
+		case l.rate > 0:
+			l.rate = max(1, l.rate/2)
 		}
-		ok -= len(l.throttles)
-		l.rate = max(1, cutTo*float64(ok))
 		l.lastCut = now
 		l.next = l.notBefore
 	}

@@ -119,7 +119,7 @@ func TestBulkEligibility(t *testing.T) {
 
 // runBulk re-registers n affected users against the fake Graph throttling above limit
 // calls a second, and checks that every user was re-registered exactly once.
-func runBulk(t testing.TB, n, limit int, retryAfter time.Duration) (time.Duration, approvals.BulkProgress, int64, int64) {
+func runBulk(t testing.TB, n int, faults graphtest.Faults) (time.Duration, approvals.BulkProgress, int64, int64) {
 	var ids []string
 	s := bottest.New(t, bottest.Options{EditTenant: func(tn *graphtest.Tenant) { ids = addAffected(tn, n) }})
 	users := make([]approvals.BulkUser, len(ids))
@@ -136,7 +136,7 @@ func runBulk(t testing.TB, n, limit int, retryAfter time.Duration) (time.Duratio
 	if err := b.Continue(context.Background(), "R-BULK"); err != nil {
 		t.Fatal(err)
 	}
-	s.Graph.SetFaults(graphtest.Faults{ThrottleAbove: limit, RetryAfter: retryAfter})
+	s.Graph.SetFaults(faults)
 	calls0, throttled0 := s.Graph.Calls()
 	start := time.Now()
 	p, err := b.Run(context.Background(), "R-BULK", users, bot.BulkReregister(s.Client, nil), approvals.BulkOptions{MaxConcurrency: 32})
@@ -175,12 +175,13 @@ func runBulk(t testing.TB, n, limit int, retryAfter time.Duration) (time.Duratio
 	return wall, p, calls - calls0, throttled - throttled0
 }
 
-// TestBulk429Storm: Graph throttles everything above 300 calls a second; the run
-// slows down, honours Retry-After, and re-registers every user once.
+// TestBulk429Storm: Graph answers the first 40 calls with 429 and throttles
+// everything above 300 calls a second; the run slows down, honours Retry-After, and
+// re-registers every user exactly once.
 func TestBulk429Storm(t *testing.T) {
-	_, p, _, _ := runBulk(t, 150, 300, 100*time.Millisecond)
-	if p.Throttled == 0 {
-		t.Error("no 429 was observed: the storm did not happen")
+	_, p, _, throttled := runBulk(t, 150, graphtest.Faults{ThrottleFirst: 40, ThrottleAbove: 300, RetryAfter: 100 * time.Millisecond})
+	if throttled < 40 || p.Throttled < 40 {
+		t.Errorf("Graph sent %d 429s and the run saw %d: want the storm seen", throttled, p.Throttled)
 	}
 }
 
@@ -195,7 +196,7 @@ func BenchmarkBulk1000(b *testing.B) {
 		limit, _ = strconv.Atoi(v)
 	}
 	for i := 0; i < b.N; i++ {
-		wall, _, calls, throttled := runBulk(b, users, limit, time.Second)
+		wall, _, calls, throttled := runBulk(b, users, graphtest.Faults{ThrottleAbove: limit, RetryAfter: time.Second})
 		served := float64(calls - throttled)
 		b.ReportMetric(wall.Seconds(), "s/run")
 		b.ReportMetric(float64(users)/wall.Seconds(), "users/s")

@@ -12,7 +12,7 @@ import (
 // the named Retry-After has passed; a burst of 429s from calls already in flight cuts
 // once. After quietFor without a 429 it raises the pace by raiseBy a second, to find
 // a limit that grew. Each cut costs a Retry-After of silence, so the pace rises
-// slowly: a measured 92% of the limit's throughput over a 1000-user run. It paces
+// slowly (BenchmarkBulk1000 measures the throughput against the limit). It paces
 // calls rather than users because a user's re-register is several calls and Graph
 // limits calls; the users in flight follow, each worker waiting for its call's slot.
 type limiter struct {

@@ -58,7 +58,7 @@ type Diagnosis struct {
 	Findings []Finding
 	Next     Recommendation
 	Methods  []Method // with usability marked
-	Notes    []string // sources that could not be read, and why
+	Notes    []string // sources that could not be read, and why; how fresh the reports are
 }
 
 // Has reports whether the diagnosis holds a finding with this code.

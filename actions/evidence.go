@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -136,6 +137,30 @@ type Evidence struct {
 	Missing map[Source]error
 	// RoundTrips is how many HTTP requests the gathering took.
 	RoundTrips int
+	// ReportsAsOf is when the oldest report answer shown (registration report,
+	// sign-ins, audit log) was read, if it was reused from a short cache; zero when
+	// everything was read for this lookup.
+	ReportsAsOf time.Time
+	// Queued is how long the lookup waited for the tenant's report budget.
+	Queued time.Duration
+}
+
+// Freshness says, in one line, whether report data was reused or the lookup waited
+// for Graph's report budget; "" when neither.
+func (e Evidence) Freshness() string {
+	var out []string
+	if !e.ReportsAsOf.IsZero() {
+		out = append(out, fmt.Sprintf("Report data (registration, sign-ins, audit log) as of %d s ago.", secondsCeil(e.Taken.Sub(e.ReportsAsOf))))
+	}
+	if e.Queued > 0 {
+		out = append(out, fmt.Sprintf("Queued %d s for Microsoft Graph's report budget.", secondsCeil(e.Queued)))
+	}
+	return strings.Join(out, " ")
+}
+
+func secondsCeil(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 0)
 }
 
 // Has reports whether s was asked for and read.
@@ -156,13 +181,17 @@ func (e Evidence) Note(s Source) string {
 	return capitalize(s.String()) + " unavailable: " + Explain(err)
 }
 
-// Notes explains every missing source, in a fixed order.
+// Notes explains every missing source, in a fixed order, then how fresh the report
+// data is.
 func (e Evidence) Notes() []string {
 	var out []string
 	for _, s := range ForDiagnose.Each() {
 		if n := e.Note(s); n != "" {
 			out = append(out, n)
 		}
+	}
+	if f := e.Freshness(); f != "" {
+		out = append(out, f)
 	}
 	return out
 }

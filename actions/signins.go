@@ -7,27 +7,6 @@ import (
 	"time"
 )
 
-// signInErrors explains the Entra sign-in error codes the helpdesk meets. The bot keys on
-// the code, never on failureReason's text; Graph's own reason is shown when present.
-var signInErrors = map[int]string{
-	50053:  "account locked (too many attempts, or a blocked IP)",
-	50055:  "password expired",
-	50057:  "account disabled",
-	50072:  "user must register for MFA",
-	50074:  "MFA required (prompt shown)",
-	50076:  "MFA required by policy or location",
-	50079:  "user must register for MFA",
-	50088:  "limit on telephone MFA calls reached",
-	50126:  "invalid username or password",
-	50158:  "external security challenge not satisfied",
-	53003:  "blocked by Conditional Access",
-	500121: "authentication failed during strong authentication request",
-	530032: "blocked by security policy",
-}
-
-// SignInErrorText explains a sign-in error code, or "" for codes not in the table.
-func SignInErrorText(code int) string { return signInErrors[code] }
-
 // Interrupts are normal steps of a sign-in (an MFA prompt, "stay signed in?"), logged
 // with an error code: they are not failures to count.
 var signInInterrupts = map[int]bool{50074: true, 50076: true, 50125: true, 50140: true, 50097: true, 50058: true, 16000: true}
@@ -88,11 +67,7 @@ func summariseFailures(ev Evidence) failureSummary {
 		}
 		g := byCode[s.ErrorCode]
 		if g == nil {
-			reason := s.FailureReason
-			if reason == "" {
-				reason = SignInErrorText(s.ErrorCode)
-			}
-			g = &failureGroup{code: s.ErrorCode, reason: strings.TrimSuffix(reason, "."), details: map[string]int{},
+			g = &failureGroup{code: s.ErrorCode, reason: SignInReason(s), details: map[string]int{},
 				ips: map[string]bool{}, places: map[string]bool{}, apps: map[string]bool{}, first: s.Time, last: s.Time}
 			byCode[s.ErrorCode] = g
 		}
@@ -183,6 +158,11 @@ func (f failureSummary) detail() string {
 		parts = append(parts, p+")")
 	}
 	out := "By error code: " + strings.Join(parts, "; ") + "."
+	for _, g := range f.groups {
+		if e, ok := SignInErrorOf(g.code); ok {
+			out += fmt.Sprintf(" For %d: %s", g.code, e.Next)
+		}
+	}
 	if f.denied > 0 {
 		out += " An MFA prompt means the password was accepted: prompts the user did not expect mean someone else likely knows it."
 	}

@@ -38,7 +38,9 @@
 //     again", ErrExpired);
 //   - the requester is still a member of the helpdesk group and every approver of
 //     the approvals that count still a member of the approvers group, asked now
-//     through Directory.IsMember (ErrNotRequester, ErrNotApprover);
+//     through Directory.IsMember, which also applies the caller rule (the account
+//     exists, is enabled, is a member and not a guest; an *IneligibleError names a
+//     failed one) (ErrNotRequester, ErrNotApprover);
 //   - the target's protection, read now, still allows the request with the approvals
 //     it has (ErrProtectedTarget, ErrWeakVerification).
 //
@@ -134,5 +136,11 @@
 // gets "database FILE is locked by another mfadesk process" instead of hanging. The
 // "meta" bucket holds the schema version; New refuses a newer version than it knows.
 // The Store interface is small on purpose (buckets of ordered keys, read and write
-// transactions) so another backend, such as etcd, can implement it later.
+// transactions). EtcdStore implements it on etcd for several replicas: reads at one
+// revision, writes committed by a Txn that compares the mod revision of everything
+// read (re-running the transaction when another replica got there first), and a
+// lease per replica. A request being executed records the replica that claimed it,
+// and recovery re-claims it only once that replica's lease has ended; Lead elects
+// the one replica that runs the sweeper and recovery. An unreachable etcd makes
+// calls fail with ErrStoreUnavailable. Migrate copies a bbolt file into etcd.
 package approvals

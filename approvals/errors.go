@@ -45,6 +45,9 @@ const (
 	ErrLocked Code = "locked"
 	// ErrSchema: the database was written by a newer mfadesk, or is not an mfadesk database.
 	ErrSchema Code = "schema"
+	// ErrStoreUnavailable: the shared approvals store (etcd) did not answer, so the
+	// call was refused (or, when saving, its outcome is unknown: Msg says which).
+	ErrStoreUnavailable Code = "store_unavailable"
 )
 
 // Error implements error so that a Code can be the target of errors.Is.
@@ -55,7 +58,7 @@ func (c Code) Error() string { return "approvals: " + string(c) }
 // the store they concern, so those are left to the caller's log.
 func (c Code) audited() bool {
 	switch c {
-	case ErrInvalid, ErrLocked, ErrSchema:
+	case ErrInvalid, ErrLocked, ErrSchema, ErrStoreUnavailable:
 		return false
 	}
 	return true

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // The *File helpers back the CLI sub-commands (mfadesk audit export|verify,
@@ -115,4 +117,20 @@ func ShowFile(ctx context.Context, dbPath, id string) (Request, []Event, error) 
 		return Request{}, nil, fmt.Errorf("show %s: %w", nid, err)
 	}
 	return r, events, nil
+}
+
+// BackupFile writes a consistent copy of the database at dbPath to w, in one read
+// transaction (bbolt's Tx.WriteTo), and returns its size. Like the other *File
+// functions it opens the file read-only and so needs serve stopped.
+func BackupFile(ctx context.Context, dbPath string, w io.Writer) (n int64, err error) {
+	err = withFile(ctx, dbPath, func(st *BoltStore) error {
+		return st.db.View(func(tx *bolt.Tx) error {
+			n, err = tx.WriteTo(w)
+			return err
+		})
+	})
+	if err != nil {
+		return n, fmt.Errorf("back up %s: %w", dbPath, err)
+	}
+	return n, nil
 }

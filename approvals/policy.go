@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// Directory is what the policy needs to know about directory users. The actions
-// package implements it over Graph; it is asked at filing, at every decision and
-// again when an approved request is claimed for execution, never cached here, so
-// removing someone from a group takes effect at once.
+// Directory is what the policy needs to know about directory users. bot.ApprovalsDirectory
+// implements it over the directory reads of actions; it is asked at filing, at every
+// decision and again when an approved request is claimed for execution, never cached
+// here, so removing someone from a group takes effect at once.
 type Directory interface {
 	// IsMember reports whether the user is a (transitive) member of the group.
 	IsMember(ctx context.Context, userObjectID, groupID string) (bool, error)
@@ -114,6 +114,10 @@ func (p Policy) normalized() (Policy, error) {
 // too, because an unknown answer must not open the door.
 func (s *Service) requireMember(ctx context.Context, userOID, groupID string, code Code, msg string) error {
 	ok, err := s.dir.IsMember(ctx, userOID, groupID)
+	var ie *IneligibleError
+	if errors.As(err, &ie) {
+		return &Error{Code: ErrIneligible, Msg: "Your directory account " + ie.Why + ", so mfadesk cannot act for you.", Err: err}
+	}
 	if err != nil {
 		return &Error{Code: ErrDirectoryUnavailable,
 			Msg: "The directory could not be asked about group membership, so nothing was done; try again shortly.",
@@ -147,17 +151,30 @@ func (s *Service) assessTarget(ctx context.Context, action Action, t Target, v V
 		}
 		needed = 2
 	}
-	if action.needsVerification() && v.Method == VerifyPhoneKBA {
+	// Every action that names a verification is held to the policy, not only those
+	// that require one: a weak check must not be recorded as accepted anywhere.
+	if v.Method != "" && !s.policy.Accepts(v.Method, prot.Protected) {
 		if prot.Protected {
 			return prot, 0, refusef(ErrWeakVerification,
 				"A phone knowledge check is not enough for a protected account (%s); verify in person, by video with ID, by a challenge to an existing factor, by callback to the number on record, or by manager attestation.", why)
 		}
-		if !s.policy.AllowPhoneKBA {
-			return prot, 0, refusef(ErrWeakVerification,
-				"A phone knowledge check is not accepted as identity verification here; verify in person, by video with ID, by a challenge to an existing factor, by callback to the number on record, or by manager attestation.")
-		}
+		return prot, 0, refusef(ErrWeakVerification,
+			"A phone knowledge check is not accepted as identity verification here; verify in person, by video with ID, by a challenge to an existing factor, by callback to the number on record, or by manager attestation.")
 	}
 	return prot, needed, nil
+}
+
+// Accepts reports whether the policy accepts m as identity verification for a
+// target (protected or not). It is the one rule both the refusal at filing and the
+// choices a form offers follow, so a form never offers what filing refuses.
+func (p Policy) Accepts(m VerificationMethod, protected bool) bool {
+	if !m.valid() {
+		return false
+	}
+	if m == VerifyPhoneKBA {
+		return p.AllowPhoneKBA && !protected
+	}
+	return true
 }
 
 // checkDecision applies the state and identity rules to a decision by `by` at `now`.

@@ -103,6 +103,9 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 		if !claimable(cur, recovering) {
 			return nil
 		}
+		if cur.State == StateExecuting && !s.runnerGone(w.tx, cur.Runner) {
+			return nil // another replica is still running it
+		}
 		e, err := s.checkStored(w.tx, cur, w.now)
 		if err != nil {
 			return err
@@ -129,8 +132,13 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 		}
 		// Steps on an approved record are those of an earlier run sent back by Retry.
 		resume = cur.State == StateExecuting || len(cur.Steps) > 0
+		runner, err := s.runnerFor(w.tx)
+		if err != nil {
+			return err
+		}
 		cur.State = StateExecuting
 		cur.Attempts++
+		cur.Runner = runner
 		if err := w.save(&cur); err != nil {
 			return err
 		}
@@ -156,16 +164,24 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 
 	res, xerr := s.run(ctx, r, resume)
 
+	claim, ranAt := r, time.Now()
 	for attempt := 1; ; attempt++ {
 		err = s.update(ctx, func(w *wtx) error {
 			cur, err := loadRequest(w.tx, id)
 			if err != nil {
 				return err
 			}
-			if cur.State != StateExecuting {
+			if attempt > 1 && cur.Attempts == claim.Attempts && cur.Runner == claim.Runner &&
+				(cur.State == StateSucceeded || cur.State == StateFailed) {
+				r = cur // an earlier try landed although its answer was lost
+				return nil
+			}
+			if cur.State != StateExecuting || cur.Attempts != claim.Attempts || cur.Runner != claim.Runner {
 				// Only the claimer moves a request out of executing; anything else is a
-				// bug or an edit of the file, and must not be papered over.
-				return fmt.Errorf("%w (now %s)", errLeftExecuting, cur.State)
+				// bug, an edit of the file, or (shared store) another replica that
+				// re-claimed it after this one lost its lease, whose claim must not be
+				// overwritten.
+				return fmt.Errorf("%w (now %s, attempt %d; this run was attempt %d)", errLeftExecuting, cur.State, cur.Attempts, claim.Attempts)
 			}
 			cur.Steps = mergeSteps(cur.Steps, prior, res.Steps)
 			ev := Event{RequestID: cur.ID, Action: cur.Action, Target: cur.Target, Detail: summarizeSteps(cur.Steps[prior:])}
@@ -191,11 +207,14 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 			r = cur
 			return w.audit(ev)
 		})
-		if err == nil || errors.Is(err, errLeftExecuting) || attempt == resultSaveAttempts {
+		// An unreachable shared store delays recording work already done, up to the
+		// executor timeout, rather than leaving it for the next leader to redo.
+		outage := CodeOf(err) == ErrStoreUnavailable && time.Since(ranAt) < s.execTimeout
+		if err == nil || errors.Is(err, errLeftExecuting) || (attempt >= resultSaveAttempts && !outage) {
 			break
 		}
 		s.log.Warn("record the result of a run; trying again", "request", id, "attempt", attempt, "err", err)
-		time.Sleep(resultSaveBackoff << (attempt - 1))
+		time.Sleep(min(resultSaveBackoff<<min(attempt-1, 6), 2*time.Second))
 	}
 	if err != nil {
 		// The request stays executing with the steps recorded so far; Recover on the
@@ -232,17 +251,20 @@ func maskStep(st Step) Step {
 	return st
 }
 
-// recordStep returns the Executor's record function for request id: each call
-// appends one step to the stored record in its own transaction.
-func (s *Service) recordStep(id string) func(context.Context, Step) error {
+// recordStep returns the Executor's record function for the run that claimed the
+// request: each call appends one step to the stored record in its own transaction,
+// and fails (stopping the Executor) once the record is no longer that run's claim,
+// such as after another replica re-claimed it when this one lost its lease.
+func (s *Service) recordStep(claim Request) func(context.Context, Step) error {
+	id := claim.ID
 	return func(ctx context.Context, st Step) error {
 		err := s.update(context.WithoutCancel(ctx), func(w *wtx) error {
 			cur, err := loadRequest(w.tx, id)
 			if err != nil {
 				return err
 			}
-			if cur.State != StateExecuting {
-				return fmt.Errorf("%w (now %s)", errLeftExecuting, cur.State)
+			if cur.State != StateExecuting || cur.Attempts != claim.Attempts || cur.Runner != claim.Runner {
+				return fmt.Errorf("%w (now %s, attempt %d; this run was attempt %d)", errLeftExecuting, cur.State, cur.Attempts, claim.Attempts)
 			}
 			cur.Steps = append(cur.Steps, maskStep(st))
 			return w.save(&cur)
@@ -337,13 +359,19 @@ func (s *Service) recheckDirectory(ctx context.Context, r Request) *Error {
 // requester in the helpdesk group, an approver in the approvers group.
 func (s *Service) memberRecheck(ctx context.Context, r Request, user, group string) *Error {
 	ok, err := s.dir.IsMember(ctx, user, group)
+	// A disabled, guest or deleted account is an answer, not an outage: the request
+	// fails with that cause rather than waiting for a retry.
+	cause := ""
+	if ie := (*IneligibleError)(nil); errors.As(err, &ie) {
+		ok, err, cause = false, nil, " (the directory account "+ie.Why+")"
+	}
 	switch {
 	case err != nil:
 		return unavailableAtClaim(r, err)
 	case ok:
 		return nil
 	case sameOID(user, r.Requester.ObjectID) && group == s.policy.HelpdeskGroupID:
-		return refusef(ErrNotRequester, "Request %s was not carried out because its requester, %s, is no longer an eligible member of the helpdesk group; file it again if it is still needed.", r.ID, r.Requester)
+		return refusef(ErrNotRequester, "Request %s was not carried out because its requester, %s, is no longer an eligible member of the helpdesk group%s; file it again if it is still needed.", r.ID, r.Requester, cause)
 	}
 	who := user
 	for _, d := range r.Approvals() {
@@ -351,7 +379,7 @@ func (s *Service) memberRecheck(ctx context.Context, r Request, user, group stri
 			who = d.By.String()
 		}
 	}
-	return refusef(ErrNotApprover, "Request %s was not carried out because the approval by %s no longer counts: they are no longer an eligible approver; file it again if it is still needed.", r.ID, who)
+	return refusef(ErrNotApprover, "Request %s was not carried out because the approval by %s no longer counts: they are no longer an eligible approver%s; file it again if it is still needed.", r.ID, who, cause)
 }
 
 func unavailableAtClaim(r Request, err error) *Error {
@@ -392,7 +420,7 @@ func (s *Service) run(ctx context.Context, r Request, resume bool) (res Result, 
 			err = fmt.Errorf("the executor panicked: %v", p)
 		}
 	}()
-	return s.exec.Execute(ctx, r, resume, s.recordStep(r.ID))
+	return s.exec.Execute(ctx, r, resume, s.recordStep(r))
 }
 
 // Recover deals with requests a previous process left approved or executing: for an

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -61,14 +62,13 @@ func (s State) Open() bool {
 	return s == StatePending || s == StateApproved || s == StateExecuting
 }
 
-func (s State) valid() bool {
-	switch s {
-	case StatePending, StateApproved, StateExecuting, StateSucceeded, StateFailed,
-		StateDenied, StateExpired, StateCancelled:
-		return true
-	}
-	return false
-}
+// states lists every state, in the order of a request's life.
+var states = []State{StatePending, StateApproved, StateExecuting, StateSucceeded, StateFailed, StateDenied, StateExpired, StateCancelled}
+
+// States returns every state, in the order of a request's life (a copy).
+func States() []State { return slices.Clone(states) }
+
+func (s State) valid() bool { return slices.Contains(states, s) }
 
 // VerificationMethod is how the helpdesk verified the identity of the person asking
 // for the action. The list is fixed so that policy can reason about its strength.
@@ -153,6 +153,10 @@ func (a Actor) String() string {
 	if a.ObjectID != "" {
 		return a.ObjectID
 	}
+	if a.Platform == "" && a.ChatID == "" {
+		// No person: a step mfadesk took itself (expiry, recovery, execution).
+		return "mfadesk"
+	}
 	return "an unlinked " + a.Platform + " user " + a.ChatID
 }
 
@@ -199,6 +203,10 @@ type NewRequest struct {
 	Reason       string
 	Verification Verification
 	Ticket       string
+	// Risk is what the approver should weigh (admin rights, recent failures), as
+	// lines for the card. It is display data read at filing, kept so that every
+	// rendering of the card shows it, and not part of what is approved (the digest).
+	Risk []string
 }
 
 // Request is the stored record of one request. The fields from ID to Expires are
@@ -222,11 +230,16 @@ type Request struct {
 	// became protected since, at the latest approval.
 	Protection Protection `json:"protection"`
 	// ApprovalsNeeded is 1, or 2 for a protected target under ProtectedTwoApprovers.
-	ApprovalsNeeded int        `json:"approvals_needed"`
-	Decisions       []Decision `json:"decisions,omitempty"`
+	ApprovalsNeeded int `json:"approvals_needed"`
+	// Risk is the risk context read at filing (see NewRequest.Risk); not digested.
+	Risk      []string   `json:"risk,omitempty"`
+	Decisions []Decision `json:"decisions,omitempty"`
 	// Attempts counts how often the Executor was started (more than 1 after a resume).
-	Attempts int    `json:"attempts,omitempty"`
-	Steps    []Step `json:"steps,omitempty"`
+	Attempts int `json:"attempts,omitempty"`
+	// Runner is the replica that claimed the latest attempt, on a store shared by
+	// several replicas (etcd); empty on bbolt, which one process owns.
+	Runner string `json:"runner,omitempty"`
+	Steps  []Step `json:"steps,omitempty"`
 	// Error says why a failed request failed.
 	Error string `json:"error,omitempty"`
 	// Retryable is set on a failed request when the failure was temporary (the
@@ -256,6 +269,7 @@ const (
 	maxShort   = 256
 	maxText    = 2000
 	maxMethods = 100
+	maxRisk    = 20
 )
 
 func idEncoding() *base32.Encoding { return base32.StdEncoding.WithPadding(base32.NoPadding) }
@@ -355,6 +369,16 @@ func (in NewRequest) normalized() NewRequest {
 	in.Ticket = strings.TrimSpace(in.Ticket)
 	in.Verification.Method = VerificationMethod(strings.TrimSpace(string(in.Verification.Method)))
 	in.Verification.Detail = strings.TrimSpace(in.Verification.Detail)
+	if len(in.Risk) > maxRisk {
+		in.Risk = in.Risk[:maxRisk]
+	}
+	risk := make([]string, 0, len(in.Risk))
+	for _, l := range in.Risk {
+		if l = clip(strings.TrimSpace(l), maxShort); l != "" {
+			risk = append(risk, l)
+		}
+	}
+	in.Risk = risk
 	return in
 }
 

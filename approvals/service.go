@@ -16,7 +16,7 @@ import (
 	"github.com/mfadesk/mfadesk/actions"
 )
 
-// Executor carries out an approved request; the actions package supplies it.
+// Executor carries out an approved request; bot.Executor implements it with actions' writes.
 type Executor interface {
 	// Execute performs req's action. record appends one step to the stored record,
 	// in a transaction of its own, while the request stays executing: call it as
@@ -139,21 +139,11 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Request, error) {
 }
 
 func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
-	if _, ok := normOID(in.Requester.ObjectID); !ok {
-		return Request{}, refusef(ErrNotRequester, "Your chat account is not linked to a directory user, so you cannot file requests.")
-	}
 	if err := in.validate(s.policy); err != nil {
 		return Request{}, err
 	}
 	in = in.masked()
-	if sameOID(in.Requester.ObjectID, in.Target.ObjectID) {
-		return Request{}, refusef(ErrTargetIsActor, "You cannot file a request about your own account; ask a colleague to file it.")
-	}
-	if err := s.requireMember(ctx, in.Requester.ObjectID, s.policy.HelpdeskGroupID, ErrNotRequester,
-		"Only members of the helpdesk group can file requests."); err != nil {
-		return Request{}, err
-	}
-	prot, needed, err := s.assessTarget(ctx, in.Action, in.Target, in.Verification)
+	prot, needed, err := s.checkFiling(ctx, in.Action, in.Requester, in.Target, in.Verification)
 	if err != nil {
 		return Request{}, err
 	}
@@ -170,7 +160,7 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 		if found {
 			return openRequestRefusal(open)
 		}
-		if err := s.checkRate(w, in.Requester.ObjectID); err != nil {
+		if err := s.checkRate(w.tx, w.now, in.Requester.ObjectID); err != nil {
 			return err
 		}
 		if w.tx.Get(bucketRequests, []byte(id)) != nil {
@@ -180,7 +170,7 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 			ID: id, Action: in.Action, Target: in.Target, Methods: in.Methods, TAP: in.TAP,
 			Requester: in.Requester, Reason: in.Reason, Verification: in.Verification,
 			Ticket: in.Ticket, Created: w.now, Expires: w.now.Add(s.policy.TTL),
-			State: StatePending, Protection: prot, ApprovalsNeeded: needed,
+			State: StatePending, Protection: prot, ApprovalsNeeded: needed, Risk: in.Risk,
 		}
 		if err := w.save(&r); err != nil {
 			return err
@@ -225,14 +215,14 @@ func openRequestRefusal(open Request) *Error {
 
 // checkRate counts the requester's requests filed within the window, from the stored
 // index, so the limit holds across restarts.
-func (s *Service) checkRate(w *wtx, requesterOID string) error {
+func (s *Service) checkRate(tx Tx, now time.Time, requesterOID string) error {
 	// A request filed exactly one window ago no longer counts, so "try again after
 	// T" is true at T.
-	since := w.now.Add(-s.policy.RateWindow + 1)
+	since := now.Add(-s.policy.RateWindow + 1)
 	prefix := []byte(requesterOID + "/")
 	count := 0
 	var oldest time.Time
-	err := w.tx.Scan(bucketByRequester, requesterKey(requesterOID, since, ""), func(k, _ []byte) (bool, error) {
+	err := tx.Scan(bucketByRequester, requesterKey(requesterOID, since, ""), func(k, _ []byte) (bool, error) {
 		if !bytes.HasPrefix(k, prefix) {
 			return false, nil
 		}
@@ -487,28 +477,38 @@ func (s *Service) Sweep(ctx context.Context) ([]Request, error) {
 		return nil, nil
 	}
 	var out []Request
-	err = s.update(ctx, func(w *wtx) error {
-		out = nil
-		for _, id := range due {
-			r, err := loadRequest(w.tx, id)
-			if err != nil {
-				return err
+	for len(due) > 0 {
+		// A few per transaction: etcd caps the operations of one (--max-txn-ops,
+		// 128 by default), and a sweep after downtime may find many.
+		batch := due[:min(len(due), sweepBatch)]
+		due = due[len(batch):]
+		n := len(out)
+		err = s.update(ctx, func(w *wtx) error {
+			out = out[:n]
+			for _, id := range batch {
+				r, err := loadRequest(w.tx, id)
+				if err != nil {
+					return err
+				}
+				if r.State != StatePending || w.now.Before(r.Expires) {
+					continue
+				}
+				if r, err = w.expire(r, "expired while pending"); err != nil {
+					return err
+				}
+				out = append(out, r)
 			}
-			if r.State != StatePending || w.now.Before(r.Expires) {
-				continue
-			}
-			if r, err = w.expire(r, "expired while pending"); err != nil {
-				return err
-			}
-			out = append(out, r)
+			return nil
+		})
+		if err != nil {
+			return out[:n], fmt.Errorf("sweep expired requests: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sweep expired requests: %w", err)
 	}
 	return out, nil
 }
+
+// sweepBatch is how many requests one sweep transaction expires at most.
+const sweepBatch = 16
 
 // Run sweeps expired requests at once and then every interval, until ctx ends. The
 // bot learns of expiries through OnChange.
@@ -795,18 +795,11 @@ func (w *wtx) expire(r Request, detail string) (Request, error) {
 // pending past its expiry (so a stale request does not block a new one until the
 // sweeper comes by).
 func (w *wtx) openFor(targetOID string) (Request, bool, error) {
-	id := w.tx.Get(bucketOpen, []byte(targetOID))
-	if id == nil {
-		return Request{}, false, nil
-	}
-	r, err := loadRequest(w.tx, string(id))
-	if err != nil {
+	r, found, err := openRequest(w.tx, targetOID)
+	if err != nil || !found {
 		return Request{}, false, err
 	}
-	if !r.State.Open() {
-		return Request{}, false, nil
-	}
-	if r.State == StatePending && !w.now.Before(r.Expires) {
+	if stalePending(r, w.now) {
 		_, err := w.expire(r, "noticed when a new request about the same user was filed")
 		return Request{}, false, err
 	}

@@ -2,18 +2,20 @@ package bot
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/mfadesk/mfadesk/actions"
+	"github.com/mfadesk/mfadesk/bot/suggest"
 )
 
 // Verb is a command word.
 type Verb string
 
-// The verbs of PRODUCT.md.
+// The verbs a chat user can type (help lists them with their summaries).
 const (
 	VerbHelp       Verb = "help"
 	VerbUser       Verb = "user"
@@ -82,25 +84,89 @@ type Command struct {
 	Last   int             // signins --last
 	Failed bool            // signins --failed
 	Days   int             // audit --days
+	// Platform is the caller's (Caller.Platform), set by the router, not by Parse:
+	// answers show commands in that platform's syntax.
+	Platform string
 	// Lifetime and Once are tap's --lifetime (default one hour) and --once.
 	Lifetime time.Duration
 	Once     bool
 }
 
-// UsageError is a command that could not be parsed; its message is one line that
-// ends with the right usage.
-type UsageError struct{ Msg string }
+// UsageError is a command that could not be parsed. Msg says what is wrong in one
+// line; Text adds the right usage, or a pointer to help, in the caller's platform's
+// own syntax.
+type UsageError struct {
+	Msg  string
+	Verb Verb // set: the verb's usage follows; empty: "Try … help." follows
+	// Suggest is a corrected command ("diagnose", "user a@b.co") shown as "Did you
+	// mean …?" in the platform's syntax.
+	Suggest string
+	// Bare is a user argument that is a bare name, not a UPN ("mfatest1"): the router
+	// may look for the one user whose UPN starts with it and set Suggest.
+	Bare string
+}
 
-func (e *UsageError) Error() string { return e.Msg }
+// Error is the message in the demo's plain syntax; adapters use Text.
+func (e *UsageError) Error() string { return e.Text(PlatformWeb) }
 
-// Usage returns the usage line of a verb, e.g. "/mfa signins <user> [--last N] [--failed]".
+// Text is the whole one-line answer in the syntax of the platform.
+func (e *UsageError) Text(platform string) string {
+	p := Prefix(platform)
+	out := e.Msg
+	if e.Suggest != "" {
+		out += " Did you mean " + p + e.Suggest + "?"
+	}
+	if e.Verb != "" {
+		return out + " Usage: " + p + Usage(e.Verb)
+	}
+	return out + " Try " + p + "help."
+}
+
+// Platforms, as in Caller.Platform.
+const (
+	PlatformSlack = "slack"
+	PlatformTeams = "teams"
+	PlatformWeb   = "web"
+)
+
+// Prefix is what a person types before a verb on a platform: "/mfa " in Slack,
+// "@mfadesk " in a Teams channel (a 1:1 chat needs no mention, and Parse accepts the
+// words with or without it), nothing in the demo's web chat.
+func Prefix(platform string) string {
+	switch platform {
+	case PlatformSlack:
+		return "/mfa "
+	case PlatformTeams:
+		return "@mfadesk "
+	}
+	return ""
+}
+
+// Usage returns the usage line of a verb without the platform's prefix, e.g.
+// "signins <user> [--last N] [--failed]"; UsageFor adds it.
 func Usage(v Verb) string {
 	s, ok := specOf(v)
 	if !ok {
-		return "/mfa help"
+		return "help"
 	}
-	return strings.TrimSpace("/mfa " + string(s.verb) + " " + s.args)
+	return strings.TrimSpace(string(s.verb) + " " + s.args)
 }
+
+// UsageFor is the usage line as typed on a platform, e.g. "/mfa signins <user> …".
+func UsageFor(platform string, v Verb) string { return Prefix(platform) + Usage(v) }
+
+// verbNames are the verbs, for "did you mean …?".
+func verbNames() []string {
+	out := make([]string, len(verbs))
+	for i, s := range verbs {
+		out[i] = string(s.verb)
+	}
+	return out
+}
+
+// bareName matches a user argument that could be the start of a UPN typed without
+// its domain; nothing that needs quoting beyond a single quote.
+var bareName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._'-]{0,63}$`)
 
 // Parse parses the text after the command word (Slack's /mfa, Teams' @mfadesk). A
 // leading "/mfa" or "mfa" is accepted, so that text typed into the web chat or a Teams
@@ -108,9 +174,10 @@ func Usage(v Verb) string {
 func Parse(text string) (Command, error) {
 	toks, err := tokenize(text)
 	if err != nil {
-		return Command{}, &UsageError{Msg: err.Error() + ". Try /mfa help."}
+		return Command{}, &UsageError{Msg: err.Error() + "."}
 	}
-	if len(toks) > 0 && (strings.EqualFold(toks[0], "/mfa") || strings.EqualFold(toks[0], "mfa")) {
+	// Whatever a platform's habit, the words after it read the same.
+	if len(toks) > 0 && (strings.EqualFold(toks[0], "/mfa") || strings.EqualFold(toks[0], "mfa") || strings.EqualFold(toks[0], "@mfadesk")) {
 		toks = toks[1:]
 	}
 	if len(toks) == 0 {
@@ -119,11 +186,18 @@ func Parse(text string) (Command, error) {
 	v := Verb(strings.ToLower(toks[0]))
 	spec, ok := specOf(v)
 	if !ok {
-		return Command{}, &UsageError{Msg: fmt.Sprintf("Unknown verb %q. Try /mfa help.", clip(toks[0], 32))}
+		ue := &UsageError{Msg: fmt.Sprintf("Unknown verb %q.", clip(toks[0], 32))}
+		if near := suggest.Closest(toks[0], verbNames(), 2); near != "" {
+			ue.Suggest = strings.TrimSpace(near + " " + strings.Join(quoteAll(toks[1:]), " "))
+			if len(ue.Suggest) > 200 {
+				ue.Suggest = near
+			}
+		}
+		return Command{}, ue
 	}
 	cmd := Command{Verb: v}
 	usage := func(msg string) error {
-		return &UsageError{Msg: msg + " Usage: " + Usage(v)}
+		return &UsageError{Msg: msg, Verb: v}
 	}
 	var pos []string
 	for i := 1; i < len(toks); i++ {
@@ -197,7 +271,11 @@ func Parse(text string) (Command, error) {
 		}
 		ref, err := actions.ParseUserRef(pos[0])
 		if err != nil {
-			return Command{}, usage(capitalize(err.Error()) + ".")
+			ue := &UsageError{Msg: capitalize(err.Error()) + ".", Verb: v}
+			if bareName.MatchString(pos[0]) && !strings.Contains(pos[0], "@") {
+				ue.Bare = pos[0]
+			}
+			return Command{}, ue
 		}
 		cmd.User = ref
 	case spec.id:
@@ -282,6 +360,18 @@ func tokenize(s string) ([]string, error) {
 		toks = append(toks, cur.String())
 	}
 	return toks, nil
+}
+
+// quoteAll quotes the tokens that need it, so a suggested command can be typed back.
+func quoteAll(toks []string) []string {
+	out := make([]string, len(toks))
+	for i, t := range toks {
+		if t == "" || strings.ContainsAny(t, " \t\"'") {
+			t = `"` + strings.ReplaceAll(t, `"`, "") + `"`
+		}
+		out[i] = t
+	}
+	return out
 }
 
 func contains(list []string, s string) bool {

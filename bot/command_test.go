@@ -58,11 +58,11 @@ func TestParse(t *testing.T) {
 				if !errors.As(err, &ue) {
 					t.Fatalf("Parse(%q) err = %v, want a UsageError containing %q", tt.in, err, tt.wantErr)
 				}
-				if !strings.Contains(ue.Msg, tt.wantErr) {
-					t.Fatalf("Parse(%q) = %q, want it to contain %q", tt.in, ue.Msg, tt.wantErr)
+				if msg := ue.Text(PlatformSlack); !strings.Contains(msg, tt.wantErr) {
+					t.Fatalf("Parse(%q) = %q, want it to contain %q", tt.in, msg, tt.wantErr)
 				}
-				if strings.Contains(ue.Msg, "\n") {
-					t.Fatalf("usage error is not one line: %q", ue.Msg)
+				if strings.Contains(ue.Text(PlatformSlack), "\n") {
+					t.Fatalf("usage error is not one line: %q", ue.Text(PlatformSlack))
 				}
 				return
 			}
@@ -102,7 +102,7 @@ func FuzzParse(f *testing.F) {
 		cmd, err := Parse(s)
 		if err != nil {
 			var ue *UsageError
-			if !errors.As(err, &ue) || strings.ContainsAny(ue.Msg, "\n\r") {
+			if !errors.As(err, &ue) || strings.ContainsAny(ue.Text(PlatformTeams), "\n\r") {
 				t.Fatalf("Parse(%q) gave %v", s, err)
 			}
 			return

@@ -22,6 +22,13 @@ type Decision struct {
 	// Retry runs again a request that failed on a temporary error (Approve and
 	// Justification are then ignored).
 	Retry bool
+	// Card is where the click came from, as the platform reports it (Slack: the
+	// message's channel and ts; Teams: the conversation and the activity the invoke
+	// replies to; web: the card's id), in the form PostApproval returned it. The
+	// request id comes from the button, which the clicker controls; the card does not:
+	// a decision (Approve, Deny or Retry) counts only when Card is one of the cards
+	// posted for that request.
+	Card CardRef
 }
 
 // CardRef locates a posted approval card so it can be updated in place. Adapters fill

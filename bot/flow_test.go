@@ -39,10 +39,10 @@ type backend struct {
 func newBackend() *backend {
 	return &backend{
 		users: map[string]actions.User{
-			oidAgent:  {ID: oidAgent, DisplayName: "Hana Helpdesk", UPN: "hana@contoso.example", Enabled: true},
-			oidAppr:   {ID: oidAppr, DisplayName: "Alex Approver", UPN: "alex@contoso.example", Enabled: true},
-			oidTarget: {ID: oidTarget, DisplayName: "MFA Test 2", UPN: "mfatest2@contoso.example", Enabled: true},
-			oidAdmin:  {ID: oidAdmin, DisplayName: "Ada Admin", UPN: "ada@contoso.example", Enabled: true, Roles: []string{"Global Administrator"}},
+			oidAgent:  {ID: oidAgent, DisplayName: "Hana Helpdesk", UPN: "hana@contoso.example", UserType: "Member", Enabled: true},
+			oidAppr:   {ID: oidAppr, DisplayName: "Alex Approver", UPN: "alex@contoso.example", UserType: "Member", Enabled: true},
+			oidTarget: {ID: oidTarget, DisplayName: "MFA Test 2", UPN: "mfatest2@contoso.example", UserType: "Member", Enabled: true},
+			oidAdmin:  {ID: oidAdmin, DisplayName: "Ada Admin", UPN: "ada@contoso.example", UserType: "Member", Enabled: true, Roles: []string{"Global Administrator"}},
 		},
 		methods: map[string][]actions.Method{
 			oidTarget: {
@@ -139,13 +139,29 @@ type notifier struct {
 	updates []bot.Message
 	told    []string
 	audit   []string
+	refs    map[string]bot.CardRef // by request id
 }
 
 func (n *notifier) PostApproval(_ context.Context, m bot.Message) (bot.CardRef, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.posted = append(n.posted, m)
-	return bot.CardRef{Channel: "C-APPROVALS", ID: fmt.Sprint(len(n.posted))}, nil
+	ref := bot.CardRef{Channel: "C-APPROVALS", ID: fmt.Sprint(len(n.posted))}
+	if n.refs == nil {
+		n.refs = map[string]bot.CardRef{}
+	}
+	n.refs[m.RequestID] = ref
+	return ref, nil
+}
+
+// card is where the approval card of request id was posted, as a click on it reports
+// it (the router stores the ref with the platform it was posted on).
+func (n *notifier) card(id string) bot.CardRef {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ref := n.refs[id]
+	ref.Platform = "web"
+	return ref
 }
 
 func (n *notifier) UpdateApproval(_ context.Context, ref bot.CardRef, m bot.Message) error {
@@ -181,6 +197,16 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessPolicy(t, nil)
+}
+
+// newHarnessPolicy is newHarness with the policy edited first.
+func newHarnessPolicy(t *testing.T, edit func(*approvals.Policy)) *harness {
+	t.Helper()
+	policy := approvals.Policy{HelpdeskGroupID: gHelpdesk, ApproversGroupID: gApprovers}
+	if edit != nil {
+		edit(&policy)
+	}
 	st, err := approvals.OpenBolt(filepath.Join(t.TempDir(), "mfadesk.db"), approvals.BoltOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +216,7 @@ func newHarness(t *testing.T) *harness {
 	r, svc, err := bot.Assemble(context.Background(), bot.AssembleOptions{
 		Backend:   b,
 		Store:     st,
-		Policy:    approvals.Policy{HelpdeskGroupID: gHelpdesk, ApproversGroupID: gApprovers},
+		Policy:    policy,
 		Notifiers: map[string]bot.Notifier{"web": n},
 	})
 	if err != nil {
@@ -210,8 +236,14 @@ func TestRequestFlowReregister(t *testing.T) {
 	ctx := context.Background()
 
 	m := h.r.Handle(ctx, bot.Event{Caller: agent, Text: "reregister mfatest2@contoso.example"})
-	if m.Form == nil || m.Form.Target != oidTarget || len(m.Form.Verifications) != 6 {
+	// Five choices: the default policy refuses phone_kba, so the form does not offer it.
+	if m.Form == nil || m.Form.Target != oidTarget || len(m.Form.Verifications) != 5 {
 		t.Fatalf("no form: %+v", m)
+	}
+	for _, c := range m.Form.Verifications {
+		if c.Value == "phone_kba" {
+			t.Errorf("the form offers phone_kba, which the policy refuses")
+		}
 	}
 	ack := h.r.Submit(ctx, agent, goodForm)
 	if ack.Refusal || ack.RequestID == "" {
@@ -233,16 +265,16 @@ func TestRequestFlowReregister(t *testing.T) {
 	}
 
 	// The requester clicks Approve on their own request: refused, nothing runs.
-	self := h.r.Decide(ctx, agent, bot.Decision{RequestID: ack.RequestID, Approve: true})
+	self := h.r.Decide(ctx, agent, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)})
 	if !self.Refusal || len(h.b.Writes()) != 0 {
 		t.Fatalf("self-approval: %+v, writes %v", self, h.b.Writes())
 	}
 	// Deny needs a reason.
-	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID}); !m.Refusal || m.Errors["justification"] == "" {
+	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Card: h.n.card(ack.RequestID)}); !m.Refusal || m.Errors["justification"] == "" {
 		t.Fatalf("deny without reason: %+v", m)
 	}
 	// The approver approves: the methods of the snapshot are deleted, then sessions revoked.
-	ok := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true})
+	ok := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)})
 	if ok.Refusal || !strings.Contains(ok.Text, "done") {
 		t.Fatalf("approve: %+v", ok)
 	}
@@ -251,7 +283,7 @@ func TestRequestFlowReregister(t *testing.T) {
 		t.Fatalf("writes = %v, want %v (the password is never in the snapshot)", got, want)
 	}
 	// A replayed click changes nothing.
-	if again := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true}); !again.Refusal {
+	if again := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)}); !again.Refusal {
 		t.Fatalf("replayed approve: %+v", again)
 	}
 	if len(h.b.Writes()) != 2 {
@@ -355,7 +387,7 @@ func TestPendingShowCancel(t *testing.T) {
 	if m := h.r.Handle(ctx, bot.Event{Caller: agent, Text: "cancel " + ack.RequestID}); m.Refusal {
 		t.Fatalf("requester could not cancel: %+v", m)
 	}
-	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true}); !m.Refusal {
+	if m := h.r.Decide(ctx, approver, bot.Decision{RequestID: ack.RequestID, Approve: true, Card: h.n.card(ack.RequestID)}); !m.Refusal {
 		t.Fatalf("approved a cancelled request: %+v", m)
 	}
 	if len(h.b.Writes()) != 0 {

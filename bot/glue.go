@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -21,18 +22,15 @@ type ApprovalsDirectory struct {
 
 var _ approvals.Directory = ApprovalsDirectory{}
 
-// IsMember reports whether user is a transitive member of group.
+// IsMember applies the whole caller rule (see standing): the user exists, is enabled,
+// is a member account, and is a transitive member of group. A disabled or guest
+// account gets an *approvals.IneligibleError, so the refusal names the real cause.
 func (d ApprovalsDirectory) IsMember(ctx context.Context, userObjectID, groupID string) (bool, error) {
-	in, err := d.Dir.MemberGroups(ctx, userObjectID, []string{groupID})
+	_, in, err := standing(ctx, d.Dir, userObjectID, []string{groupID})
 	if err != nil {
 		return false, fmt.Errorf("check membership of %s in %s: %w", userObjectID, groupID, err)
 	}
-	for _, g := range in {
-		if strings.EqualFold(g, groupID) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return hasGroup(in, groupID), nil
 }
 
 // Protection says whether a target is protected: any directory role (an app-only token
@@ -49,9 +47,7 @@ func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (ap
 	}
 	var p approvals.Protection
 	roles := u.Roles
-	if pr, ok := d.Dir.(interface {
-		PrivilegedRoles(ctx context.Context, userID string) ([]string, error)
-	}); ok {
+	if pr, ok := d.Dir.(privilegedRoles); ok {
 		// Scoped and PIM-eligible roles: an eligible admin is an admin one click away.
 		more, err := pr.PrivilegedRoles(ctx, u.ID)
 		if err != nil {
@@ -72,12 +68,40 @@ func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (ap
 		if err != nil {
 			return approvals.Protection{}, fmt.Errorf("check protected groups of %s: %w", objectID, err)
 		}
+		names := d.groupNames(ctx, in)
 		for _, g := range in {
-			p.Reasons = append(p.Reasons, "is in the protected group "+g)
+			p.Reasons = append(p.Reasons, "is in the protected group "+names(g))
 		}
 	}
 	p.Protected = len(p.Reasons) > 0
 	return p, nil
+}
+
+// groupNamer is the directory's optional lookup of group display names.
+type groupNamer interface {
+	GroupNames(ctx context.Context, ids []string) (map[string]string, error)
+}
+
+// groupNames reads the names of groups (one directory call for all of them) and
+// returns how to name each: by its display name ("Tier0-Admins"), or by its id when
+// the name could not be read. A name is for people only; protection never depends on it, so a failed
+// read degrades the wording, not the decision.
+func (d ApprovalsDirectory) groupNames(ctx context.Context, ids []string) func(string) string {
+	var names map[string]string
+	if gn, ok := d.Dir.(groupNamer); ok && len(ids) > 0 {
+		var err error
+		if names, err = gn.GroupNames(ctx, ids); err != nil {
+			slog.WarnContext(ctx, "read protected group names", "err", err)
+		}
+	}
+	return func(id string) string {
+		for k, n := range names {
+			if strings.EqualFold(k, id) && n != "" {
+				return n
+			}
+		}
+		return id
+	}
 }
 
 // Executor runs approved requests through the directory's write actions.

@@ -86,6 +86,17 @@ func (e *execEnv) assemble(t *testing.T, st approvals.Store) (*Router, *approval
 	return r, svc
 }
 
+// cardOf records an approval card for request id (these tests post none) and returns
+// it, so that a click on it counts.
+func cardOf(t *testing.T, r *Router, id string) CardRef {
+	t.Helper()
+	ref := CardRef{Platform: "web", Channel: "approvals", ID: "card-" + id}
+	if err := r.cards.AddCard(context.Background(), id, ref); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
 func (e *execEnv) caller(local string) Caller {
 	return Caller{Platform: "web", ChatID: local, Name: local, ObjectID: e.tenant.FindUser(e.tenant.Email(local)).ID()}
 }
@@ -123,7 +134,7 @@ func TestSignOutRecordedIsNotRepeatedAfterARestart(t *testing.T) {
 	r, _ := e.assemble(t, flaky)
 	id := e.fileRevoke(t, r)
 
-	ans := r.Decide(context.Background(), e.caller("sam.approver"), Decision{RequestID: id, Approve: true})
+	ans := r.Decide(context.Background(), e.caller("sam.approver"), Decision{RequestID: id, Approve: true, Card: cardOf(t, r, id)})
 	if !ans.Refusal {
 		t.Fatalf("approve with a full disk answered %q", ans.Text)
 	}
@@ -157,21 +168,21 @@ func TestRetryOnTheCardAfterThrottling(t *testing.T) {
 	id := e.fileRevoke(t, r)
 	e.fake.SetFaults(graphtest.Faults{ThrottleEvery: 1, ThrottleOnly: []string{"revokeSignInSessions"}, RetryAfter: 30 * time.Second})
 
-	r.Decide(context.Background(), e.caller("sam.approver"), Decision{RequestID: id, Approve: true})
+	card := cardOf(t, r, id)
+	r.Decide(context.Background(), e.caller("sam.approver"), Decision{RequestID: id, Approve: true, Card: card})
 	failed, err := svc.Get(context.Background(), id)
 	if err != nil || failed.State != approvals.StateFailed || !failed.Retryable || !strings.Contains(failed.Error, "throttling") {
 		t.Fatalf("after throttling: %+v, %v", failed, err)
 	}
-	card := r.render(failed, nil)
-	if len(card.Buttons) != 1 || card.Buttons[0].Kind != ButtonRetry || card.Buttons[0].Value != id {
-		t.Fatalf("failed card buttons = %+v", card.Buttons)
+	if m := r.render(failed); len(m.Buttons) != 1 || m.Buttons[0].Kind != ButtonRetry || m.Buttons[0].Value != id {
+		t.Fatalf("failed card buttons = %+v", m.Buttons)
 	}
 
 	e.fake.SetFaults(graphtest.Faults{})
-	if ans := r.Decide(context.Background(), e.caller("hana.helpdesk"), Decision{RequestID: id, Retry: true}); !ans.Refusal || !strings.Contains(ans.Text, "you filed it") {
+	if ans := r.Decide(context.Background(), e.caller("hana.helpdesk"), Decision{RequestID: id, Retry: true, Card: card}); !ans.Refusal || !strings.Contains(ans.Text, "you filed it") {
 		t.Fatalf("the requester's retry answered %+v", ans)
 	}
-	ans := r.Decide(context.Background(), e.caller("alex.approver"), Decision{RequestID: id, Retry: true})
+	ans := r.Decide(context.Background(), e.caller("alex.approver"), Decision{RequestID: id, Retry: true, Card: card})
 	if ans.Refusal || !strings.Contains(ans.Text, "done") {
 		t.Fatalf("the approver's retry answered %+v", ans)
 	}
@@ -179,7 +190,7 @@ func TestRetryOnTheCardAfterThrottling(t *testing.T) {
 	if done.State != approvals.StateSucceeded || e.revokes() < 2 {
 		t.Fatalf("after the retry: %+v (revoke calls %d)", done, e.revokes())
 	}
-	if card := r.render(done, nil); len(card.Buttons) != 0 {
+	if card := r.render(done); len(card.Buttons) != 0 {
 		t.Fatalf("succeeded card buttons = %+v", card.Buttons)
 	}
 }

@@ -35,7 +35,7 @@ func lookupQuery(cmd Command) actions.Query {
 // evidence (one Graph round trip when the user is named by object id).
 func (r *Router) lookup(ctx context.Context, cmd Command) Message {
 	if r.gather == nil {
-		return Refuse(fmt.Sprintf("/mfa %s is not available on this mfadesk: it has no directory evidence source.", cmd.Verb))
+		return Refuse(fmt.Sprintf("%s is not available on this mfadesk: it has no directory evidence source.", cmd.Verb))
 	}
 	ev, err := r.gather.Gather(ctx, cmd.User, lookupQuery(cmd))
 	if err != nil {
@@ -51,6 +51,6 @@ func (r *Router) lookup(ctx context.Context, cmd Command) Message {
 	case VerbAudit:
 		return RenderAudit(ev)
 	default:
-		return RenderDiagnosis(ev, actions.Diagnose(ev, r.now()))
+		return RenderDiagnosis(ev, actions.Diagnose(ev, r.now()), cmd.Platform)
 	}
 }

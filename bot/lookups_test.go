@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mfadesk/mfadesk/actions"
 	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/actions/graphtest"
 )
@@ -73,10 +74,10 @@ func TestLookupVerbs(t *testing.T) {
 		{"signins fiona.failures@mfademo.example --last 3 --failed", []string{"3 failed sign-ins", "failed 500121", "Lagos, NG", "MFA required: Mobile app notification (MFA denied"}, []string{"success"}},
 		{"signins mfatest1@mfademo.example", []string{"success", "MFA required: Mobile app notification", "203.0.113.24 (Seattle, US)"}, nil},
 		{"audit mfatest1@mfademo.example --days 7", []string{"User started security info registration", "User registered security info", "Azure MFA StrongAuthenticationService", "StrongAuthenticationPhoneAppDetail"}, nil},
-		{"diagnose mfatest2@mfademo.example", []string{"problem: Microsoft Authenticator added but never verified", "Next step", "/mfa reregister mfatest2@mfademo.example"}, []string{"+1 "}},
+		{"diagnose mfatest2@mfademo.example", []string{"problem: Microsoft Authenticator added but never verified", "Next step", "Request: reregister mfatest2@mfademo.example"}, []string{"+1 "}},
 		{"diagnose casey.ca@mfademo.example", []string{"Per-user MFA shows \"disabled\"", "aka.ms/mysecurityinfo"}, []string{"4255550199"}},
 		{"diagnose paul.password@mfademo.example", []string{"problem: Not registered for MFA"}, nil},
-		{"diagnose fiona.failures@mfademo.example", []string{"problem: 8 failed sign-ins", "500121 × 6", "/mfa revoke fiona.failures@mfademo.example"}, nil},
+		{"diagnose fiona.failures@mfademo.example", []string{"problem: 8 failed sign-ins", "500121 × 6", "Request: revoke fiona.failures@mfademo.example"}, nil},
 		{"diagnose olive.optin@mfademo.example", []string{"MFA is required for this user", "mfaoptin"}, []string{"7700900123"}},
 	}
 	for _, tt := range tests {
@@ -138,5 +139,47 @@ func TestLookupWithoutGatherer(t *testing.T) {
 	m := r.Handle(context.Background(), Event{Caller: Caller{ObjectID: agentID}, Text: "diagnose a@b.co"})
 	if !m.Refusal || !strings.Contains(m.Text, "not available") {
 		t.Fatalf("got %+v", m)
+	}
+}
+
+// signins and diagnose explain known error codes in plain words with a next step, and
+// show Graph's raw reason for a code the table does not know.
+func TestLookupSignInErrorsExplained(t *testing.T) {
+	r, _, hana := lookupRouter(t, func(tn *graphtest.Tenant) {
+		u := tn.FindUser(tn.Email("fiona.failures"))
+		s := map[string]any{}
+		for k, v := range u.SignIns[0] {
+			s[k] = v
+		}
+		s["status"] = map[string]any{"errorCode": 999999, "failureReason": "A reason mfadesk has no words for.", "additionalDetails": nil}
+		u.SignIns = append([]map[string]any{s}, u.SignIns...)
+	})
+	mfa, _ := actions.SignInErrorOf(500121)
+	pw, _ := actions.SignInErrorOf(50126)
+	tests := []struct {
+		text string
+		want []string
+		not  []string
+	}{
+		{"signins fiona.failures@mfademo.example --failed --last 50", []string{
+			"failed 500121: " + mfa.Meaning, "failed 50126: " + pw.Meaning, "What the errors mean", mfa.Next, pw.Next,
+			"failed 999999: A reason mfadesk has no words for"},
+			[]string{"Authentication failed during strong authentication request", "Error 999999"}},
+		{"diagnose fiona.failures@mfademo.example", []string{"500121 × 6 (" + mfa.Meaning, "For 500121: " + mfa.Next}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			all := flat(r.Handle(context.Background(), Event{Caller: hana, Text: tt.text}))
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("answer lacks %q:\n%s", w, all)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(all, w) {
+					t.Errorf("answer shows %q:\n%s", w, all)
+				}
+			}
+		})
 	}
 }

@@ -1,5 +1,7 @@
 package bot
 
+import "fmt"
+
 // Message is what the bot says, independent of the platform. Adapters render it as
 // Block Kit, an Adaptive Card or HTML. Text is always set: it is the notification and
 // screen-reader summary, and what a platform shows when it cannot render the rest.
@@ -84,6 +86,42 @@ type Form struct {
 	Warning     string // what the action really does
 	// Verifications are the identity-verification methods the caller may choose from.
 	Verifications []Choice
+	// Limits bound the free-text fields (reason, verification_detail, ticket), in
+	// characters: adapters set them as input limits and show them as hints.
+	Limits map[string]FieldLimit
+}
+
+// FieldLimit bounds a free-text answer, in characters after trimming.
+type FieldLimit struct{ Min, Max int }
+
+// Hint says the limit in words, for a field's hint or placeholder.
+func (l FieldLimit) Hint() string {
+	if l.Min > 1 {
+		return fmt.Sprintf("%d to %d characters", l.Min, l.Max)
+	}
+	return fmt.Sprintf("at most %d characters", l.Max)
+}
+
+// formLimitTable holds the request form's limits, by field name: checkForm enforces
+// them and every form shows them (Form.Limits). Unexported so that no package can
+// weaken the rule; read it with FormLimit.
+var formLimitTable = map[string]FieldLimit{
+	"reason":              {Min: 10, Max: 500},
+	"verification_detail": {Min: 3, Max: 500},
+	"ticket":              {Min: 2, Max: 64},
+}
+
+// FormLimit returns the limit of one request-form field (reason,
+// verification_detail, ticket).
+func FormLimit(field string) FieldLimit { return formLimitTable[field] }
+
+// formLimits is a copy of the limits for one form, so no adapter can change the rule.
+func formLimits() map[string]FieldLimit {
+	out := make(map[string]FieldLimit, len(formLimitTable))
+	for k, v := range formLimitTable {
+		out[k] = v
+	}
+	return out
 }
 
 // Choice is one option of a select.

@@ -11,7 +11,7 @@ import (
 // the user's methods change before execution, as the executor does it: an added or
 // changed method stops the request, a removed one is reported as already gone.
 func TestApprovalCardSaysRemovedMethodsRun(t *testing.T) {
-	req := approvals.Request{ID: "r1", Action: approvals.ActionReregister,
+	req := approvals.Request{ID: "r1", Action: approvals.ActionReregister, State: approvals.StatePending,
 		Methods: []approvals.MethodRef{{ID: "m1", Type: "phone", Label: "mobile +1 425•••••99"}}}
 	msg := RenderApproval(req, nil, func(string) bool { return true })
 	var will string

@@ -6,25 +6,40 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/actions"
+	"github.com/mfadesk/mfadesk/bot/suggest"
 )
 
-// Help lists the verbs, or explains one.
-func Help(topic string) Message {
+// Help lists the verbs, or explains one, in the demo's plain syntax.
+func Help(topic string) Message { return HelpFor(PlatformWeb, topic, "") }
+
+// HelpFor is Help in the platform's own syntax (Prefix), with examples in the
+// tenant's domain ("" shows a placeholder).
+func HelpFor(platform, topic, domain string) Message {
+	p := Prefix(platform)
 	if topic != "" {
 		s, ok := specOf(Verb(topic))
 		if !ok {
-			return Refuse(fmt.Sprintf("Unknown verb %q. Try /mfa help.", clip(topic, 32)))
+			ue := &UsageError{Msg: fmt.Sprintf("Unknown verb %q.", clip(topic, 32))}
+			if near := suggest.Closest(topic, verbNames(), 2); near != "" {
+				ue.Suggest = "help " + near
+			}
+			return Refuse(ue.Text(platform))
 		}
+		example := p + exampleIn(s.example, domain)
 		return Message{
 			Private:  true,
-			Text:     fmt.Sprintf("%s — %s. Example: /mfa %s", Usage(s.verb), s.summary, s.example),
-			Title:    Usage(s.verb),
-			Sections: []Section{{Text: s.summary + ".", Facts: []Fact{{"Example", "/mfa " + s.example}}}},
+			Text:     fmt.Sprintf("%s — %s. Example: %s", UsageFor(platform, s.verb), s.summary, example),
+			Title:    UsageFor(platform, s.verb),
+			Sections: []Section{{Text: s.summary + ".", Facts: []Fact{{"Example", example}}}},
 		}
 	}
 	t := &Table{Columns: []string{"Command", "What it does"}}
 	for _, s := range verbs {
-		t.Rows = append(t.Rows, []string{Usage(s.verb), s.summary})
+		t.Rows = append(t.Rows, []string{UsageFor(platform, s.verb), s.summary})
+	}
+	how := "Name a user by UPN, mail or object id."
+	if platform == PlatformTeams {
+		how = "In a channel, mention @mfadesk before the verb; in a chat with mfadesk, type the verb alone. " + how
 	}
 	return Message{
 		Private: true,
@@ -32,9 +47,20 @@ func Help(topic string) Message {
 		Title:   "mfadesk — MFA helpdesk commands",
 		Sections: []Section{
 			{Table: t},
-			{Text: "Name a user by UPN, mail or object id. Lookups answer only to you. reregister and revoke become requests that a second person from the approvers group must approve."},
+			{Text: how + " Lookups answer only to you. reregister and revoke become requests that a second person from the approvers group must approve."},
 		},
 	}
+}
+
+// exampleDomain is the domain of the examples in the verb table, replaced by the
+// tenant's own; a placeholder when the tenant's domain is not known.
+const exampleDomain = "@contoso.com"
+
+func exampleIn(example, domain string) string {
+	if domain == "" {
+		domain = "your-domain.example"
+	}
+	return strings.ReplaceAll(example, exampleDomain, "@"+domain)
 }
 
 func verbList() string {
@@ -242,18 +268,27 @@ func RenderSignIns(ev actions.Evidence) Message {
 	if ev.SignInsMore {
 		sec.Note = "More sign-ins match; showing the newest."
 	}
-	return Message{Private: true, Title: "Sign-ins of " + u.DisplayName, Text: text + ".", Sections: []Section{sec}}
+	secs := []Section{sec}
+	if known := signInErrorFacts(ev.SignIns); len(known) > 0 {
+		secs = append(secs, Section{Heading: "What the errors mean", Facts: known})
+	}
+	return Message{Private: true, Title: "Sign-ins of " + u.DisplayName, Text: text + ".", Sections: secs}
 }
 
 func signInResult(s actions.SignIn) string {
 	if !s.Failed() {
 		return "success"
 	}
-	reason := s.FailureReason
-	if reason == "" {
-		reason = actions.SignInErrorText(s.ErrorCode)
+	return fmt.Sprintf("failed %d: %s", s.ErrorCode, actions.SignInReason(s))
+}
+
+// signInErrorFacts explains each known error code once, with the helpdesk's next step.
+func signInErrorFacts(signIns []actions.SignIn) []Fact {
+	var out []Fact
+	for _, e := range actions.SignInErrorsIn(signIns) {
+		out = append(out, Fact{fmt.Sprintf("Error %d", e.Code), capitalize(e.Meaning) + ". " + e.Next})
 	}
-	return fmt.Sprintf("failed %d: %s", s.ErrorCode, strings.TrimSuffix(reason, "."))
+	return out
 }
 
 func signInMFA(s actions.SignIn) string {
@@ -298,7 +333,7 @@ func RenderAudit(ev actions.Evidence) Message {
 }
 
 // RenderDiagnosis shows the findings with their evidence and the next step.
-func RenderDiagnosis(ev actions.Evidence, d actions.Diagnosis) Message {
+func RenderDiagnosis(ev actions.Evidence, d actions.Diagnosis, platform string) Message {
 	u := ev.User
 	var fs []Finding
 	for _, f := range d.Findings {
@@ -310,7 +345,7 @@ func RenderDiagnosis(ev actions.Evidence, d actions.Diagnosis) Message {
 	}
 	next := Section{Heading: "Next step", Text: d.Next.Text}
 	if d.Next.Verb != "" {
-		next.Facts = []Fact{{"Request", "/mfa " + d.Next.Verb + " " + u.UPN}}
+		next.Facts = []Fact{{"Request", Prefix(platform) + d.Next.Verb + " " + u.UPN}}
 	}
 	if len(d.Notes) > 0 {
 		next.Note = strings.Join(d.Notes, " ")
@@ -354,4 +389,68 @@ func paren(s string) string {
 		return ""
 	}
 	return "(" + s + ")"
+}
+
+// LinkURLs are the web addresses mfadesk itself writes into its answers. Renderers
+// make these, and only these, clickable: an address a user typed (in a request's
+// reason, say) stays plain text, so no one can plant a "verify here" link on a card
+// that carries mfadesk's name.
+var LinkURLs = []string{actions.SecurityInfoURL, "https://aka.ms/mfasetup"}
+
+// Span is a piece of a text: a link (one of LinkURLs) or plain text.
+type Span struct {
+	Text string
+	Link bool
+}
+
+// Spans splits s into plain text and the LinkURLs in it. A URL counts only as a
+// whole: "https://aka.ms/mfasetup.evil.example" or ".../mfasetupX" stay text, while
+// a sentence's full stop or a closing parenthesis after the URL is not part of it.
+func Spans(s string) []Span {
+	var out []Span
+	plain := 0
+	for i := 0; i < len(s); {
+		u := linkAt(s, i)
+		if u == "" {
+			i++
+			continue
+		}
+		if plain < i {
+			out = append(out, Span{Text: s[plain:i]})
+		}
+		out = append(out, Span{Text: u, Link: true})
+		i += len(u)
+		plain = i
+	}
+	if plain < len(s) {
+		out = append(out, Span{Text: s[plain:]})
+	}
+	return out
+}
+
+// linkAt returns the LinkURL that starts at s[i] and ends at a word boundary, or "".
+func linkAt(s string, i int) string {
+	if s[i] != 'h' || (i > 0 && urlByte(s[i-1])) {
+		return ""
+	}
+	for _, u := range LinkURLs {
+		if !strings.HasPrefix(s[i:], u) {
+			continue
+		}
+		rest := s[i+len(u):]
+		if rest == "" || (!urlByte(rest[0]) && rest[0] != '.') || (rest[0] == '.' && (len(rest) == 1 || !urlByte(rest[1]))) {
+			return u
+		}
+	}
+	return ""
+}
+
+// urlByte reports whether b can continue a URL (not counting '.', which may end a
+// sentence).
+func urlByte(b byte) bool {
+	switch {
+	case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
+		return true
+	}
+	return strings.IndexByte("/_-?#=&%~+@:", b) >= 0
 }

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -22,6 +21,13 @@ type Requests interface {
 	Get(ctx context.Context, id string) (approvals.Request, error)
 	OpenRequests(ctx context.Context) ([]approvals.Request, error)
 	History(ctx context.Context, id string) ([]approvals.Event, error)
+	// Precheck runs Submit's checks that need no form, when the form is asked for.
+	Precheck(ctx context.Context, action approvals.Action, requester approvals.Actor, target approvals.Target) (approvals.Protection, error)
+	// Refused audits an attempt the bot refused before calling the service (a caller
+	// without rights, a click from the wrong card).
+	Refused(ctx context.Context, attempt string, by approvals.Actor, requestID string, target approvals.Target, code approvals.Code, msg string)
+	// Policy is the effective policy: the form offers only what it accepts.
+	Policy() approvals.Policy
 }
 
 // verificationLabels say in words what each verification method means; phone_kba is
@@ -35,11 +41,14 @@ var verificationLabels = map[approvals.VerificationMethod]string{
 	approvals.VerifyPhoneKBA:           "Phone call, knowledge questions only (weak)",
 }
 
-// VerificationChoices lists the identity-verification methods a form offers.
-func VerificationChoices() []Choice {
+// VerificationChoices lists the identity-verification methods a form offers: those
+// the policy accepts for this target, so no form offers what filing would refuse.
+func VerificationChoices(p approvals.Policy, prot approvals.Protection) []Choice {
 	var out []Choice
 	for _, m := range approvals.VerificationMethods() {
-		out = append(out, Choice{Value: string(m), Label: verificationLabels[m]})
+		if p.Accepts(m, prot.Protected) {
+			out = append(out, Choice{Value: string(m), Label: verificationLabels[m]})
+		}
 	}
 	return out
 }
@@ -67,24 +76,36 @@ func actorOf(c Caller) approvals.Actor {
 	return approvals.Actor{Platform: c.Platform, ChatID: c.ChatID, ObjectID: c.ObjectID, DisplayName: c.Name}
 }
 
-// directoryActor names the caller as the directory knows them, not as their chat
-// profile says (a Slack display name is the user's to edit): what approvers and the
-// audit log read must not be spoofable. A caller the directory cannot read is refused.
-func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor, error) {
+// namedActor names the caller as the directory knows them, not as their chat profile
+// says (a Slack display name is the user's to edit): what approvers and the audit log
+// read must not be spoofable. Without a directory account (u.ID empty) the chat name
+// is all there is.
+func namedActor(c Caller, u actions.User) approvals.Actor {
 	a := actorOf(c)
+	if u.ID != "" {
+		a.DisplayName = fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
+	}
+	return a
+}
+
+// directoryActor reads the caller's directory account and names them by it. A caller
+// the directory cannot read is refused.
+func (r *Router) directoryActor(ctx context.Context, c Caller) (approvals.Actor, error) {
 	if c.ObjectID == "" {
-		return a, errors.New("caller has no directory identity")
+		return actorOf(c), errUnlinked
 	}
 	ref, err := actions.ParseUserRef(c.ObjectID)
 	if err != nil || ref.Kind != actions.RefObjectID {
-		return a, fmt.Errorf("caller's object id %q is malformed", clip(c.ObjectID, 40))
+		return actorOf(c), fmt.Errorf("caller's object id %q is malformed", clip(c.ObjectID, 40))
 	}
 	u, err := r.dir.User(ctx, ref)
-	if err != nil {
-		return a, fmt.Errorf("read caller %s: %w", c.ObjectID, err)
+	if actions.KindOf(err) == actions.KindNotFound {
+		return actorOf(c), &approvals.IneligibleError{Why: "no longer exists in the directory"}
 	}
-	a.DisplayName = fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
-	return a, nil
+	if err != nil {
+		return actorOf(c), fmt.Errorf("read caller %s: %w", c.ObjectID, err)
+	}
+	return namedActor(c, u), nil
 }
 
 // maskPhones masks phone-number-like runs in free text bound for a channel: an agent
@@ -98,15 +119,21 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
-	if !roles.helpdesk {
-		return Refuse("Only members of the helpdesk group can file requests.")
-	}
+	requester := namedActor(c, roles.user)
+	action := approvals.Action(cmd.Verb)
 	u, err := r.dir.User(ctx, cmd.User)
 	if err != nil {
 		return r.lookupFailed(ctx, cmd, err)
 	}
-	if strings.EqualFold(u.ID, c.ObjectID) {
-		return Refuse("You cannot file a request about your own account; ask a colleague.")
+	// Refuse now what filing would refuse whatever the form says (not in the helpdesk
+	// group, a protected target, an open request, the rate limit), rather than after
+	// the agent filled it in.
+	prot, err := r.req.Precheck(ctx, action, requester, approvals.Target{ObjectID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName})
+	if err != nil {
+		if approvals.CodeOf(err) == "" {
+			r.log.ErrorContext(ctx, "check a request before its form", "action", action, "target", u.ID, "err", err)
+		}
+		return Refuse(approvals.UserMessage(err))
 	}
 	label := fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
 	msg := Message{
@@ -118,7 +145,8 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 			Target:        u.ID,
 			TargetLabel:   label,
 			Warning:       actionWarning[string(cmd.Verb)],
-			Verifications: VerificationChoices(),
+			Verifications: VerificationChoices(r.req.Policy(), prot),
+			Limits:        formLimits(),
 		},
 	}
 	if cmd.Verb == VerbTAP {
@@ -127,29 +155,31 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 	return msg
 }
 
+// ticketRe: 2 to 64 characters, as FormLimit("ticket").
 var ticketRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._#/:-]{1,63}$`)
 
 // checkForm validates a submitted form field by field.
 func checkForm(f FormSubmission) FieldErrors {
 	errs := FieldErrors{}
-	reason := strings.TrimSpace(f.Reason)
-	switch n := utf8.RuneCountInString(reason); {
-	case n < 10:
-		errs["reason"] = "Say why, in at least 10 characters: approvers decide on it."
-	case n > 500:
-		errs["reason"] = "Keep the reason under 500 characters."
+	reason, detail := FormLimit("reason"), FormLimit("verification_detail")
+	switch n := utf8.RuneCountInString(strings.TrimSpace(f.Reason)); {
+	case n < reason.Min:
+		errs["reason"] = fmt.Sprintf("Say why, in at least %d characters (now %d): approvers decide on it.", reason.Min, n)
+	case n > reason.Max:
+		errs["reason"] = fmt.Sprintf("Keep the reason to at most %d characters (now %d).", reason.Max, n)
 	}
 	if _, ok := verificationLabels[approvals.VerificationMethod(f.Verification)]; !ok {
 		errs["verification"] = "Choose how you verified the person's identity."
 	}
 	switch n := utf8.RuneCountInString(strings.TrimSpace(f.VerificationDetail)); {
-	case n < 3:
-		errs["verification_detail"] = "Describe the identity check in a few words (what was seen or who attested)."
-	case n > 500:
-		errs["verification_detail"] = "Keep the detail under 500 characters."
+	case n < detail.Min:
+		errs["verification_detail"] = fmt.Sprintf("Describe the identity check in at least %d characters (what was seen or who attested).", detail.Min)
+	case n > detail.Max:
+		errs["verification_detail"] = fmt.Sprintf("Keep the detail to at most %d characters (now %d).", detail.Max, n)
 	}
 	if !ticketRe.MatchString(strings.TrimSpace(f.Ticket)) {
-		errs["ticket"] = "Give the ticket id (letters, digits and . _ # / : -)."
+		t := FormLimit("ticket")
+		errs["ticket"] = fmt.Sprintf("Give the ticket id: %d to %d letters, digits and . _ # / : -, starting with a letter or digit.", t.Min, t.Max)
 	}
 	if len(errs) == 0 {
 		return nil
@@ -163,7 +193,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
-	action, tapOpts, err := parseFormAction(f.Action)
+	action, tapOpts, err := parseFormAction(f.Action, c.Platform)
 	if err != nil {
 		return Refuse(err.Error())
 	}
@@ -174,7 +204,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	ref, err := actions.ParseUserRef(f.Target)
 	if err != nil || ref.Kind != actions.RefObjectID {
-		return Refuse("The form's target is not a directory object id; start again with /mfa " + string(action) + ".")
+		return Refuse("The form's target is not a directory object id; start again with " + Prefix(c.Platform) + string(action) + ".")
 	}
 	u, err := r.dir.User(ctx, ref)
 	if err != nil {
@@ -182,8 +212,12 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	requester, err := r.directoryActor(ctx, c)
 	if err != nil {
+		target := approvals.Target{ObjectID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName}
+		if m, ok := r.ineligible(ctx, c, actions.User{}, "file a "+string(action)+" request", target, err); ok {
+			return m
+		}
 		r.log.WarnContext(ctx, "identify requester", "err", err)
-		return Refuse("Your directory identity could not be read, so no request was filed. Try again shortly.")
+		return Refuse(directoryFailure(c, "Your directory identity could not be read, so no request was filed.", err))
 	}
 	in := approvals.NewRequest{
 		Action:       action,
@@ -226,6 +260,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	} else if action == approvals.ActionReregister {
 		return Refuse("This mfadesk cannot read methods, so it cannot file re-register requests.")
 	}
+	in.Risk = risk
 	req, err := r.req.Submit(ctx, in)
 	if err != nil {
 		if approvals.CodeOf(err) == "" {
@@ -233,11 +268,11 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 		}
 		return Refuse(approvals.UserMessage(err))
 	}
-	card := r.render(req, risk)
+	card := r.render(req)
 	posted := r.postCard(ctx, c.Platform, req.ID, card)
 	ack := fmt.Sprintf("Request %s filed: %s for %s. It waits for an approver until %s.", req.ID, actionTitle[action], u.DisplayName, fmtTime(req.Expires))
 	if !posted {
-		ack += " The approval card could not be posted; approvers can find it with /mfa pending."
+		ack += " The approval card could not be posted; approvers can find it with " + Prefix(c.Platform) + "pending."
 	}
 	return Message{Private: true, Text: ack, RequestID: req.ID}
 }
@@ -304,9 +339,6 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
-	if c.ObjectID == "" {
-		return Refuse("Your directory identity could not be established, so nothing was decided.")
-	}
 	verdict := approvals.VerdictApprove
 	if !d.Approve && !d.Retry {
 		verdict = approvals.VerdictDeny
@@ -318,8 +350,21 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	}
 	by, err := r.directoryActor(ctx, c)
 	if err != nil {
+		if m, ok := r.ineligible(ctx, c, actions.User{}, "decide "+clip(d.RequestID, 40), approvals.Target{}, err); ok {
+			return m
+		}
 		r.log.WarnContext(ctx, "identify approver", "err", err)
-		return Refuse("Your directory identity could not be read, so nothing was decided. Try again shortly.")
+		return Refuse(directoryFailure(c, "Your directory identity could not be read, so nothing was decided.", err))
+	}
+	if ok, err := r.postedCard(ctx, d.RequestID, c, d.Card); !ok {
+		if err != nil {
+			r.log.ErrorContext(ctx, "read approval cards", "request", d.RequestID, "err", err)
+			return Refuse("The approval cards could not be read, so nothing was decided. Try again shortly.")
+		}
+		const msg = "That button is not on the approval card of this request, so nothing was decided: use the card in the approvals channel."
+		r.log.WarnContext(ctx, "refused a decision from another card", "request", d.RequestID, "platform", c.Platform, "card_channel", d.Card.Channel, "card_id", d.Card.ID)
+		r.req.Refused(ctx, "decide", by, d.RequestID, approvals.Target{}, approvals.ErrWrongCard, msg)
+		return Refuse(msg)
 	}
 	if d.Retry {
 		req, err := r.req.Retry(ctx, d.RequestID, by)
@@ -341,8 +386,30 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	return Message{Private: true, Text: fmt.Sprintf("You %s %s: it is now %s.", map[bool]string{true: "approved", false: "denied"}[d.Approve], req.ID, stateWords(req)), RequestID: req.ID}
 }
 
-func (r *Router) cancel(ctx context.Context, c Caller, id string) Message {
-	req, err := r.req.Cancel(ctx, id, actorOf(c))
+// postedCard reports whether card — where a click came from — is one of the cards
+// posted for request id, on the caller's platform. The request id in a button is the
+// clicker's to change (another request's id on this card, a crafted click in a
+// private chat); where the click came from is reported by the platform. An empty or
+// unreadable card list refuses (fail closed).
+func (r *Router) postedCard(ctx context.Context, id string, c Caller, card CardRef) (bool, error) {
+	if card.Platform != c.Platform || card.Channel == "" || card.ID == "" {
+		return false, nil
+	}
+	refs, err := r.cards.Cards(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, ref := range refs {
+		if ref == card {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (r *Router) cancel(ctx context.Context, c Caller, id string, roles callerRoles) Message {
+	// The record names the canceller as the directory does, like a decision.
+	req, err := r.req.Cancel(ctx, id, namedActor(c, roles.user))
 	if err != nil {
 		return Refuse(approvals.UserMessage(err))
 	}
@@ -354,7 +421,7 @@ func (r *Router) show(ctx context.Context, id string) Message {
 	if err != nil {
 		return Refuse(approvals.UserMessage(err))
 	}
-	m := r.render(req, nil)
+	m := r.render(req)
 	m.Private = true
 	m.Buttons = nil // decisions are taken on the card, where the click is verified
 	if hist, err := r.req.History(ctx, id); err == nil {
@@ -413,7 +480,7 @@ func (r *Router) OnChange(req approvals.Request) {
 	if err != nil {
 		r.log.ErrorContext(ctx, "read approval cards", "request", req.ID, "err", err)
 	}
-	card := r.render(req, nil)
+	card := r.render(req)
 	for _, ref := range refs {
 		n, ok := r.notifiers[ref.Platform]
 		if !ok {
@@ -426,11 +493,49 @@ func (r *Router) OnChange(req approvals.Request) {
 	if !req.State.Open() {
 		if n, ok := r.notifiers[req.Requester.Platform]; ok {
 			to := Caller{Platform: req.Requester.Platform, ChatID: req.Requester.ChatID, ObjectID: req.Requester.ObjectID, Name: req.Requester.DisplayName}
-			msg := Message{Private: true, Text: fmt.Sprintf("Your request %s (%s for %s) is %s.", req.ID, req.Action, req.Target.String(), stateWords(req)), Sections: card.Sections, RequestID: req.ID}
+			msg := OutcomeMessage(req, card)
 			if err := n.Tell(ctx, to, msg); err != nil {
 				r.log.ErrorContext(ctx, "tell requester", "request", req.ID, "err", err)
 			}
 		}
+	}
+}
+
+// OutcomeMessage tells the requester how their request ended. The headline says it
+// (Teams and Slack show a card's title, not its summary text) and so does the text,
+// which is all the web chat's inbox and a notification show: for a denial, who denied
+// it and why, as the deny box promises the approver.
+func OutcomeMessage(req approvals.Request, card Message) Message {
+	is := "is " + stateWords(req)
+	if req.State == approvals.StateFailed {
+		is = "failed"
+	}
+	text := fmt.Sprintf("Your request %s (%s for %s) %s", req.ID, req.Action, req.Target.String(), is)
+	switch req.State {
+	case approvals.StateDenied:
+		for _, d := range req.Decisions {
+			if d.Verdict == approvals.VerdictDeny {
+				text += " by " + d.By.String()
+				if j := strings.TrimSpace(d.Justification); j != "" {
+					text += ": " + strings.TrimSuffix(maskPhones(j), ".")
+				}
+			}
+		}
+	case approvals.StateExpired:
+		text += " (no approver decided by " + fmtTime(req.Expires) + "); nothing ran"
+	case approvals.StateCancelled:
+		text += " (cancelled by " + req.Requester.String() + " at " + fmtTime(req.Updated) + "); nothing ran"
+	case approvals.StateFailed:
+		if req.Error != "" {
+			text += ": " + strings.TrimSuffix(req.Error, ".")
+		}
+	}
+	return Message{
+		Private:   true,
+		Title:     fmt.Sprintf("Your request %s %s", req.ID, is),
+		Text:      text + ".",
+		Sections:  card.Sections,
+		RequestID: req.ID,
 	}
 }
 
@@ -472,7 +577,7 @@ func AuditLine(ev approvals.Event, head approvals.Head) string {
 		fmt.Fprintf(&b, " → %s", ev.State)
 	}
 	if ev.Code != "" {
-		fmt.Fprintf(&b, " [%s]", ev.Code)
+		fmt.Fprintf(&b, " [%s]", string(ev.Code)) // not %s of the Code: its Error() adds "approvals: "
 	}
 	if ev.Detail != "" {
 		fmt.Fprintf(&b, ": %s", clip(ev.Detail, 300))
@@ -509,12 +614,15 @@ func approvalsGiven(req approvals.Request) int {
 	return n
 }
 
-func (r *Router) render(req approvals.Request, risk []string) Message {
-	return RenderApproval(req, risk, func(t string) bool { return r.deletes[t] })
+// render renders a request's card with the risk context kept on the request, so
+// every rendering (after each decision, in show) shows what the first approver saw.
+func (r *Router) render(req approvals.Request) Message {
+	return RenderApproval(req, req.Risk, func(t string) bool { return r.deletes[t] })
 }
 
-// RenderApproval renders the approval card: exactly what will run, on whom, asked by
-// whom and why, how the identity was verified, the decisions and the results. deletes
+// RenderApproval renders the approval card: exactly what will run (or, by the
+// request's state, what ran or that nothing ran, and who closed it), on whom, asked
+// by whom and why, how the identity was verified, the decisions and the results. deletes
 // says which method types a re-register deletes: the card lists those as deleted and
 // every other method of the snapshot as kept, so the approver sees the truth.
 func RenderApproval(req approvals.Request, risk []string, deletes func(methodType string) bool) Message {
@@ -538,30 +646,36 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 	}
 	sections := []Section{{Facts: facts}}
 
-	will := Section{Heading: "What will run"}
-	switch req.Action {
-	case approvals.ActionReregister:
-		t := &Table{Columns: []string{"Method", "Type", "On approval"}}
+	sections = append(sections, closedFacts(req)...)
+	w := runWordsFor(req)
+	will := Section{Heading: w.heading, Text: w.text}
+	if req.Action == approvals.ActionReregister {
+		t := &Table{Columns: []string{"Method", "Type", w.column}}
 		deleted := 0
 		for _, m := range req.Methods {
-			what := "kept"
+			what := w.kept
 			if deletes(m.Type) {
-				what = "deleted"
+				what = w.deleted
 				deleted++
 			}
 			t.Rows = append(t.Rows, []string{orDash(m.Label), m.Type, what})
 		}
-		will.Text = actionWarning[string(req.Action)]
 		if len(t.Rows) > 0 {
 			will.Table = t
 		}
 		if deleted == 0 {
-			will.Note = "The user has no phone, Authenticator or OATH method: only the sign-out will run."
+			will.Note = "The user has no phone, Authenticator or OATH method: only the sign-out " + w.signOutOnly + "."
 		}
-	case approvals.ActionTAP:
-		will = tapSection(req)
-	default:
-		will.Text = actionWarning[string(req.Action)]
+	}
+	if req.Action == approvals.ActionTAP {
+		// Before it runs the card says which pass and what replacing one does; after,
+		// the state's own words.
+		t := tapSection(req)
+		t.Heading = w.heading
+		if req.State != approvals.StatePending && req.State != approvals.StateApproved {
+			t.Text = w.text
+		}
+		will = t
 	}
 	sections = append(sections, will)
 	if len(risk) > 0 {
@@ -605,6 +719,77 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 		m.Buttons = []Button{{Kind: ButtonRetry, Label: "Retry", Value: req.ID}}
 	}
 	return m
+}
+
+// closedFacts says who closed a request that never ran, and when: the card of a
+// cancelled or expired request is read later by people who did not see it happen.
+// A denial is in the Decisions section, with its justification.
+func closedFacts(req approvals.Request) []Section {
+	switch req.State {
+	case approvals.StateCancelled:
+		// Only the requester may cancel, and the cancellation is the request's last write.
+		return []Section{{Facts: []Fact{{"Cancelled", fmt.Sprintf("by %s at %s; nothing ran", req.Requester.String(), fmtTime(req.Updated))}}}}
+	case approvals.StateExpired:
+		return []Section{{Facts: []Fact{{"Expired", fmt.Sprintf("at %s, before an approver decided; nothing ran", fmtTime(req.Expires))}}}}
+	}
+	return nil
+}
+
+// runWords is how a card speaks of the action in a given state: before the run it
+// promises, during it reports, after it tells what happened, and once closed without
+// a run it says that nothing ran. A card is read long after the click.
+type runWords struct {
+	heading, text     string
+	column, deleted   string
+	kept, signOutOnly string
+}
+
+// actionDoes says what each action does, as a verb phrase in three tenses.
+var actionDoes = map[approvals.Action]struct{ future, present, past, plan string }{
+	approvals.ActionReregister: {
+		future:  actionWarning[string(approvals.ActionReregister)],
+		present: "mfadesk is deleting the user's phone, Microsoft Authenticator and software OATH methods (the default last), then signs them out everywhere.",
+		past:    "mfadesk deleted the user's phone, Microsoft Authenticator and software OATH methods and signed them out everywhere. They must register MFA again at their next sign-in.",
+		plan:    "delete the user's phone, Microsoft Authenticator and software OATH methods and sign them out everywhere",
+	},
+	approvals.ActionRevoke: {
+		future:  actionWarning[string(approvals.ActionRevoke)],
+		present: "mfadesk is signing the user out everywhere: every refresh token and browser session is being revoked.",
+		past:    "mfadesk signed the user out everywhere: every refresh token and browser session was revoked, so they must sign in again, with MFA, on every device.",
+		plan:    "sign the user out everywhere (revoke every refresh token and browser session)",
+	},
+	approvals.ActionTAP: {
+		present: "mfadesk is replacing the user's Temporary Access Pass and sending the new one to the requester privately.",
+		past:    "mfadesk issued a Temporary Access Pass and sent it to the requester privately, once; it is shown nowhere else.",
+		plan:    "issue a Temporary Access Pass and send it to the requester privately",
+	},
+}
+
+func runWordsFor(req approvals.Request) runWords {
+	d := actionDoes[req.Action]
+	if d.plan == "" {
+		d.plan = "run " + string(req.Action)
+		d.future, d.present, d.past = "On approval mfadesk will "+d.plan+".", "mfadesk is running "+string(req.Action)+".", "mfadesk ran "+string(req.Action)+"."
+	}
+	switch req.State {
+	case approvals.StatePending, approvals.StateApproved:
+		return runWords{"What will run", d.future, "On approval", "deleted", "kept", "will run"}
+	case approvals.StateExecuting:
+		return runWords{"What is running", d.present, "Now", "being deleted", "kept", "runs"}
+	case approvals.StateSucceeded:
+		return runWords{"What ran", d.past, "Outcome", "deleted", "kept", "ran"}
+	case approvals.StateFailed:
+		return runWords{"What was attempted", "mfadesk set out to " + d.plan + ", and failed: the result below says which steps ran.", "Planned", "delete", "keep", "was attempted"}
+	}
+	why := map[approvals.State]string{
+		approvals.StateDenied:    "the request was denied",
+		approvals.StateExpired:   "the request expired before an approver decided",
+		approvals.StateCancelled: "the requester cancelled the request",
+	}[req.State]
+	if why == "" {
+		why = "the request is " + string(req.State)
+	}
+	return runWords{"Nothing ran", "Nothing ran: " + why + ". It asked mfadesk to " + d.plan + ".", "Asked for", "delete", "keep", "was asked for"}
 }
 
 func detailSuffix(s string) string {

@@ -17,6 +17,13 @@ const (
 	outsiderID     = "00000000-0000-4000-8000-000000000009"
 )
 
+// staff are the callers of the tests: enabled member accounts, so the caller rule
+// lets them through to their groups.
+var staff = map[string]actions.User{
+	agentID:    {ID: agentID, DisplayName: "Hana Helpdesk", UPN: "hana@contoso.com", UserType: "Member", Enabled: true},
+	outsiderID: {ID: outsiderID, DisplayName: "Nora Norights", UPN: "nora@contoso.com", UserType: "Member", Enabled: true},
+}
+
 // stubDirectory counts calls so tests can assert that bad input reached no directory.
 type stubDirectory struct {
 	users     map[string]actions.User
@@ -28,6 +35,9 @@ type stubDirectory struct {
 func (d *stubDirectory) User(_ context.Context, ref actions.UserRef) (actions.User, error) {
 	d.calls.Add(1)
 	if u, ok := d.users[strings.ToLower(ref.Value)]; ok {
+		return u, nil
+	}
+	if u, ok := staff[ref.Value]; ok {
 		return u, nil
 	}
 	return actions.User{}, &actions.Error{Kind: actions.KindNotFound, Message: "No user " + ref.Value + " in the directory."}
@@ -77,10 +87,10 @@ func TestHandle(t *testing.T) {
 		{"help needs no rights", Caller{}, "help", false, "mfadesk verbs", true},
 		{"user found", agent, "user mfatest2@contoso.com", false, "MFA Test 2 (mfatest2@contoso.com): enabled.", false},
 		{"user not found", agent, "user nobody@contoso.com", true, "No user nobody@contoso.com in the directory.", false},
-		{"unknown verb", agent, "frobnicate", true, `Unknown verb "frobnicate". Try /mfa help.`, true},
+		{"unknown verb", agent, "frobnicate", true, `Unknown verb "frobnicate". Try help.`, true}, // web: plain verbs
 		{"malformed upn", agent, "user bob@@contoso", true, "is not a UPN, mail address or object id", true},
 		{"filter injection", agent, "user a@b.co'or'1'eq'1", true, "is not a UPN", true},
-		{"no identity", Caller{Platform: "web"}, "user mfatest2@contoso.com", true, "Your rights could not be checked", true},
+		{"no identity", Caller{Platform: "web"}, "user mfatest2@contoso.com", true, "Your chat account is not linked to a directory user", true},
 		{"no rights", Caller{Platform: "web", ObjectID: outsiderID}, "user mfatest2@contoso.com", true, "not in the helpdesk or approvers group", false},
 	}
 	for _, tt := range tests {

@@ -54,7 +54,8 @@ func tapFormAction(lifetime time.Duration, once bool) string {
 
 // parseFormAction reads a submitted form's action: reregister, revoke, or tap with its
 // options. Anything else is refused with one line.
-func parseFormAction(s string) (approvals.Action, *approvals.TAPOptions, error) {
+func parseFormAction(s, platform string) (approvals.Action, *approvals.TAPOptions, error) {
+	p := Prefix(platform)
 	switch approvals.Action(s) {
 	case approvals.ActionReregister, approvals.ActionRevoke:
 		return approvals.Action(s), nil, nil
@@ -64,12 +65,12 @@ func parseFormAction(s string) (approvals.Action, *approvals.TAPOptions, error) 
 		if n, err := strconv.Atoi(parts[1]); err == nil {
 			d := time.Duration(n) * time.Minute
 			if err := actions.CheckTAPLifetime(d); err != nil {
-				return "", nil, fmt.Errorf("The form asks for a pass outside Graph's range: %s; start again with /mfa tap.", actions.Explain(err))
+				return "", nil, fmt.Errorf("The form asks for a pass outside Graph's range: %s; start again with %stap.", actions.Explain(err), p)
 			}
 			return approvals.ActionTAP, &approvals.TAPOptions{LifetimeMinutes: n, UsableOnce: parts[2] == "once"}, nil
 		}
 	}
-	return "", nil, errors.New("That form is not for a known request; start again with /mfa reregister, /mfa revoke or /mfa tap.")
+	return "", nil, fmt.Errorf("That form is not for a known request; start again with %sreregister, %srevoke or %stap.", p, p, p)
 }
 
 // tapUse names the pass's use in words.

@@ -153,7 +153,7 @@ func (o *SlackOptions) defaults() {
 	def(&o.Format, "yaml")
 }
 
-// check applies Slack's manifest limits (slack.md §4) and the mode's rules.
+// check applies Slack's documented manifest limits and the mode's rules.
 func (o *SlackOptions) check() error {
 	switch {
 	case utf8.RuneCountInString(o.Name) > 35:

@@ -24,6 +24,7 @@ import (
 	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/mfadesk/mfadesk/actions"
 )
@@ -61,7 +62,23 @@ type Config struct {
 	// spell; what still fails is reported as throttled or unavailable, so it can be
 	// retried later.
 	WriteRetryBudget time.Duration
-	// Clock is what the write path waits on between retries (default: the wall clock).
+	// ReportLimit and ReportWindow are the tenant's budget for the report endpoints
+	// (sign-ins, directory audits, the registration report): Graph allows 5 requests
+	// per 10 s per app per tenant, the default. Lookups are scheduled inside it and wait
+	// (the answer says for how long) rather than collect 429s. Zero takes the default,
+	// except with a loopback BaseURL (a local fake), where zero means no budget;
+	// negative means none. At least 3: one diagnose needs three report requests.
+	ReportLimit  int
+	ReportWindow time.Duration
+	// MaxQueueWait bounds a lookup's wait for the report budget (default 90 s); past
+	// it the report sections say "try again in N s" and the rest is answered.
+	MaxQueueWait time.Duration
+	// ReportCacheTTL is how long report answers are reused (default 30 s; with a
+	// loopback BaseURL zero means no cache; negative disables). Writes through the
+	// client drop the written user's entries.
+	ReportCacheTTL time.Duration
+	// Clock drives the report scheduler and cache and the write path's waits between
+	// retries (tests); nil is the wall clock.
 	Clock Clock
 	// Logger receives Graph failures and write actions; nil means slog.Default(). Nothing
 	// secret is logged: a temporary access pass redacts itself.
@@ -75,11 +92,19 @@ type Client struct {
 	adapter *msgraph.GraphRequestAdapter
 	// beta sends the few beta-only calls, and batches that include one (a $batch cannot
 	// mix versions), through the same pipeline and credential.
-	beta  *msgraph.GraphRequestAdapter
-	cfg   Config
-	log   *slog.Logger
+	beta *msgraph.GraphRequestAdapter
+	cfg  Config
+	log  *slog.Logger
+	ids  *idCache
+	// clock is cfg.Clock: the report scheduler and the write path's retries wait on it.
 	clock Clock
-	ids   *idCache
+	// quota schedules report requests inside the tenant's budget, cache reuses their
+	// answers briefly and flight coalesces identical concurrent lookups; nil when off.
+	quota  *reportQuota
+	cache  *reportCache
+	flight *singleflight.Group
+	// joined, if set (tests), runs once a lookup has started or joined a gathering.
+	joined func()
 }
 
 // New builds a Graph client. It refuses a missing credential unless the base URL is
@@ -110,6 +135,22 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.MaxQueueWait <= 0 {
+		cfg.MaxQueueWait = DefaultMaxQueueWait
+	}
+	if cfg.ReportWindow <= 0 {
+		cfg.ReportWindow = DefaultReportWindow
+	}
+	// A local fake has no report budget unless a test asks for one.
+	if cfg.ReportLimit == 0 && !IsLoopback(u) {
+		cfg.ReportLimit = DefaultReportLimit
+	}
+	if cfg.ReportCacheTTL == 0 && !IsLoopback(u) {
+		cfg.ReportCacheTTL = DefaultReportCacheTTL
+	}
+	if cfg.ReportLimit > 0 && cfg.ReportLimit < 3 {
+		return nil, fmt.Errorf("graph report limit %d is below the 3 report requests of one diagnose", cfg.ReportLimit)
+	}
 	if !strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1.0") {
 		return nil, fmt.Errorf("graph base URL %q must end in /v1.0", cfg.BaseURL)
 	}
@@ -138,12 +179,22 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	hc := cfg.HTTPClient
-	transport := http.RoundTripper(http.DefaultTransport)
+	transport := http.RoundTripper(SharedTransport())
 	if hc != nil && hc.Transport != nil {
 		transport = hc.Transport
 	}
+	c := &Client{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, ids: newIDCache(cfg.NameCacheTTL, 4096)}
+	if cfg.ReportLimit > 0 {
+		c.quota = newReportQuota(cfg.ReportLimit, cfg.ReportWindow, cfg.Clock)
+	}
+	if cfg.ReportCacheTTL > 0 {
+		c.cache = newReportCache(cfg.ReportCacheTTL, cfg.Clock)
+	}
+	if c.quota != nil || c.cache != nil {
+		c.flight = new(singleflight.Group)
+	}
 	client := &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(countingTransport{ownBody{transport}}, middlewares(cfg.MaxRetryWait)...),
+		Transport: khttp.NewCustomTransportWithParentTransport(countingTransport{writeWatch{ownBody{transport}, c.Invalidate}}, middlewares(cfg.MaxRetryWait)...),
 		Timeout:   100 * time.Second,
 		// Graph never needs a redirect followed by net/http: kiota's handler does it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -159,7 +210,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("create graph beta request adapter: %w", err)
 	}
 	beta.SetBaseUrl(strings.TrimSuffix(base, "/v1.0") + "/beta")
-	return &Client{sdk: msgraph.NewGraphServiceClient(adapter), adapter: adapter, beta: beta, cfg: cfg, log: cfg.Logger, clock: cfg.Clock, ids: newIDCache(cfg.NameCacheTTL, 4096)}, nil
+	c.sdk, c.adapter, c.beta = msgraph.NewGraphServiceClient(adapter), adapter, beta
+	return c, nil
 }
 
 var (
@@ -251,7 +303,8 @@ func withRoundTrips(ctx context.Context) (context.Context, *atomic.Int64) {
 	return context.WithValue(ctx, roundTripKey{}, n), n
 }
 
-// middlewares is the SDK's default pipeline in a fixed order. kiota builds its default
+// middlewares is the SDK's default pipeline in a fixed order, with kiota's compression
+// handler replaced by compressionHandler (the same behaviour with pooled writers). kiota builds its default
 // list by ranging over a map, so the order changes between clients; with retry outside
 // compression a retried POST is resent as gzip-labelled plain text. Index 0 is outermost:
 // compression runs before retry, so a retry resends the already-compressed body.
@@ -277,7 +330,7 @@ func middlewares(maxWait time.Duration) []khttp.Middleware {
 	return []khttp.Middleware{
 		core.NewGraphTelemetryHandler(&opts),
 		khttp.NewRedirectHandler(),
-		khttp.NewCompressionHandler(),
+		compressionHandler{},
 		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{MaxRetries: 3, DelaySeconds: 1, ShouldRetry: shouldRetry}),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),

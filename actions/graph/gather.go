@@ -2,10 +2,13 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,12 +57,18 @@ type fetch struct {
 // object id), which costs one more round trip.
 func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Query) (ev actions.Evidence, err error) {
 	q = q.Normalized()
-	ev = actions.Evidence{Query: q, Taken: time.Now(), Missing: map[actions.Source]error{}}
+	ev = actions.Evidence{Query: q, Taken: c.cfg.Clock.Now(), Missing: map[actions.Source]error{}}
 	// A UserRef can be built by hand: check it again before it reaches a URL or $filter.
 	if checked, perr := actions.ParseUserRef(ref.Value); perr != nil || checked.Kind != ref.Kind {
 		return ev, &actions.Error{Kind: actions.KindInvalidInput, Op: "read the directory", Message: fmt.Sprintf("%q is not a UPN, mail address or object id", ref.Value)}
 	}
-	ctx, cancel := c.ctx(ctx)
+	// A lookup may wait for the report budget before its Graph work: the deadline
+	// covers both.
+	timeout := c.cfg.Timeout
+	if c.quota != nil {
+		timeout += c.cfg.MaxQueueWait
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx, trips := withRoundTrips(ctx)
 	defer func() { ev.RoundTrips = int(trips.Load()) }()
@@ -81,7 +90,7 @@ func (c *Client) Gather(ctx context.Context, ref actions.UserRef, q actions.Quer
 			}
 			// The name now belongs to someone else, or the user is gone: resolve afresh.
 			c.ids.forget(ref.Value)
-			ev = actions.Evidence{Query: q, Taken: time.Now(), Missing: map[actions.Source]error{}}
+			ev = actions.Evidence{Query: q, Taken: c.cfg.Clock.Now(), Missing: map[actions.Source]error{}}
 		}
 		known, err = c.resolve(ctx, ref)
 		if err != nil {
@@ -98,8 +107,75 @@ func (c *Client) gatherByID(ctx context.Context, ref actions.UserRef, id string,
 }
 
 // gatherWith runs the batch for a resolved id; known is the user when resolving
-// already fetched it (then the batch need not fetch it again).
+// already fetched it (then the batch need not fetch it again). Identical lookups
+// running at once (the same user, query and write generation) share one gathering:
+// two agents diagnosing the same user spend the report budget once.
 func (c *Client) gatherWith(ctx context.Context, ref actions.UserRef, id string, known models.Userable, q actions.Query, ev actions.Evidence) (actions.Evidence, error) {
+	if c.flight == nil {
+		return c.gatherNow(ctx, ref, id, known, q, ev)
+	}
+	var gen uint64
+	if c.cache != nil {
+		gen = c.cache.generation(id)
+	}
+	key := fmt.Sprintf("%s|%d|%+v", strings.ToLower(id), gen, q)
+	// The shared work fills its own copy: a caller that stops waiting returns ev while
+	// the work may still be writing.
+	start := cloneEvidence(ev)
+	ch := c.flight.DoChan(key, func() (any, error) {
+		// The shared work must not end because the caller that started it gave up: it
+		// keeps that caller's deadline (and values) but not its cancellation; each
+		// caller still stops waiting at its own.
+		shared := context.WithoutCancel(ctx)
+		var cancel context.CancelFunc
+		if dl, ok := ctx.Deadline(); ok {
+			shared, cancel = context.WithDeadline(shared, dl)
+		} else {
+			shared, cancel = context.WithTimeout(shared, c.cfg.Timeout+c.cfg.MaxQueueWait)
+		}
+		defer cancel()
+		return c.gatherNow(shared, ref, id, known, q, start)
+	})
+	if c.joined != nil {
+		c.joined()
+	}
+	select {
+	case <-ctx.Done():
+		return ev, &actions.Error{Kind: actions.KindUnavailable, Op: "read the directory", Message: "Microsoft Graph did not answer in time", Err: ctx.Err()}
+	case r := <-ch:
+		out, _ := r.Val.(actions.Evidence)
+		if r.Shared {
+			out = cloneEvidence(out)
+		}
+		return out, r.Err
+	}
+}
+
+// cloneEvidence copies what a caller might change, so lookups that shared one
+// gathering do not share its slices and map.
+func cloneEvidence(ev actions.Evidence) actions.Evidence {
+	ev.Missing = maps.Clone(ev.Missing)
+	ev.Methods = slices.Clone(ev.Methods)
+	ev.SignIns = slices.Clone(ev.SignIns)
+	ev.Audits = slices.Clone(ev.Audits)
+	ev.User.MFAGroups = slices.Clone(ev.User.MFAGroups)
+	ev.User.Roles = slices.Clone(ev.User.Roles)
+	if ev.Registration != nil {
+		r := *ev.Registration
+		ev.Registration = &r
+	}
+	if ev.Preferences != nil {
+		p := *ev.Preferences
+		ev.Preferences = &p
+	}
+	return ev
+}
+
+// gatherNow gathers for a resolved id: report answers from the cache where fresh,
+// the rest in one $batch, report requests scheduled inside the tenant's budget (a
+// lookup whose report slots are not all due yet sends the rest in later batches, as
+// their slots come).
+func (c *Client) gatherNow(ctx context.Context, ref actions.UserRef, id string, known models.Userable, q actions.Query, ev actions.Evidence) (actions.Evidence, error) {
 	fs, err := c.plan(ctx, id, q, known == nil)
 	if err != nil {
 		return ev, err
@@ -108,9 +184,7 @@ func (c *Client) gatherWith(ctx context.Context, ref actions.UserRef, id string,
 	if q.Sources&betaSources != 0 {
 		adapter = c.beta
 	}
-	if c.cfg.Unbatched {
-		c.runEach(ctx, adapter, fs)
-	} else if err := c.runBatch(ctx, adapter, fs); err != nil {
+	if err := c.send(ctx, adapter, id, q, fs, &ev); err != nil {
 		return ev, err
 	}
 	get := func(s actions.Source) *fetch {
@@ -158,6 +232,99 @@ func (c *Client) gatherWith(ctx context.Context, ref actions.UserRef, id string,
 	ev.User.GroupsNote = ev.Note(actions.SourceGroups)
 	ev.User.SignInNote = ev.Note(actions.SourceLastSignIn)
 	return ev, nil
+}
+
+// send answers fs: report sources from the cache where it has them, then the rest
+// through Graph, report requests only as the tenant's budget allows.
+func (c *Client) send(ctx context.Context, adapter abs.RequestAdapter, id string, q actions.Query, fs []*fetch, ev *actions.Evidence) error {
+	var gen uint64
+	if c.cache != nil {
+		gen = c.cache.generation(id)
+	}
+	var now, reports []*fetch
+	for _, f := range fs {
+		if f.src&reportSources == 0 {
+			now = append(now, f)
+			continue
+		}
+		if c.cacheable(f, q) {
+			if e, ok := c.cache.get(id, cacheKey(f.src, q)); ok {
+				f.body = e.body
+				if ev.ReportsAsOf.IsZero() || e.fetched.Before(ev.ReportsAsOf) {
+					ev.ReportsAsOf = e.fetched
+				}
+				continue
+			}
+		}
+		reports = append(reports, f)
+	}
+	var slots []*slot
+	if c.quota != nil && len(reports) > 0 {
+		var wait time.Duration
+		slots, wait = c.quota.reserve(len(reports), c.cfg.MaxQueueWait)
+		if slots == nil {
+			for _, f := range reports {
+				f.err = &actions.Error{Kind: actions.KindThrottled, Op: f.op, RetryAfter: wait,
+					Message: "Microsoft Graph's report budget for the tenant is in use"}
+			}
+			reports = nil
+		}
+		defer c.quota.answered(slots...)
+	}
+	start := c.cfg.Clock.Now()
+	pending := reports
+	for i := 0; len(now)+len(pending) > 0; {
+		// Take the report requests whose slots are due (all of them without a budget).
+		var ready []*slot
+		for i < len(pending) && (slots == nil || c.quota.ready(slots[i])) {
+			if slots != nil {
+				ready = append(ready, slots[i])
+			}
+			now = append(now, pending[i])
+			i++
+		}
+		if len(now) == 0 {
+			if err := c.quota.wait(ctx, slots[i]); err != nil {
+				for _, f := range pending[i:] {
+					f.err = &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph did not answer in time", Err: err}
+				}
+				break
+			}
+			ev.Queued = c.cfg.Clock.Now().Sub(start)
+			continue
+		}
+		var err error
+		if c.cfg.Unbatched {
+			c.runEach(ctx, adapter, now)
+		} else {
+			err = c.runBatch(ctx, adapter, now)
+		}
+		if c.quota != nil {
+			c.quota.answered(ready...)
+		}
+		if err != nil {
+			return err
+		}
+		now = nil
+		if i == len(pending) {
+			break
+		}
+	}
+	if c.cache != nil {
+		fetched := c.cfg.Clock.Now()
+		for _, f := range reports {
+			if f.err == nil && f.body != nil && c.cacheable(f, q) {
+				c.cache.put(id, gen, cacheKey(f.src, q), cached{body: f.body, fetched: fetched})
+			}
+		}
+	}
+	return nil
+}
+
+// cacheable reports whether f's answer may come from, and go to, the report cache:
+// --failed reads later pages, which the cache does not keep.
+func (c *Client) cacheable(f *fetch, q actions.Query) bool {
+	return c.cache != nil && !(f.src == actions.SourceSignIns && q.SignInFailedOnly)
 }
 
 // plan builds one request per source. Requests come from the v1.0 builders where they
@@ -250,6 +417,14 @@ func odataTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z
 func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []*fetch) error {
 	pending := fs
 	var waited time.Duration
+	// held are report-budget slots of a retry; a slot left unanswered would hold up
+	// every later report request, so every way out answers them.
+	var held []*slot
+	defer func() {
+		if c.quota != nil {
+			c.quota.answered(held...)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		br := core.NewBatchRequest(adapter)
 		for _, f := range pending {
@@ -260,30 +435,29 @@ func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []
 			}
 			f.itemID = deref(item.GetId())
 		}
-		resp, err := br.Send(ctx, adapter)
+		answers, err := sendBatch(ctx, adapter, br)
+		if c.quota != nil {
+			c.quota.answered(held...)
+			held = nil
+		}
 		if err != nil {
-			return classify("read the directory", "/$batch", err)
+			return err
 		}
 		var retry []*fetch
 		var wait time.Duration
 		for _, f := range pending {
 			f.body, f.err = nil, nil
-			it := resp.GetResponseById(f.itemID)
-			if it == nil || it.GetStatus() == nil {
+			it, ok := answers[f.itemID]
+			if !ok || it.Status == 0 {
 				f.err = &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph left this part of the batch unanswered"}
 				continue
 			}
-			status := int(*it.GetStatus())
+			status := it.Status
 			if status < 400 {
-				// The SDK keeps item bodies as generic maps; back to JSON for the models.
-				if f.body, err = json.Marshal(it.GetBody()); err != nil {
-					f.err = &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph's answer could not be read", Err: err}
-				}
+				f.body = it.Body
 				continue
 			}
-			// The SDK maps the item's error body through the registered error mappings.
-			_, terr := core.GetBatchResponseById[models.Entityable](resp, f.itemID, models.CreateEntityFromDiscriminatorValue)
-			f.err = classifyItem(f.op, f.path, status, it.GetHeaders(), terr)
+			f.err = classifyItem(f.op, f.path, status, it.Headers, itemError(it.Body, status))
 			var ae *actions.Error
 			if errors.As(f.err, &ae) && ae.Kind == actions.KindThrottled {
 				actions.ObserveThrottle(ctx, ae.RetryAfter) // inside a $batch: the transport saw 200
@@ -311,8 +485,104 @@ func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []
 			}
 		}
 		waited += wait
+		// A retried report request spends the report budget again: it waits for a slot
+		// like any other, or keeps its 429 if none comes within the retry budget.
+		if held, err = c.retrySlots(ctx, retry, c.cfg.MaxRetryWait-waited); err != nil {
+			return nil
+		}
 		pending = retry
 	}
+}
+
+// retrySlots reserves and waits for report-budget slots for the report requests in
+// fs about to be sent again, and returns them for the caller to mark answered once
+// the retry is answered.
+func (c *Client) retrySlots(ctx context.Context, fs []*fetch, maxWait time.Duration) ([]*slot, error) {
+	if c.quota == nil {
+		return nil, nil
+	}
+	n := 0
+	for _, f := range fs {
+		if f.src&reportSources != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	slots, wait := c.quota.reserve(n, max(maxWait, 0))
+	if slots == nil {
+		return nil, fmt.Errorf("report budget busy for %v", wait)
+	}
+	for _, s := range slots {
+		if err := c.quota.wait(ctx, s); err != nil {
+			c.quota.answered(slots...)
+			return nil, err
+		}
+	}
+	return slots, nil
+}
+
+// batchAnswer is one item of a $batch answer, its body kept as raw JSON.
+type batchAnswer struct {
+	ID      string            `json:"id"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// sendBatch sends br through adapter's pipeline (auth, compression, retry) as the
+// SDK's BatchRequest.Send does, but reads the answer with encoding/json into raw item
+// bodies: the SDK parses the whole answer into a generic tree (a quarter of serve's
+// CPU per diagnose), which the models then had to have re-encoded to JSON.
+func sendBatch(ctx context.Context, adapter abs.RequestAdapter, br core.BatchRequest) (map[string]batchAnswer, error) {
+	ri := abs.NewRequestInformation()
+	ri.Method = abs.POST
+	ri.UrlTemplate = "{+baseurl}/$batch"
+	if err := ri.SetContentFromParsable(ctx, adapter, "application/json", br); err != nil {
+		return nil, fmt.Errorf("read the directory: serialise the batch: %w", err)
+	}
+	ri.Headers.Add("Content-Type", "application/json")
+	ri.Headers.Add("Accept", "application/json")
+	raw, err := adapter.SendPrimitive(ctx, ri, "[]byte", errorMap)
+	if err != nil {
+		return nil, classify("read the directory", "/$batch", err)
+	}
+	b, _ := raw.([]byte)
+	var resp struct {
+		Responses []batchAnswer `json:"responses"`
+	}
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return nil, &actions.Error{Kind: actions.KindUnavailable, Op: "read the directory", Message: "Microsoft Graph's answer could not be read", Err: err}
+	}
+	out := make(map[string]batchAnswer, len(resp.Responses))
+	for _, a := range resp.Responses {
+		// Graph sends a body that is not JSON as a base64 string.
+		if len(a.Body) > 0 && a.Body[0] == '"' {
+			var enc string
+			if json.Unmarshal(a.Body, &enc) == nil {
+				if dec, err := base64.StdEncoding.DecodeString(enc); err == nil {
+					a.Body = dec
+				}
+			}
+		}
+		out[a.ID] = a
+	}
+	return out, nil
+}
+
+// itemError reads a batch item's error body as Graph's OData error, as the SDK's
+// error mappings would.
+func itemError(body []byte, status int) error {
+	if len(body) > 0 {
+		if e, err := parseAs[odataerrors.ODataErrorable](body, odataerrors.CreateODataErrorFromDiscriminatorValue); err == nil {
+			if oe, ok := e.(*odataerrors.ODataError); ok {
+				oe.ResponseStatusCode = status
+				return oe
+			}
+		}
+	}
+	return fmt.Errorf("graph answered %d", status)
 }
 
 // runEach sends the requests one at a time instead of in a batch (Config.Unbatched):
@@ -503,6 +773,17 @@ func (c *Client) nextPage(ctx context.Context, link, path string) ([]byte, error
 		return nil, fmt.Errorf("follow next page: %w", err)
 	}
 	ri.SetUri(*u)
+	// Later pages of a report spend the report budget too.
+	if c.quota != nil {
+		slots, wait := c.quota.reserve(1, c.cfg.MaxQueueWait)
+		if slots == nil {
+			return nil, &actions.Error{Kind: actions.KindThrottled, Op: "read the next page", RetryAfter: wait, Message: "Microsoft Graph's report budget for the tenant is in use"}
+		}
+		defer c.quota.answered(slots...)
+		if err := c.quota.wait(ctx, slots[0]); err != nil {
+			return nil, &actions.Error{Kind: actions.KindUnavailable, Op: "read the next page", Message: "Microsoft Graph did not answer in time", Err: err}
+		}
+	}
 	b, err := c.beta.SendPrimitive(ctx, ri, "[]byte", errorMap)
 	if err != nil {
 		return nil, classify("read the next page", path, err)

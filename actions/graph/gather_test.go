@@ -237,7 +237,7 @@ func TestNameCacheFollowsReassignedUPN(t *testing.T) {
 	}
 }
 
-// TestDiagnoseSeedCases makes each finding PRODUCT.md asks for from the seeded tenant.
+// TestDiagnoseSeedCases makes each finding diagnose knows from the seeded tenant.
 func TestDiagnoseSeedCases(t *testing.T) {
 	c, _ := fakeTenant(t, nil, graph.Config{})
 	tests := []struct {

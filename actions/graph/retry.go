@@ -8,25 +8,14 @@ import (
 	"github.com/mfadesk/mfadesk/actions"
 )
 
-// Clock is the time the write path waits on between attempts. Tests replace it so that
-// no test sleeps; production uses the wall clock.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx ends (then it returns ctx's error).
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
+// sleep waits d on clock, or until ctx ends (then it returns ctx's error). The write
+// path's waits between retries go through the same Clock as the report scheduler, so
+// tests replace one clock and nothing really sleeps.
+func sleep(ctx context.Context, clock Clock, d time.Duration) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-t.C:
+	case <-clock.At(clock.Now().Add(d)):
 		return nil
 	}
 }
@@ -92,7 +81,7 @@ func (b *retryBudget) do(ctx context.Context, what string, fn func(ctx context.C
 			return err
 		}
 		b.c.log.InfoContext(ctx, "graph transient error, retrying", "step", what, "attempt", attempt+1, "wait", wait, "err", err)
-		if b.c.clock.Sleep(ctx, wait) != nil {
+		if sleep(ctx, b.c.clock, wait) != nil {
 			return err
 		}
 	}

@@ -31,12 +31,17 @@ func (f *fakeClock) Now() time.Time {
 	return f.now
 }
 
-func (f *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+// At moves the clock to t at once and records the wait.
+func (f *fakeClock) At(t time.Time) <-chan time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-	f.slept = append(f.slept, d)
-	return nil
+	ch := make(chan time.Time, 1)
+	if d := t.Sub(f.now); d > 0 {
+		f.now = t
+		f.slept = append(f.slept, d)
+	}
+	ch <- f.now
+	return ch
 }
 
 func (f *fakeClock) total() (time.Duration, []time.Duration) {

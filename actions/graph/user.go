@@ -39,9 +39,14 @@ func (c *Client) resolve(ctx context.Context, ref actions.UserRef) (models.Usera
 }
 
 func (c *Client) lookup(ctx context.Context, ref actions.UserRef) (models.Userable, error) {
+	return c.lookupSelect(ctx, ref, userSelect)
+}
+
+// lookupSelect is lookup reading the properties in sel.
+func (c *Client) lookupSelect(ctx context.Context, ref actions.UserRef, sel []string) (models.Userable, error) {
 	op := fmt.Sprintf("look up %s", ref)
 	mu, err := c.sdk.Users().ByUserId(ref.Value).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userSelect},
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: sel},
 	})
 	if err == nil {
 		if mu == nil || mu.GetId() == nil {
@@ -59,7 +64,7 @@ func (c *Client) lookup(ctx context.Context, ref actions.UserRef) (models.Userab
 	filter := "mail eq " + actions.Quote(ref.Value) + " or userPrincipalName eq " + actions.Quote(ref.Value)
 	top := int32(2)
 	res, err := c.sdk.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: userSelect, Top: &top},
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
 	})
 	if err != nil {
 		return nil, classify(op, "/users", err)

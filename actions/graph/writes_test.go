@@ -312,8 +312,8 @@ func TestTAPNeverLogged(t *testing.T) {
 	}
 }
 
-// TestThrottledPostResendsValidGzip is the middleware-order defect of graph.md's
-// addendum: a POST retried after 429 must be resent as valid gzip JSON.
+// TestThrottledPostResendsValidGzip is a middleware-order defect of the Graph SDK's
+// retry and compression handlers: a POST retried after 429 must be resent as valid gzip JSON.
 func TestThrottledPostResendsValidGzip(t *testing.T) {
 	tests := []struct {
 		name string

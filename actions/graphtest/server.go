@@ -36,6 +36,13 @@ type Faults struct {
 	// RetryAfter is the Retry-After sent with 429s; 0 sends "Retry-After: 0".
 	// Fractions are sent as Graph does ("2.5").
 	RetryAfter time.Duration
+	// ReportLimit is Graph's budget for the report endpoints (sign-ins, directory
+	// audits, the registration report), which it documents as 5 requests per 10 s per
+	// app per tenant: a report call beyond ReportLimit in the last ReportWindow
+	// (default 10 s) is answered 429 TooManyRequests with a Retry-After of when the
+	// oldest leaves the window. Batch items count one by one. 0 = no limit.
+	ReportLimit  int
+	ReportWindow time.Duration
 	// Forbidden answers 403 Authorization_RequestDenied to calls whose path (and query)
 	// contains any of these.
 	Forbidden []string
@@ -67,12 +74,14 @@ type Server struct {
 	recent  []time.Time
 	records []RequestRecord
 	now     func() time.Time
+	reports []time.Time // report calls answered within the report window
 
-	requests atomic.Int64 // HTTP requests (round trips), a $batch counted once
-	// calls counts what Graph's limits count: requests outside a batch and batch items;
-	// throttled counts those answered 429.
-	counted, throttled atomic.Int64
-	mux                *http.ServeMux
+	requests  atomic.Int64 // HTTP requests (round trips), a $batch counted once
+	throttled atomic.Int64 // 429 answers, batch items included
+	reportsIn atomic.Int64 // calls to the report endpoints, batch items included
+	// counted counts what Graph's limits count: requests outside a batch and batch items.
+	counted atomic.Int64
+	mux     *http.ServeMux
 }
 
 // NewServer serves t, rebased so that its events are recent (see Tenant.AsOf). The
@@ -92,6 +101,54 @@ func (s *Server) SetFaults(f Faults) {
 	s.calls = 0
 	s.down = 0
 	s.recent = nil
+	s.reports = nil
+}
+
+// SetClock replaces the fake's clock (tests with a virtual clock): throttling windows
+// are measured with it and writes are stamped with it. Seeded events keep their times.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// Throttled returns how many 429 answers the fake has sent, batch items included.
+func (s *Server) Throttled() int64 { return s.throttled.Load() }
+
+// ReportCalls returns how many calls the report endpoints received, batch items
+// included: what a client spent of the report budget.
+func (s *Server) ReportCalls() int64 { return s.reportsIn.Load() }
+
+// reportPaths are the endpoints under Graph's report budget.
+var reportPaths = []string{"/auditLogs/signIns", "/auditLogs/directoryAudits", "/reports/"}
+
+// reportBudget applies Faults.ReportLimit to one call; it returns the Retry-After of a
+// refused call, or 0. The caller holds s.mu.
+func (s *Server) reportBudget(f Faults, path string) time.Duration {
+	if !containsAny(path, reportPaths) {
+		return 0
+	}
+	s.reportsIn.Add(1)
+	if f.ReportLimit <= 0 {
+		return 0
+	}
+	window := f.ReportWindow
+	if window <= 0 {
+		window = 10 * time.Second
+	}
+	now := s.now()
+	kept := s.reports[:0]
+	for _, t := range s.reports {
+		if now.Sub(t) < window {
+			kept = append(kept, t)
+		}
+	}
+	s.reports = kept
+	if len(kept) >= f.ReportLimit {
+		return max(kept[0].Add(window).Sub(now), time.Millisecond)
+	}
+	s.reports = append(s.reports, now)
+	return 0
 }
 
 // Requests returns how many HTTP requests the fake has answered (a $batch counts once):
@@ -142,6 +199,7 @@ func (s *Server) routes() {
 		handle("GET /reports/authenticationMethods/userRegistrationDetails/{id}", s.registration)
 		handle("GET /auditLogs/signIns", s.signIns)
 		handle("GET /auditLogs/directoryAudits", s.directoryAudits)
+		handle("GET /domains", s.listDomains)
 	}
 	// Beta only: Graph v1.0 has neither.
 	s.mux.HandleFunc("GET /beta/users/{id}/authentication/requirements", s.requirements)
@@ -239,6 +297,10 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	f := s.faults
 	throttle := false
+	if wait := s.reportBudget(f, r.URL.Path); wait > 0 {
+		throttle = true
+		f.RetryAfter = wait
+	}
 	if len(f.ThrottleOnly) == 0 || containsAny(target, f.ThrottleOnly) {
 		s.calls++
 		if f.ThrottleEvery > 0 && s.calls%int64(f.ThrottleEvery) == 0 {
@@ -593,6 +655,14 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, v string) {
 		}
 	}
 	writeCollection(w, r, v, "users", out, 100)
+}
+
+// listDomains answers GET /domains with the tenant's one domain, default and verified.
+func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := map[string]any{"id": s.tenant.Domain, "authenticationType": "Managed", "isDefault": true, "isInitial": false, "isRoot": true, "isVerified": true, "supportedServices": []any{"Email", "OfficeCommunicationsOnline"}}
+	writeCollection(w, r, v, "domains", []any{selectFields(d, r.URL.Query().Get("$select"))}, 100)
 }
 
 func parseFilterParam(w http.ResponseWriter, r *http.Request) (*Filter, bool) {

@@ -296,3 +296,35 @@ func TestPatchSignInPreferences(t *testing.T) {
 		t.Errorf("DELETE the former default = %d %q", st, errMsg(body))
 	}
 }
+
+// TestReportBudget: the report endpoints share Graph's budget (here 2 per 10 s);
+// a call beyond it is 429 with the Retry-After of when the oldest leaves the window,
+// other endpoints are not counted, and the window slides.
+func TestReportBudget(t *testing.T) {
+	w := newWire(t)
+	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	w.s.SetClock(func() time.Time { return now })
+	w.s.SetFaults(Faults{ReportLimit: 2})
+	reg := "/v1.0/reports/authenticationMethods/userRegistrationDetails/" + olive
+	signIns := "/v1.0/auditLogs/signIns?$filter=" + url.QueryEscape("userId eq '"+olive+"'")
+	var got []int
+	var ra string
+	for i, p := range []string{reg, "/v1.0/users/" + olive, signIns, reg} {
+		st, hdr, _ := w.do("GET", p, nil)
+		got = append(got, st)
+		ra = hdr.Get("Retry-After")
+		if i == 0 {
+			now = now.Add(4 * time.Second)
+		}
+	}
+	if fmt.Sprint(got) != "[200 200 200 429]" || ra != "6" {
+		t.Errorf("third report call in 10 s: %v, Retry-After %q", got, ra)
+	}
+	now = now.Add(6 * time.Second) // the first call leaves the window
+	if st, _, _ := w.do("GET", reg, nil); st != 200 {
+		t.Errorf("after the window slid: %d", st)
+	}
+	if w.s.Throttled() != 1 || w.s.ReportCalls() != 4 {
+		t.Errorf("throttled %d, report calls %d", w.s.Throttled(), w.s.ReportCalls())
+	}
+}

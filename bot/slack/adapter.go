@@ -80,9 +80,15 @@ type Options struct {
 	// submission to any connection) without another secret to configure.
 	MetadataKey []byte
 
-	// ResponseURLHosts adds hosts response_url may point at, besides slack.com and
-	// slack-gov.com (tests: 127.0.0.1, which alone may be plain http).
+	// ResponseURLHosts are the hosts (each with its subdomains) response_url may point
+	// at; empty means DefaultResponseURLHosts, Slack's. Only a loopback host may be
+	// plain http (tests: 127.0.0.1).
 	ResponseURLHosts []string
+
+	// OnRefused, if set, is called once for each caller refused before the router
+	// sees them (another workspace; an identity that cannot act: guest, deactivated,
+	// unmatched email), with that reason, for metrics.
+	OnRefused func(reason string)
 
 	CallTimeout     time.Duration // deadline of one Web API call; default 10s
 	FollowUpTimeout time.Duration // deadline of the work after an ack; default 2m
@@ -111,12 +117,13 @@ type Adapter struct {
 	teamID        string
 	enterpriseID  string
 
-	h        Handler
-	ids      *identities
-	metaKey  []byte
-	log      *slog.Logger
-	now      func() time.Time
-	respHost []string
+	h         Handler
+	ids       *identities
+	metaKey   []byte
+	log       *slog.Logger
+	now       func() time.Time
+	respHost  []string
+	onRefused func(reason string)
 
 	maxBody      int64
 	replay       *replayCache[[sha256.Size]byte]
@@ -282,6 +289,7 @@ func New(o Options) (*Adapter, error) {
 		log:           o.Logger.With("component", "slack"),
 		now:           o.Now,
 		respHost:      o.ResponseURLHosts,
+		onRefused:     o.OnRefused,
 		maxBody:       o.MaxBodyBytes,
 		replay:        newReplayCache[[sha256.Size]byte](o.ReplayCacheSize),
 		envelopes:     newReplayCache[string](o.ReplayCacheSize),
@@ -296,7 +304,10 @@ func New(o Options) (*Adapter, error) {
 	a.ids = &identities{
 		api: n.api, resolver: o.Resolver, teamID: o.TeamID, enterpriseID: o.EnterpriseID,
 		ttl: o.IdentityTTL, max: o.IdentityCacheSize, now: o.Now, callTimeout: o.CallTimeout,
-		cache: map[string]cachedCaller{},
+		cache: map[string]cachedCaller{}, refused: a.refused,
+	}
+	if au, ok := o.Handler.(bot.IdentityAuditor); ok {
+		a.ids.audit = au.RefusedIdentity
 	}
 	if o.Mode == ModeHTTP {
 		a.ready.Store(true)

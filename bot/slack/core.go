@@ -42,11 +42,36 @@ func inline(m bot.Message) reply {
 func refuseInline(text string) reply { return inline(bot.Refuse(text)) }
 
 // sameOrg checks a payload's workspace or org before anything else is done.
+// A refusal here is counted (Options.OnRefused): the router never sees it.
 func (a *Adapter) sameOrg(teamID, userTeamID, enterpriseID string) bool {
+	ok := teamID == a.teamID || teamID == "" && userTeamID == a.teamID
 	if a.enterpriseID != "" {
-		return enterpriseID == a.enterpriseID
+		ok = enterpriseID == a.enterpriseID
 	}
-	return teamID == a.teamID || teamID == "" && userTeamID == a.teamID
+	if !ok {
+		a.refused("workspace")
+	}
+	return ok
+}
+
+// help is the router's help when the handler offers it (examples in the tenant's
+// domain), else the built-in one; both in Slack's syntax.
+func (a *Adapter) help(topic string) bot.Message {
+	if h, ok := a.h.(interface {
+		Help(ctx context.Context, platform, topic string) bot.Message
+	}); ok {
+		ctx, cancel := context.WithTimeout(a.base, a.callTimeout)
+		defer cancel()
+		return h.Help(ctx, bot.PlatformSlack, topic)
+	}
+	return bot.HelpFor(bot.PlatformSlack, topic, "")
+}
+
+// refused counts a caller refused before the router (Options.OnRefused).
+func (a *Adapter) refused(reason string) {
+	if a.onRefused != nil {
+		a.onRefused(reason)
+	}
 }
 
 const notOurWorkspace = "mfadesk serves only members of its own Slack workspace."
@@ -70,15 +95,16 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 	if err != nil {
 		var ue *bot.UsageError
 		if errors.As(err, &ue) {
-			return refuseInline(ue.Msg)
+			return refuseInline(ue.Text(bot.PlatformSlack))
 		}
 		return refuseInline("That command could not be read. Try " + a.command + " help.")
 	}
 	if parsed.Verb == bot.VerbHelp {
 		// Help needs no identity and no directory: it is answered at once.
-		r := inline(bot.Help(parsed.Topic))
+		help := a.help(parsed.Topic)
+		r := inline(help)
 		if size := approxJSONSize(r.ack); size > maxInlineAck {
-			return inline(bot.Message{Text: bot.Help(parsed.Topic).Text})
+			return inline(bot.Message{Text: help.Text})
 		}
 		return r
 	}
@@ -254,6 +280,9 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 		return a.answerLater(ic.ResponseURL, bot.Refuse("That button does not belong to a valid mfadesk request."))
 	}
 	reqID := act.Value
+	// The card clicked is the message holding the button, as Slack reports it: the
+	// button's value names the request, but only this says which card it was on.
+	card := clickedCard(ic)
 	if act.ActionID == actionApprove || act.ActionID == actionRetry {
 		retry, what := act.ActionID == actionRetry, "approve "
 		if retry {
@@ -266,16 +295,14 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 				a.respond(ctx, ic.ResponseURL, bot.Refuse(refusalText(err)))
 				return
 			}
-			msg := a.h.Decide(ctx, caller, bot.Decision{RequestID: reqID, Approve: !retry, Retry: retry})
+			msg := a.h.Decide(ctx, caller, bot.Decision{RequestID: reqID, Approve: !retry, Retry: retry, Card: card})
 			a.respond(ctx, ic.ResponseURL, msg)
 		}}
 	}
 	return reply{what: "open deny form " + reqID, follow: func(ctx context.Context) {
-		channel := ic.Container.ChannelID
-		if channel == "" {
-			channel = ic.Channel.ID
-		}
-		m := formMeta{Kind: metaDeny, User: ic.User.ID, Issued: a.now().Unix(), RequestID: reqID, Channel: channel}
+		// The signed form metadata carries the card, so the denial is checked against
+		// the card Deny was clicked on.
+		m := formMeta{Kind: metaDeny, User: ic.User.ID, Issued: a.now().Unix(), RequestID: reqID, Channel: card.Channel, MessageTs: card.ID}
 		if checkResponseURL(ic.ResponseURL, a.respHost) == nil {
 			m.ResponseURL = ic.ResponseURL
 		}
@@ -291,6 +318,16 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 			a.respond(ctx, ic.ResponseURL, bot.Refuse(fmt.Sprintf("The deny form could not be opened (%s). Click Deny again.", slackError(err))))
 		}
 	}}
+}
+
+// clickedCard is the message a block_actions click came from, in the form
+// Notifier.PostApproval returns it (channel id and message ts).
+func clickedCard(ic goslack.InteractionCallback) bot.CardRef {
+	channel := ic.Container.ChannelID
+	if channel == "" {
+		channel = ic.Channel.ID
+	}
+	return bot.CardRef{Platform: "slack", Channel: channel, ID: ic.Container.MessageTs}
 }
 
 // staleForm is the answer to a submission whose metadata does not check out.
@@ -378,7 +415,8 @@ func (a *Adapter) onDenySubmit(ic goslack.InteractionCallback) reply {
 			a.log.InfoContext(ctx, "refused denier", "user", ic.User.ID, "request", m.RequestID, "err", err)
 			return bot.Refuse(refusalText(err))
 		}
-		return a.h.Decide(ctx, caller, bot.Decision{RequestID: m.RequestID, Approve: false, Justification: why})
+		return a.h.Decide(ctx, caller, bot.Decision{RequestID: m.RequestID, Approve: false, Justification: why,
+			Card: bot.CardRef{Platform: "slack", Channel: m.Channel, ID: m.MessageTs}})
 	}
 	answer := func(msg bot.Message) *goslack.ViewSubmissionResponse {
 		if e, ok := msg.Errors["justification"]; ok {

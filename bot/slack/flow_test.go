@@ -228,7 +228,7 @@ func TestApproveAndDeny(t *testing.T) {
 		h.h.mu.Lock()
 		d := h.h.decisions[len(h.h.decisions)-1]
 		h.h.mu.Unlock()
-		if d.Decision != (bot.Decision{RequestID: "R-7KQ2M4XD", Approve: true}) || d.Caller.ObjectID != oidAlex {
+		if d.Decision != (bot.Decision{RequestID: "R-7KQ2M4XD", Approve: true, Card: bot.CardRef{Platform: "slack", Channel: testApprovals, ID: "1700000000.000001"}}) || d.Caller.ObjectID != oidAlex {
 			t.Fatalf("decision = %+v", d)
 		}
 	})
@@ -274,7 +274,7 @@ func TestApproveAndDeny(t *testing.T) {
 		h.h.mu.Lock()
 		d := h.h.decisions[len(h.h.decisions)-1]
 		h.h.mu.Unlock()
-		if d.Decision != (bot.Decision{RequestID: "R-7KQ2M4XD", Justification: "Identity not verified by video."}) || d.Caller.ObjectID != oidAlex {
+		if d.Decision != (bot.Decision{RequestID: "R-7KQ2M4XD", Justification: "Identity not verified by video.", Card: bot.CardRef{Platform: "slack", Channel: testApprovals, ID: "1700000000.000001"}}) || d.Caller.ObjectID != oidAlex {
 			t.Fatalf("decision = %+v", d)
 		}
 	})

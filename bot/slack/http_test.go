@@ -293,6 +293,8 @@ func TestIdentityRefusals(t *testing.T) {
 		{name: "not in the directory", oid: "-", want: "does not match exactly one directory user"},
 		{name: "directory answers an empty id", oid: "", want: "does not match a directory user"},
 		{name: "users.info fails", failUI: "missing_scope", want: "could not be read"},
+		{name: "app lacks a scope: not retryable", failUI: "missing_scope", want: "A Slack admin must reinstall the app"},
+		{name: "slack fails: retryable", failUI: "internal_error", want: "Try again shortly"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,8 +37,8 @@ type UserLookup interface {
 }
 
 // DirectoryResolver resolves a Slack email through the directory's user lookup (UPN,
-// then mail), refusing disabled accounts and guests: neither may act on the
-// directory through mfadesk, whatever their Slack account says.
+// then mail). It only maps: whether the account may act (enabled, a member, in
+// which groups) is the core's caller rule, applied to every platform alike.
 func DirectoryResolver(d UserLookup) Resolver {
 	return ResolverFunc(func(ctx context.Context, email string) (string, error) {
 		ref, err := actions.ParseUserRef(email)
@@ -49,12 +49,6 @@ func DirectoryResolver(d UserLookup) Resolver {
 		if err != nil {
 			return "", fmt.Errorf("look up the directory user of a slack email: %w", err)
 		}
-		switch {
-		case !u.Enabled:
-			return "", errors.New("the directory account is disabled")
-		case strings.EqualFold(u.UserType, "Guest"):
-			return "", errors.New("the directory account is a guest")
-		}
 		return u.ID, nil
 	})
 }
@@ -64,6 +58,9 @@ func DirectoryResolver(d UserLookup) Resolver {
 type refusal struct {
 	Msg string
 	Err error
+	// Audited: the user was refused for who they are (a guest, an email that matches
+	// no directory user), not because something failed; such refusals are audited.
+	Audited bool
 }
 
 func (r *refusal) Error() string {
@@ -85,6 +82,7 @@ type userInfo interface {
 // The cache is short because a Slack account that is deactivated or becomes a guest
 // must lose access quickly; group rights are checked live by the router anyway.
 type identities struct {
+	refused      func(reason string) // counts a refused identity (Options.OnRefused)
 	api          userInfo
 	resolver     Resolver
 	teamID       string
@@ -93,6 +91,8 @@ type identities struct {
 	max          int
 	now          func() time.Time
 	callTimeout  time.Duration
+	// audit, if set, records a refusal of who the user is in the audit log.
+	audit func(ctx context.Context, c bot.Caller, msg string)
 
 	mu    sync.Mutex
 	cache map[string]cachedCaller
@@ -105,7 +105,12 @@ type cachedCaller struct {
 
 // caller returns the directory identity of a Slack user, or a *refusal that says in
 // one line why there is none. It never returns a caller with an empty ObjectID.
-func (ids *identities) caller(ctx context.Context, userID string) (bot.Caller, error) {
+func (ids *identities) caller(ctx context.Context, userID string) (_ bot.Caller, err error) {
+	defer func() {
+		if err != nil && ids.refused != nil {
+			ids.refused("identity")
+		}
+	}()
 	if !validID(userID, "UW") {
 		return bot.Caller{}, &refusal{Msg: "Your Slack user id could not be read, so nothing was done."}
 	}
@@ -119,6 +124,10 @@ func (ids *identities) caller(ctx context.Context, userID string) (bot.Caller, e
 
 	c, err := ids.lookup(ctx, userID)
 	if err != nil {
+		var r *refusal
+		if ids.audit != nil && errors.As(err, &r) && r.Audited {
+			ids.audit(ctx, bot.Caller{Platform: "slack", ChatID: userID}, r.Msg)
+		}
 		return bot.Caller{}, err
 	}
 	ids.mu.Lock()
@@ -149,17 +158,29 @@ func (ids *identities) evict(now time.Time) {
 	}
 }
 
+// appCannotRead are users.info errors about the app itself (token, scopes), which a
+// retry does not fix.
+var appCannotRead = map[string]bool{"missing_scope": true, "not_authed": true, "invalid_auth": true, "account_inactive": true, "token_revoked": true, "token_expired": true, "no_permission": true, "not_allowed_token_type": true}
+
 func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, error) {
 	cctx, cancel := context.WithTimeout(ctx, ids.callTimeout)
 	u, err := ids.api.GetUserInfoContext(cctx, userID)
 	cancel()
 	if err != nil {
-		return bot.Caller{}, &refusal{Msg: "Your Slack profile could not be read, so nothing was done. Try again shortly.", Err: fmt.Errorf("users.info %s: %w", userID, err)}
+		msg := "Your Slack profile could not be read, so nothing was done. Try again shortly."
+		var se goslack.SlackErrorResponse
+		if errors.As(err, &se) && appCannotRead[se.Err] {
+			// The app's token or scopes are wrong: only a Slack admin can fix that.
+			msg = "Your Slack profile could not be read, so nothing was done: mfadesk's Slack app is not allowed to (Slack says " + se.Err +
+				"). A Slack admin must reinstall the app with the users:read and users:read.email scopes; trying again will not help."
+		}
+		return bot.Caller{}, &refusal{Msg: msg, Err: fmt.Errorf("users.info %s: %w", userID, err)}
 	}
 	if u == nil || u.ID != userID {
 		return bot.Caller{}, &refusal{Msg: "Slack returned a different user than asked for, so nothing was done.", Err: errors.New("users.info returned another user")}
 	}
 	if err := ids.eligible(u); err != nil {
+		err.Audited = true
 		return bot.Caller{}, err
 	}
 	email := strings.TrimSpace(u.Profile.Email)
@@ -167,7 +188,11 @@ func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, e
 	oid, err := ids.resolver.ObjectIDByEmail(rctx, email)
 	cancel()
 	if err != nil {
-		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match exactly one directory user, so mfadesk cannot act for you.", Err: fmt.Errorf("resolve directory user of %s: %w", userID, err)}
+		err = fmt.Errorf("resolve directory user of %s: %w", userID, err)
+		if directoryFailed(err) {
+			return bot.Caller{}, &refusal{Msg: "Your directory identity could not be checked, so nothing was done: " + actions.Explain(err), Err: err}
+		}
+		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match exactly one directory user, so mfadesk cannot act for you.", Err: err, Audited: true}
 	}
 	if strings.TrimSpace(oid) == "" {
 		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match a directory user, so mfadesk cannot act for you.", Err: errors.New("resolver returned an empty object id")}
@@ -179,9 +204,24 @@ func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, e
 	return bot.Caller{Platform: "slack", ChatID: u.ID, Name: name, ObjectID: oid}, nil
 }
 
+// directoryFailed tells a directory that could not answer (refused us, throttled us
+// beyond the retry budget, failed) from one that answered "no such user" or "several
+// users": only the latter means the email does not match.
+func directoryFailed(err error) bool {
+	var ae *actions.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Kind {
+	case actions.KindNotFound, actions.KindBadRequest, actions.KindInvalidInput:
+		return false
+	}
+	return true
+}
+
 // eligible refuses every kind of account that must not act on the directory. Each
 // reason is one line for the user.
-func (ids *identities) eligible(u *goslack.User) error {
+func (ids *identities) eligible(u *goslack.User) *refusal {
 	switch {
 	case u.Deleted:
 		return &refusal{Msg: "Your Slack account is deactivated, so mfadesk cannot act for you."}

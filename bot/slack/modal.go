@@ -36,12 +36,19 @@ const (
 	inputAction       = "value"
 )
 
+// The router's limits (bot.FormLimit): the form refuses more as it is typed, and
+// shows them in each field's hint.
+var (
+	limReason = bot.FormLimit("reason")
+	limDetail = bot.FormLimit("verification_detail")
+	limTicket = bot.FormLimit("ticket")
+	maxReason = limReason.Max
+	maxDetail = limDetail.Max
+	maxTicket = limTicket.Max
+)
+
 // Limits of the form's fields.
 const (
-	// The router's limits (bot.checkForm): the form refuses more as it is typed.
-	maxReason  = 500
-	maxDetail  = 500
-	maxTicket  = 64
 	maxJustify = 1000
 	// maxMetadata is Slack's private_metadata limit.
 	maxMetadata = 3000
@@ -72,6 +79,7 @@ type formMeta struct {
 	Choices     []metaChoice `json:"c,omitempty"`
 	RequestID   string       `json:"id,omitempty"`
 	Channel     string       `json:"ch,omitempty"`
+	MessageTs   string       `json:"ts,omitempty"` // deny: the ts of the card Deny was clicked on
 	ResponseURL string       `json:"r,omitempty"`
 }
 
@@ -210,7 +218,7 @@ func validateSubmission(m formMeta, s submission) bot.FieldErrors {
 	case s.Reason == "":
 		errs[fieldReason] = "Say why this is needed."
 	case utf8.RuneCountInString(s.Reason) > maxReason:
-		errs[fieldReason] = fmt.Sprintf("Keep the reason under %d characters.", maxReason)
+		errs[fieldReason] = fmt.Sprintf("Keep the reason to at most %d characters.", maxReason)
 	}
 	if len(m.Choices) > 0 {
 		known := false
@@ -225,7 +233,7 @@ func validateSubmission(m formMeta, s submission) bot.FieldErrors {
 	case s.Detail == "":
 		errs[fieldDetail] = "Describe the identity check: what was seen, or who attested."
 	case utf8.RuneCountInString(s.Detail) > maxDetail:
-		errs[fieldDetail] = fmt.Sprintf("Keep the detail under %d characters.", maxDetail)
+		errs[fieldDetail] = fmt.Sprintf("Keep the detail to at most %d characters.", maxDetail)
 	}
 	switch {
 	case s.Ticket == "":
@@ -299,11 +307,11 @@ func requestView(m formMeta, meta string, values submission, errs bot.FieldError
 	}
 
 	reason := goslack.NewPlainTextInputBlockElement(plainText("e.g. lost phone, locked out since Monday", 150), inputAction).
-		WithMultiline(true).WithMaxLength(maxReason)
+		WithMultiline(true).WithMinLength(limReason.Min).WithMaxLength(maxReason)
 	if values.Reason != "" {
 		reason.InitialValue = clipRunes(values.Reason, maxReason)
 	}
-	blocks = append(blocks, goslack.NewInputBlock(fieldReason, plainText("Reason", 2000), plainText("Why this is needed. The approver sees it.", 2000), reason))
+	blocks = append(blocks, goslack.NewInputBlock(fieldReason, plainText("Reason", 2000), plainText("Why this is needed. The approver sees it. "+capitalFirst(limReason.Hint())+".", 2000), reason))
 	fieldError(fieldReason)
 
 	if len(m.Choices) > 0 {
@@ -328,18 +336,18 @@ func requestView(m formMeta, meta string, values submission, errs bot.FieldError
 	}
 
 	detail := goslack.NewPlainTextInputBlockElement(plainText("e.g. video call, photo ID matched to HR record", 150), inputAction).
-		WithMultiline(true).WithMaxLength(maxDetail)
+		WithMultiline(true).WithMinLength(limDetail.Min).WithMaxLength(maxDetail)
 	if values.Detail != "" {
 		detail.InitialValue = clipRunes(values.Detail, maxDetail)
 	}
-	blocks = append(blocks, goslack.NewInputBlock(fieldDetail, plainText("Verification detail", 2000), plainText("What exactly you checked. The approver sees it.", 2000), detail))
+	blocks = append(blocks, goslack.NewInputBlock(fieldDetail, plainText("Verification detail", 2000), plainText("What exactly you checked. The approver sees it. "+capitalFirst(limDetail.Hint())+".", 2000), detail))
 	fieldError(fieldDetail)
 
 	ticket := goslack.NewPlainTextInputBlockElement(plainText("e.g. INC0012345", 150), inputAction).WithMaxLength(maxTicket)
 	if values.Ticket != "" {
 		ticket.InitialValue = clipRunes(values.Ticket, maxTicket)
 	}
-	blocks = append(blocks, goslack.NewInputBlock(fieldTicket, plainText("Ticket id", 2000), nil, ticket))
+	blocks = append(blocks, goslack.NewInputBlock(fieldTicket, plainText("Ticket id", 2000), plainText("Your ticket system's id: "+limTicket.Hint()+".", 2000), ticket))
 	fieldError(fieldTicket)
 
 	return modal(actionTitle(m.Action), callbackRequest, meta, blocks, "File request", "Cancel")
@@ -373,4 +381,12 @@ func choicesOf(f *bot.Form) []metaChoice {
 		out = append(out, metaChoice{Value: c.Value, Label: c.Label})
 	}
 	return out
+}
+
+// capitalFirst starts a hint with a capital letter.
+func capitalFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

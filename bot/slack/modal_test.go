@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	goslack "github.com/slack-go/slack"
+
 	"github.com/mfadesk/mfadesk/bot"
 )
 
@@ -139,3 +141,32 @@ func TestRequestViewFitsSlack(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// The request modal shows the router's limits: as Slack's min/max length and in each
+// field's hint.
+func TestRequestViewShowsLimits(t *testing.T) {
+	v := requestView(formMeta{Action: "reregister", Choices: []metaChoice{{"video_with_id", "Video call"}}}, "meta", submission{}, nil)
+	var hints []string
+	lengths := map[string][2]int{}
+	for _, b := range v.Blocks.BlockSet {
+		ib, ok := b.(*goslack.InputBlock)
+		if !ok {
+			continue
+		}
+		if ib.Hint != nil {
+			hints = append(hints, ib.Hint.Text)
+		}
+		if el, ok := ib.Element.(*goslack.PlainTextInputBlockElement); ok {
+			lengths[ib.BlockID] = [2]int{el.MinLength, el.MaxLength}
+		}
+	}
+	all := strings.Join(hints, "\n")
+	for _, w := range []string{"10 to 500 characters", "3 to 500 characters", "2 to 64 characters"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("hints lack %q:\n%s", w, all)
+		}
+	}
+	if lengths[fieldReason] != [2]int{10, 500} || lengths[fieldDetail] != [2]int{3, 500} || lengths[fieldTicket][1] != 64 {
+		t.Errorf("input lengths = %v", lengths)
+	}
+}

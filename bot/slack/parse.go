@@ -117,29 +117,32 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// checkResponseURL accepts only Slack's own hosts over HTTPS (and, for tests, the
-// loopback hosts listed in extra over plain HTTP): lookup answers hold personal data,
-// and the URL arrives in the payload.
-func checkResponseURL(raw string, extra []string) error {
+// DefaultResponseURLHosts are Slack's own hosts, commercial and GovSlack: where a
+// response_url may point unless Options.ResponseURLHosts says otherwise.
+var DefaultResponseURLHosts = []string{"slack.com", "slack-gov.com"}
+
+// checkResponseURL accepts a response_url only on an allowed host (or a subdomain of
+// one) over HTTPS; plain HTTP only when the host is loopback. Lookup answers hold
+// personal data, and the URL arrives in the payload. allowed empty means Slack's hosts.
+func checkResponseURL(raw string, allowed []string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil {
 		return errors.New("response_url is not an absolute URL")
 	}
 	host := strings.ToLower(u.Hostname())
-	for _, h := range extra {
-		if host == strings.ToLower(h) && (u.Scheme == "https" || u.Scheme == "http" && isLoopback(host)) {
-			return nil
-		}
-	}
-	if u.Scheme != "https" {
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(host)) {
 		return errors.New("response_url is not https")
 	}
-	for _, d := range []string{"slack.com", "slack-gov.com"} {
+	if len(allowed) == 0 {
+		allowed = DefaultResponseURLHosts
+	}
+	for _, d := range allowed {
+		d = strings.ToLower(d)
 		if host == d || strings.HasSuffix(host, "."+d) {
 			return nil
 		}
 	}
-	return fmt.Errorf("response_url host %q is not Slack's", clipRunes(host, 64))
+	return fmt.Errorf("response_url host %q is not an allowed host (%s)", clipRunes(host, 64), strings.Join(allowed, ", "))
 }
 
 func isLoopback(host string) bool {

@@ -13,7 +13,7 @@ import (
 	"github.com/mfadesk/mfadesk/bot"
 )
 
-// Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks, slack.md §7.1).
+// Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
 const (
 	maxMessageBlocks = 50
 	maxModalBlocks   = 100
@@ -52,8 +52,21 @@ var mentionReplacer = strings.NewReplacer(
 
 // esc makes user or directory text safe inside mrkdwn: &, < and > are Slack's
 // control characters (they form links and mentions), and control characters other
-// than new lines are dropped.
+// than new lines are dropped. mfadesk's own links (bot.LinkURLs) become Slack links;
+// any other address stays as text.
 func esc(s string) string {
+	var b strings.Builder
+	for _, sp := range bot.Spans(s) {
+		if sp.Link {
+			b.WriteString("<" + sp.Text + "|" + sp.Text + ">")
+			continue
+		}
+		b.WriteString(escText(sp.Text))
+	}
+	return b.String()
+}
+
+func escText(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\t' {
 			return r
@@ -89,7 +102,8 @@ func clipRunes(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// clipEscaped escapes and then clips without cutting an entity such as &amp; in two.
+// clipEscaped escapes and then clips without cutting an entity such as &amp; or a
+// link <url|text> in two.
 func clipEscaped(s string, n int) string {
 	e := esc(s)
 	if utf8.RuneCountInString(e) <= n {
@@ -97,6 +111,9 @@ func clipEscaped(s string, n int) string {
 	}
 	c := clipRunes(e, n)
 	if i := strings.LastIndexByte(c, '&'); i >= 0 && !strings.Contains(c[i:], ";") {
+		c = c[:i] + "…"
+	}
+	if i := strings.LastIndexByte(c, '<'); i >= 0 && !strings.Contains(c[i:], ">") {
 		c = c[:i] + "…"
 	}
 	return c
@@ -316,8 +333,9 @@ func renderSection(bb *blockBuilder, s bot.Section) {
 	}
 }
 
-// renderTable shows a table without a table block (slack.md §7.2): a section with
-// one labelled field per column for each row, or, for long tables, one line per row.
+// renderTable shows a table as sections, not as columns that a phone would squeeze:
+// a section with one labelled field per column for each row (Slack lays fields out
+// two abreast, one per line on a narrow screen), or, for long tables, one line per row.
 func renderTable(bb *blockBuilder, t *bot.Table) {
 	if len(t.Rows) == 0 {
 		bb.text("_No entries._")

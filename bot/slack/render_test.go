@@ -38,6 +38,10 @@ func TestEscape(t *testing.T) {
 		{"@channel and @here and @everyone", "@\u2060channel and @\u2060here and @\u2060everyone"},
 		{"line\nbreak\tand\x00nul\x1b[31m", "line\nbreak\tandnul[31m"},
 		{"&amp;", "&amp;amp;"},
+		// mfadesk's own links are links; a look-alike or any other address stays text.
+		{"go to https://aka.ms/mysecurityinfo.", "go to <https://aka.ms/mysecurityinfo|https://aka.ms/mysecurityinfo>."},
+		{"https://aka.ms/mysecurityinfo.evil.example", "https://aka.ms/mysecurityinfo.evil.example"},
+		{"<https://aka.ms/mysecurityinfo|x>", "&lt;<https://aka.ms/mysecurityinfo|https://aka.ms/mysecurityinfo>|x&gt;"},
 	}
 	for _, tt := range tests {
 		if got := esc(tt.in); got != tt.want {
@@ -46,6 +50,9 @@ func TestEscape(t *testing.T) {
 	}
 	if got := clipEscaped("aaaa&bbbb", 6); strings.Contains(got, "&am") && !strings.Contains(got, "&amp;") {
 		t.Errorf("clipEscaped cut an entity: %q", got)
+	}
+	if got := clipEscaped("see https://aka.ms/mysecurityinfo now", 20); got != "see …" {
+		t.Errorf("clipEscaped cut a link: %q", got)
 	}
 }
 

@@ -30,7 +30,7 @@ func TestRetryButton(t *testing.T) {
 	h.h.mu.Lock()
 	d := h.h.decisions[len(h.h.decisions)-1]
 	h.h.mu.Unlock()
-	if d.Decision != (bot.Decision{RequestID: "R-7KQ2M4XD", Retry: true}) || d.Caller.ObjectID != oidAlex {
+	if d.Decision != (bot.Decision{RequestID: "R-7KQ2M4XD", Retry: true, Card: bot.CardRef{Platform: "slack", Channel: testApprovals, ID: "1700000000.000001"}}) || d.Caller.ObjectID != oidAlex {
 		t.Fatalf("decision = %+v", d)
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // fatalSocketErrors are apps.connections.open errors that no retry can fix: slack-go
-// stops on the first four itself, but retries the others forever (slack.md §1.2), so
+// stops on the first four itself, but retries the others forever, so
 // the adapter stops on them too, with a message that says what to fix.
 var fatalSocketErrors = map[string]string{
 	"invalid_auth":           "the app-level token is not valid",

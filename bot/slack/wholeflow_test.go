@@ -358,3 +358,63 @@ func TestWholeFlowLookups(t *testing.T) {
 		}
 	}
 }
+
+// A click whose button names a request whose card is another message — another
+// card's ts in the approvals channel, or a message in a DM — is refused privately
+// and runs nothing, for Approve and for the Deny form opened from it; the click on
+// the request's own card then approves. Before the check, the router decided
+// whatever request the button's value named.
+func TestDecisionOnAnotherMessage(t *testing.T) {
+	e := newFlowEnv(t)
+	e.slash(userHana, "revoke "+e.tenant.Email("mfatest2"))
+	form := e.requestForm()
+	ack := ackJSON(t, e.interact(e.submitView(userHana, form, map[string]string{
+		fieldReason: "Phone stolen at the airport this morning", fieldVerification: firstOption(t, form),
+		fieldDetail: "Called back on the HR number", fieldTicket: "INC-4712",
+	})))
+	reqID := requestIDIn(t, texts(ack["view"]))
+	card := e.approvalCard(reqID)
+
+	for _, where := range []struct{ name, channel, ts string }{
+		{"another message in the approvals channel", testApprovals, "1700000999.000001"},
+		{"a DM", "D0ALEX", card.TS},
+	} {
+		ic, ru := e.click(userAlex, actionApprove, reqID, where.channel, where.ts)
+		e.interact(ic)
+		if p := e.fake.waitResponses(ru, 1)[0]; p["response_type"] != "ephemeral" || !strings.Contains(p["text"].(string), "not on the approval card") {
+			t.Errorf("%s: answer %v", where.name, p)
+		}
+	}
+	// Deny opened on another message: the form's signed metadata carries that message.
+	ic, _ := e.click(userAlex, actionDeny, reqID, testApprovals, "1700000999.000001")
+	e.interact(ic)
+	var deny *fakeView
+	e.fake.waitFor("the deny form", func() bool {
+		for _, v := range e.fake.views {
+			if v.View["callback_id"] == callbackDeny {
+				deny = v
+				return true
+			}
+		}
+		return false
+	})
+	deny = e.fake.view(deny.ID)
+	ack = ackJSON(t, e.interact(e.submitView(userAlex, deny, map[string]string{fieldJustify: "Call-back number was not the one on record"})))
+	if !strings.Contains(texts(ack["view"]), "not on the approval card") {
+		t.Fatalf("deny from another message: %v", ack)
+	}
+	if n := e.graphWrites(); n != 0 {
+		t.Fatalf("%d Graph writes after refused clicks", n)
+	}
+	for _, u := range card.Updates {
+		if strings.Contains(u.Text, "denied") || strings.Contains(u.Text, "approved") {
+			t.Fatalf("the card changed: %s", u.Text)
+		}
+	}
+	// On its own card the request is still pending and the click counts.
+	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
+	e.interact(ic)
+	if p := e.fake.waitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "approved") {
+		t.Fatalf("approve on its card: %v", p["text"])
+	}
+}

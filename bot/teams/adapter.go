@@ -32,8 +32,9 @@ type Options struct {
 	// ServiceURL is where proactive messages go (approval cards, audit posts, direct
 	// messages). Default DefaultServiceURL.
 	ServiceURL string
-	// ServiceHosts are further connector hosts outbound calls may go to; default
-	// DefaultServiceHosts. Service URLs of validated activities are always allowed.
+	// ServiceHosts are the connector hosts activities may come from and outbound calls
+	// may go to (https only), besides ServiceURL itself; default DefaultServiceHosts.
+	// An activity whose serviceUrl is elsewhere is refused (403).
 	ServiceHosts []string
 	// ApprovalsChannel and AuditChannel are channel ids ("19:…@thread.tacv2"); the bot
 	// must be installed in their team.
@@ -56,9 +57,17 @@ type Options struct {
 	EntraCallers []string
 	// KeyRefresh is how often the signing keys are re-read; default 12 h, at most 24 h.
 	KeyRefresh time.Duration
-	// UnknownKeyRefresh is the least time between refreshes caused by an unknown key id;
-	// default 5 min.
+	// UnknownKeyRefresh is the least time between key set fetches caused by tokens
+	// naming an unknown key id (key rollover); default 2 s. All requests waiting for a
+	// key share one fetch, so made-up key ids cost the key host one fetch per period
+	// and delay a genuinely new key by at most one period.
 	UnknownKeyRefresh time.Duration
+	// UnknownKeyWait is how long a request with an unknown key id waits for that
+	// fetch; default 4 s.
+	UnknownKeyWait time.Duration
+	// KeyRetry is the least time between attempts to read the metadata and keys while
+	// they have not loaded; default 30 s.
+	KeyRetry time.Duration
 
 	// HTTPClient makes the outbound calls; default a client with a 30 s timeout.
 	HTTPClient *http.Client
@@ -91,6 +100,9 @@ type Adapter struct {
 	conn  *connector
 	cards *cardCache
 	log   *slog.Logger
+	// passKey signs the passes of 1:1 deny forms (see denyform.go); it lives only in
+	// this process, so a restart invalidates the forms still open.
+	passKey []byte
 
 	bg     context.Context
 	cancel context.CancelFunc
@@ -147,7 +159,9 @@ func New(o Options) (*Adapter, error) {
 	}
 	defd(&o.KeyRefresh, 12*time.Hour)
 	o.KeyRefresh = min(o.KeyRefresh, 24*time.Hour)
-	defd(&o.UnknownKeyRefresh, 5*time.Minute)
+	defd(&o.UnknownKeyRefresh, 2*time.Second)
+	defd(&o.UnknownKeyWait, 4*time.Second)
+	defd(&o.KeyRetry, metadataRetryWait)
 	defd(&o.CallTimeout, 15*time.Second)
 	defd(&o.MaxRetryWait, 30*time.Second)
 	defd(&o.InvokeWait, 4*time.Second)
@@ -182,10 +196,11 @@ func New(o Options) (*Adapter, error) {
 		}
 	}
 	bg, cancel := context.WithCancel(context.Background())
-	a := &Adapter{opts: o, cards: newCardCache(1000), log: o.Logger, bg: bg, cancel: cancel}
+	a := &Adapter{opts: o, cards: newCardCache(1000), log: o.Logger, bg: bg, cancel: cancel, passKey: newPassKey()}
 	a.auth = newValidator(bg, validatorConfig{
 		appID: o.AppID, entraTenants: o.EntraTenants, entraCallers: o.EntraCallers, bfMetadataURL: o.OpenIDMetadataURL, entraMetaURL: o.EntraMetadataURL,
-		client: o.HTTPClient, refreshEvery: o.KeyRefresh, unknownKIDEvery: o.UnknownKeyRefresh, now: o.Now, log: o.Logger,
+		client: o.HTTPClient, refreshEvery: o.KeyRefresh, unknownKIDEvery: o.UnknownKeyRefresh,
+		unknownKIDWait: o.UnknownKeyWait, retryWait: o.KeyRetry, now: o.Now, log: o.Logger,
 	})
 	a.conn = &connector{
 		hc: o.HTTPClient, cred: o.Credential, scope: ConnectorScope, callTimeout: o.CallTimeout,
@@ -203,8 +218,8 @@ func (a *Adapter) Close() error {
 }
 
 // LoadKeys reads the OpenID metadata and signing keys now instead of on the first
-// request; serve can call it at start-up or from its readiness check. A failure is
-// retried by the next request (at most every 30 s), so it need not be fatal.
+// request; serve calls it at start-up and retries until it succeeds. A failure is
+// also retried by the next request (at most every KeyRetry), so it is not fatal.
 func (a *Adapter) LoadKeys(ctx context.Context) error {
 	if _, _, err := a.auth.bf.ready(ctx); err != nil {
 		return fmt.Errorf("teams: load Bot Framework signing keys: %w", err)
@@ -215,6 +230,12 @@ func (a *Adapter) LoadKeys(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Ready reports whether the signing keys have loaded: until then every request is
+// refused with 503.
+func (a *Adapter) Ready() bool {
+	return a.auth.bf.loaded() && (a.auth.entra == nil || a.auth.entra.loaded())
 }
 
 func (a *Adapter) botAccount() *outAccount { return &outAccount{ID: "28:" + a.opts.AppID} }

@@ -1,24 +1,18 @@
 package teams
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 )
 
 // Well-known values of the Bot Framework authentication spec.
@@ -105,6 +99,8 @@ type validatorConfig struct {
 	client          *http.Client
 	refreshEvery    time.Duration
 	unknownKIDEvery time.Duration
+	unknownKIDWait  time.Duration
+	retryWait       time.Duration
 	now             func() time.Time
 	log             *slog.Logger
 }
@@ -114,8 +110,8 @@ func newValidator(bg context.Context, c validatorConfig) *validator {
 	src := func(name, u string) *keySource {
 		return &keySource{
 			name: name, metadataURL: u, client: c.client, refreshEvery: c.refreshEvery,
-			limiter: rate.NewLimiter(rate.Every(c.unknownKIDEvery), 1),
-			bg:      bg, now: c.now, log: c.log,
+			unknownEvery: c.unknownKIDEvery, unknownWait: c.unknownKIDWait, retryWait: c.retryWait,
+			bg: bg, now: c.now, log: c.log,
 		}
 	}
 	v.bf = src("botframework", c.bfMetadataURL)
@@ -174,6 +170,9 @@ func (v *validator) verify(ctx context.Context, header string) (*verified, error
 		if kid == "" {
 			return nil, errors.New("token names no key id (kid)")
 		}
+		// Only now, with the token's shape, issuer and algorithm checked, may an
+		// unknown key id cost a key set fetch (bounded: see keySource.await).
+		src.await(ctx, kid)
 		key, err := keys.KeyfuncCtx(ctx)(t)
 		if err != nil {
 			return nil, fmt.Errorf("no signing key with id %q: %w", clip(kid, 64), err)
@@ -199,6 +198,9 @@ func (v *validator) verify(ctx context.Context, header string) (*verified, error
 			return nil, unauthorized("serviceurl claim is not a string", nil)
 		}
 	}
+	// Tokens of the Bot Framework issuer carry no appid/azp: only the Bot Framework
+	// holds their signing keys, and bind checks their serviceurl and the key's channel
+	// endorsement. Entra tokens are another matter: Entra signs for every app.
 	if out.entra {
 		// Entra signing keys are shared by all tenants: without this binding a token any
 		// tenant issued for our app id would pass.
@@ -206,16 +208,21 @@ func (v *validator) verify(ctx context.Context, header string) (*verified, error
 		if !strings.EqualFold(tid, tenant) {
 			return nil, unauthorized(fmt.Sprintf("tid %q does not match the issuer's tenant", clip(tid, 64)), nil)
 		}
-		// Outside the Bot Service's tenants any app can get a token for our app id:
-		// only the named callers may speak (appid in v1 tokens, azp in v2).
-		if !isBotServiceTenant(tenant) {
-			caller, _ := claims["appid"].(string)
-			if caller == "" {
-				caller, _ = claims["azp"].(string)
-			}
-			if !slices.ContainsFunc(v.entraCallers, func(a string) bool { return strings.EqualFold(a, caller) }) {
-				return nil, unauthorized(fmt.Sprintf("Entra token of tenant %s from app %q, which is not an accepted caller", tenant, clip(caller, 64)), nil)
-			}
+		// Any app registered in the issuing tenant can get a token with our audience,
+		// and the unsigned activity it comes with names the user. So the calling app (appid in v1 tokens,
+		// azp in v2) must be one we accept, as Microsoft's reference validation requires
+		// for tokens not issued by the Bot Framework: from the Bot Service's tenants our
+		// own app id or a named caller, from any other tenant only a named caller.
+		caller, _ := claims["appid"].(string)
+		if caller == "" {
+			caller, _ = claims["azp"].(string)
+		}
+		accepted := v.entraCallers
+		if isBotServiceTenant(tenant) {
+			accepted = append([]string{v.appID}, v.entraCallers...)
+		}
+		if caller == "" || !slices.ContainsFunc(accepted, func(a string) bool { return strings.EqualFold(a, caller) }) {
+			return nil, unauthorized(fmt.Sprintf("Entra token of tenant %s from app %q, which is not an accepted caller", tenant, clip(caller, 64)), nil)
 		}
 	}
 	return out, nil
@@ -289,188 +296,6 @@ func jwtReason(err error) string {
 		return "wrong audience"
 	}
 	return "invalid token"
-}
-
-// keySource is one issuer's OpenID metadata and its signing keys. The keys are cached
-// by keyfunc/jwkset, which refreshes them on a timer (at most daily, as the spec asks)
-// and, rate-limited, when a token names a key id it does not know (key rollover).
-// The metadata is read lazily, so a start-up while the metadata host is unreachable
-// is not fatal; failed reads are retried at most every 30 s.
-type keySource struct {
-	name         string
-	metadataURL  string
-	client       *http.Client
-	refreshEvery time.Duration
-	limiter      *rate.Limiter
-	bg           context.Context // ends jwkset's refresh goroutine
-	now          func() time.Time
-	log          *slog.Logger
-
-	mu          sync.Mutex
-	keys        keyfunc.Keyfunc
-	algs        []string
-	lastAttempt time.Time
-	rec         *endorsementRecorder
-}
-
-type openIDMetadata struct {
-	Issuer  string   `json:"issuer"`
-	JWKSURI string   `json:"jwks_uri"`
-	Algs    []string `json:"id_token_signing_alg_values_supported"`
-}
-
-// rsaFamily is what the adapter accepts whatever the metadata says: Bot Framework and
-// Entra sign with RS256; the HMAC and "none" algorithms are never acceptable for
-// tokens verified with published public keys.
-var rsaFamily = []string{"RS256", "RS384", "RS512"}
-
-func (s *keySource) ready(ctx context.Context) (keyfunc.Keyfunc, []string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys != nil {
-		return s.keys, s.algs, nil
-	}
-	if !s.lastAttempt.IsZero() && s.now().Sub(s.lastAttempt) < metadataRetryWait {
-		return nil, nil, fmt.Errorf("%s metadata unavailable; retrying after %s", s.name, metadataRetryWait)
-	}
-	s.lastAttempt = s.now()
-	meta, err := fetchMetadata(ctx, s.client, s.metadataURL)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := checkURL(meta.JWKSURI); err != nil {
-		return nil, nil, fmt.Errorf("jwks_uri of %s: %w", s.metadataURL, err)
-	}
-	algs := rsaFamily[:1]
-	if len(meta.Algs) > 0 {
-		algs = nil
-		for _, a := range meta.Algs {
-			if slices.Contains(rsaFamily, a) {
-				algs = append(algs, a)
-			}
-		}
-		if len(algs) == 0 {
-			return nil, nil, fmt.Errorf("metadata %s offers no RSA signing algorithm (%v)", s.metadataURL, meta.Algs)
-		}
-	}
-	base := http.RoundTripper(http.DefaultTransport)
-	if s.client != nil && s.client.Transport != nil {
-		base = s.client.Transport
-	}
-	// Compared with the URL of each request, which is the parsed-and-printed form.
-	ju, _ := url.Parse(meta.JWKSURI)
-	rec := &endorsementRecorder{url: ju.String(), base: base}
-	keys, err := keyfunc.NewDefaultOverrideCtx(s.bg, []string{meta.JWKSURI}, keyfunc.Override{
-		Client:          &http.Client{Transport: rec, Timeout: 15 * time.Second},
-		HTTPTimeout:     15 * time.Second,
-		RefreshInterval: s.refreshEvery,
-		// Refresh on an unknown kid, but at most as often as the limiter allows: a flood
-		// of made-up key ids must not hammer the key host. jwkset bounds both the wait
-		// for the limiter and the refresh itself by RateLimitWaitMax; a limiter whose
-		// next token is further away refuses at once, so requests wait at most this long
-		// and only near the end of a limiter period.
-		RefreshUnknownKID: s.limiter,
-		RateLimitWaitMax:  5 * time.Second,
-		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(ctx context.Context, err error) {
-				s.log.WarnContext(ctx, "teams: refresh signing keys", "source", s.name, "url", u, "err", err)
-			}
-		},
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("load %s signing keys: %w", s.name, err)
-	}
-	s.keys, s.algs, s.rec = keys, algs, rec
-	s.log.InfoContext(ctx, "teams: signing keys loaded", "source", s.name, "issuer", meta.Issuer, "jwks", meta.JWKSURI, "algs", algs)
-	return keys, algs, nil
-}
-
-func (s *keySource) endorsements(kid string) []string {
-	s.mu.Lock()
-	rec := s.rec
-	s.mu.Unlock()
-	if rec == nil {
-		return nil
-	}
-	return rec.get(kid)
-}
-
-func fetchMetadata(ctx context.Context, c *http.Client, u string) (openIDMetadata, error) {
-	var m openIDMetadata
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return m, fmt.Errorf("read OpenID metadata %s: %w", u, err)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return m, fmt.Errorf("read OpenID metadata: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return m, fmt.Errorf("read OpenID metadata %s: HTTP %d", u, resp.StatusCode)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxMetadataBytes)).Decode(&m); err != nil {
-		return m, fmt.Errorf("decode OpenID metadata %s: %w", u, err)
-	}
-	if m.JWKSURI == "" {
-		return m, fmt.Errorf("OpenID metadata %s has no jwks_uri", u)
-	}
-	return m, nil
-}
-
-// endorsementRecorder sits in the HTTP client jwkset uses to fetch the key set and
-// remembers each key's "endorsements" (the channels a Bot Framework key may sign for),
-// which jwkset's JWK type does not keep. It updates before jwkset sees the body, so a
-// key is never usable before its endorsements are known; a key whose endorsements are
-// unknown fails the endorsement check (fail closed).
-type endorsementRecorder struct {
-	url  string
-	base http.RoundTripper
-
-	mu    sync.RWMutex
-	byKID map[string][]string
-}
-
-func (r *endorsementRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.base.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusOK || req.URL.String() != r.url {
-		return resp, err
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes+1))
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read key set: %w", err)
-	}
-	if len(body) > maxMetadataBytes {
-		return nil, fmt.Errorf("key set larger than %d bytes", maxMetadataBytes)
-	}
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if json.Unmarshal(body, &set) == nil {
-		m := make(map[string][]string, len(set.Keys))
-		for _, k := range set.Keys {
-			var key struct {
-				KID          string   `json:"kid"`
-				Endorsements []string `json:"endorsements"`
-			}
-			if json.Unmarshal(k, &key) == nil && key.KID != "" {
-				m[key.KID] = key.Endorsements
-			}
-		}
-		r.mu.Lock()
-		r.byKID = m
-		r.mu.Unlock()
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	return resp, nil
-}
-
-func (r *endorsementRecorder) get(kid string) []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.byKID[kid]
 }
 
 // checkURL accepts https URLs, and http ones only on loopback (local fakes in tests).

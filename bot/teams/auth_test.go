@@ -1,11 +1,15 @@
 package teams
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,12 +195,14 @@ func TestAcceptedTokens(t *testing.T) {
 			c := e.claims(svc)
 			c["iss"] = "https://login.microsoftonline.com/" + botServiceTenant + "/v2.0"
 			c["tid"] = botServiceTenant
+			c["azp"] = e.appID
 			return c
 		}, 1, "entra-1"},
 		{"Entra v1 token of a Bot Service tenant, no serviceurl", func(e *env) jwt.MapClaims {
 			c := e.claims(svc)
 			c["iss"] = "https://sts.windows.net/" + botServiceTenant + "/"
 			c["tid"] = botServiceTenant
+			c["appid"] = e.appID
 			delete(c, "serviceurl")
 			return c
 		}, 1, "entra-1"},
@@ -259,10 +265,11 @@ func TestEntraCallers(t *testing.T) {
 }
 
 // A key id the cache does not know triggers one refresh of the key set (key
-// rollover); more unknown ids soon after do not (rate limit), and known keys are
-// served from the cache.
+// rollover); more unknown ids soon after do not (rate limit, here a long period so
+// the refused request does not wait for the next fetch), and known keys are served
+// from the cache.
 func TestKeyRotation(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, func(o *Options) { o.UnknownKeyRefresh = 5 * time.Minute })
 	body := readVector(t, "channel-message-activity.json")
 	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
 	ks := testRSAKeys()
@@ -358,5 +365,100 @@ func TestLoadKeys(t *testing.T) {
 	bad := newEnv(t, func(o *Options) { o.OpenIDMetadataURL += "-missing" })
 	if err := bad.ad.LoadKeys(context.Background()); err == nil {
 		t.Error("missing metadata loaded")
+	}
+}
+
+// A token from the Bot Service's tenants says which app asked for it (appid in v1,
+// azp in v2): only our own app id or a named caller may speak, and the refusal comes
+// before the activity is read. Before this check, any app that got a token with our
+// audience from those tenants could name any user in the activity.
+func TestCallingApp(t *testing.T) {
+	const named = "33333333-3333-4333-8333-333333333333"
+	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
+	ks := testRSAKeys()
+	for _, tc := range []struct {
+		name    string
+		iss     string
+		claim   string
+		app     string
+		callers []string
+		status  int
+	}{
+		{"v2 azp is our app", "https://login.microsoftonline.com/" + botServiceTenant + "/v2.0", "azp", testAppID, nil, 200},
+		{"v1 appid is our app", "https://sts.windows.net/" + botServiceTenant + "/", "appid", testAppID, nil, 200},
+		{"v2 azp is a named caller", "https://login.microsoftonline.com/" + botServiceTenant + "/v2.0", "azp", named, []string{named}, 200},
+		{"v2 azp is another app", "https://login.microsoftonline.com/" + botServiceTenant + "/v2.0", "azp", "44444444-4444-4444-8444-444444444444", nil, 401},
+		{"v1 appid is another app", "https://sts.windows.net/" + botServiceTenant + "/", "appid", "44444444-4444-4444-8444-444444444444", []string{named}, 401},
+		{"no app claim", "https://login.microsoftonline.com/" + botServiceTenant + "/v2.0", "", "", nil, 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(o *Options) { o.EntraCallers = tc.callers })
+			c := e.claims(svc)
+			c["iss"], c["tid"] = tc.iss, botServiceTenant
+			if tc.claim != "" {
+				c[tc.claim] = tc.app
+			}
+			rec := e.post(readVector(t, "channel-message-activity.json"), "Bearer "+mint(t, ks[1], "entra-1", c))
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d; log:\n%s", rec.Code, tc.status, e.logs.String())
+			}
+			ev, _, _ := e.router.counts()
+			if tc.status != 200 {
+				if ev != 0 || len(e.fc.Calls()) != 0 {
+					t.Fatal("a refused token reached the router or the connector")
+				}
+				if !strings.Contains(e.logs.String(), "not an accepted caller") {
+					t.Errorf("log does not say why:\n%s", e.logs.String())
+				}
+			} else if ev != 1 {
+				t.Fatalf("router saw %d events", ev)
+			}
+		})
+	}
+}
+
+// One forged token naming an unknown key id — anyone can send one — must not stop a
+// genuine key rollover: the token signed with the newly published key, right after
+// the forged one, is accepted (with the default settings), and a flood of made-up key
+// ids costs the key host a bounded number of fetches. Before, the forged token spent
+// the only refresh of a 5-minute period and the new key was refused for all of it.
+func TestForgedKidDoesNotBlockRollover(t *testing.T) {
+	e := newEnv(t)
+	body := readVector(t, "channel-message-activity.json")
+	svc := "https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/"
+	ks := testRSAKeys()
+	if rec := e.post(body); rec.Code != 200 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	forged := "Bearer " + mint(t, ks[1], "made-up", e.claims(svc))
+	if rec := e.post(body, forged); rec.Code != 401 {
+		t.Fatalf("forged token: status %d", rec.Code)
+	}
+	e.is.addBFKey(signingKey{kid: "bf-2", priv: ks[2], endorsements: []string{"msteams"}})
+	start := time.Now()
+	if rec := e.post(body, "Bearer "+mint(t, ks[2], "bf-2", e.claims(svc))); rec.Code != 200 {
+		t.Fatalf("token signed with the new key after a forged one: status %d; log:\n%s", rec.Code, e.logs.String())
+	}
+	t.Logf("new key accepted after %s", time.Since(start).Round(time.Millisecond))
+
+	// A flood of made-up key ids, all at once: they share fetches.
+	before := e.is.fetches()
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := httptest.NewRequest(http.MethodPost, "/api/messages", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+mint(t, ks[1], fmt.Sprintf("flood-%d", i), e.claims(svc)))
+			rec := httptest.NewRecorder()
+			e.h.ServeHTTP(rec, req)
+			if rec.Code != 401 {
+				t.Errorf("made-up kid: status %d", rec.Code)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.is.fetches() - before; n > 2 {
+		t.Errorf("20 made-up key ids caused %d key set fetches, want at most 2", n)
 	}
 }

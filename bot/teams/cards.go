@@ -128,12 +128,26 @@ func newCard(fallback string) Card {
 	return c
 }
 
-func textBlock(s string) Element { return Element{Type: "TextBlock", Text: noLinks(s), Wrap: true} }
+func textBlock(s string) Element { return Element{Type: "TextBlock", Text: ownLinks(s), Wrap: true} }
 
 // noLinks breaks markdown link syntax. TextBlocks and FactSet values render markdown,
 // and cards show text users typed (a request's reason, a justification): a reason
 // reading "[verify here](https://…)" must not become a link on an approver's card.
 func noLinks(s string) string { return strings.ReplaceAll(s, "](", "]\u200b(") }
+
+// ownLinks is noLinks, except that mfadesk's own addresses (bot.LinkURLs) become
+// markdown links.
+func ownLinks(s string) string {
+	var b strings.Builder
+	for _, sp := range bot.Spans(s) {
+		if sp.Link {
+			b.WriteString("[" + sp.Text + "](" + sp.Text + ")")
+			continue
+		}
+		b.WriteString(noLinks(sp.Text))
+	}
+	return b.String()
+}
 
 // execute is an Action.Execute with an Action.Submit fallback for clients without
 // Universal Actions; the fallback carries the verb in its data so the message it
@@ -202,12 +216,16 @@ func renderSection(s bot.Section) []Element {
 	if len(s.Facts) > 0 {
 		fs := Element{Type: "FactSet"}
 		for _, f := range s.Facts {
-			fs.Facts = append(fs.Facts, Fact{Title: noLinks(f.Label), Value: noLinks(orDash(f.Value))})
+			fs.Facts = append(fs.Facts, Fact{Title: noLinks(f.Label), Value: ownLinks(orDash(f.Value))})
 		}
 		out = append(out, fs)
 	}
 	if s.Table != nil && (len(s.Table.Columns) > 0 || len(s.Table.Rows) > 0) {
-		out = append(out, renderTable(*s.Table))
+		if len(s.Table.Columns) > maxTableColumns {
+			out = append(out, tableAsFacts(*s.Table)...)
+		} else {
+			out = append(out, renderTable(*s.Table))
+		}
 	}
 	for _, f := range s.Findings {
 		label, color := severityWords(f.Severity)
@@ -215,9 +233,20 @@ func renderSection(s bot.Section) []Element {
 		if f.Detail != "" {
 			items = append(items, textBlock(f.Detail))
 		}
-		if f.Evidence != "" {
-			ev := textBlock("Evidence: " + f.Evidence)
+		// Evidence comes one item a line; each line is its own TextBlock, because
+		// Teams clients differ in how they show a single new line in markdown.
+		for i, line := range strings.Split(strings.TrimSpace(f.Evidence), "\n") {
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			if i == 0 {
+				line = "Evidence: " + line
+			}
+			ev := textBlock(line)
 			ev.IsSubtle = true
+			if i > 0 {
+				ev.Spacing = "None"
+			}
 			items = append(items, ev)
 		}
 		out = append(out, Element{Type: "Container", Items: items, Spacing: "Medium", Separator: true})
@@ -227,6 +256,28 @@ func renderSection(s bot.Section) []Element {
 		n.IsSubtle = true
 		n.Size = "Small"
 		out = append(out, n)
+	}
+	return out
+}
+
+// maxTableColumns: a Table of more columns is squeezed on a phone or in a channel's
+// narrow card until words break, so wider tables become one FactSet per row.
+const maxTableColumns = 3
+
+// tableAsFacts shows each row as a FactSet of column name and value, rows separated
+// by a line: readable at any width.
+func tableAsFacts(t bot.Table) []Element {
+	var out []Element
+	for i, r := range t.Rows {
+		fs := Element{Type: "FactSet", Separator: i > 0}
+		for j, cell := range r {
+			label := at(t.Columns, j)
+			if label == "" {
+				label = fmt.Sprintf("Column %d", j+1)
+			}
+			fs.Facts = append(fs.Facts, Fact{Title: noLinks(label), Value: ownLinks(orDash(cell))})
+		}
+		out = append(out, fs)
 	}
 	return out
 }
@@ -351,8 +402,16 @@ func RenderForm(m bot.Message, f bot.Form, errs bot.FieldErrors, prev formState)
 		}
 		c.Body = append(c.Body, in)
 	}
-	field(Element{Type: "Input.Text", ID: inputReason, Label: "Reason", IsRequired: true, ErrorMessage: "Give a reason.",
-		IsMultiline: true, MaxLength: 500, Value: prev.Reason})
+	// Limits come with the form (bot.FormLimit); the router checks them again.
+	lim := func(field string) bot.FieldLimit {
+		if l, ok := f.Limits[field]; ok {
+			return l
+		}
+		return bot.FormLimit(field)
+	}
+	reason, detail, ticket := lim("reason"), lim("verification_detail"), lim("ticket")
+	field(Element{Type: "Input.Text", ID: inputReason, Label: "Reason", IsRequired: true, ErrorMessage: "Give a reason of " + reason.Hint() + ".",
+		Placeholder: "Why this is needed (" + reason.Hint() + ")", IsMultiline: true, MaxLength: reason.Max, Value: prev.Reason})
 	if len(f.Verifications) > 0 {
 		cs := Element{Type: "Input.ChoiceSet", ID: inputVerification, Label: "How was the user's identity verified?", IsRequired: true,
 			ErrorMessage: "Choose how the identity was verified.", Style: "compact", Value: prev.Verification}
@@ -360,10 +419,11 @@ func RenderForm(m bot.Message, f bot.Form, errs bot.FieldErrors, prev formState)
 			cs.Choices = append(cs.Choices, Choice{Title: ch.Label, Value: ch.Value})
 		}
 		field(cs)
-		field(Element{Type: "Input.Text", ID: inputVerifyDetail, Label: "Verification detail", Placeholder: "e.g. called back the number on record",
-			MaxLength: 300, Value: prev.Detail})
+		field(Element{Type: "Input.Text", ID: inputVerifyDetail, Label: "Verification detail", Placeholder: "e.g. called back the number on record (" + detail.Hint() + ")",
+			MaxLength: detail.Max, Value: prev.Detail})
 	}
-	field(Element{Type: "Input.Text", ID: inputTicket, Label: "Ticket id", IsRequired: true, ErrorMessage: "Give the ticket id.", MaxLength: 64, Value: prev.Ticket})
+	field(Element{Type: "Input.Text", ID: inputTicket, Label: "Ticket id", IsRequired: true, ErrorMessage: "Give the ticket id (" + ticket.Hint() + ").",
+		Placeholder: "e.g. INC0012345 (" + ticket.Hint() + ")", MaxLength: ticket.Max, Value: prev.Ticket})
 	// The form's own definition rides along in its data, so that a refused submission
 	// can show the form again; the router re-checks every value, so this is display only.
 	data := map[string]any{"action": f.Action, "target": f.Target, "label": f.TargetLabel, "warning": f.Warning}

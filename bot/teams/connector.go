@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -272,21 +271,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// serviceURLs is the allow-list of connector endpoints the bot sends its bearer token
-// to: configured hosts and URLs, plus the serviceUrls of validated activities (their
-// serviceurl claim was signed by the Bot Framework). A stored or forged conversation
-// reference pointing elsewhere cannot make the bot hand its token to another host.
+// serviceURLs is the allow-list of connector endpoints: the configured hosts and the
+// configured service URL. The bot sends its bearer token only there, and an activity
+// whose serviceUrl is elsewhere is refused before it is read: a signed serviceurl
+// claim says where the activity came from, not that the bot should trust that place,
+// and a stored or forged conversation reference pointing elsewhere cannot make the bot
+// hand its token to another host.
 type serviceURLs struct {
 	hosts map[string]bool
-
-	mu      sync.RWMutex
-	trusted map[string]bool
-	order   []string
-	max     int
+	exact map[string]bool
 }
 
 func newServiceURLs(hosts []string, urls ...string) (*serviceURLs, error) {
-	s := &serviceURLs{hosts: map[string]bool{}, trusted: map[string]bool{}, max: 1000}
+	s := &serviceURLs{hosts: map[string]bool{}, exact: map[string]bool{}}
 	for _, h := range hosts {
 		s.hosts[strings.ToLower(h)] = true
 	}
@@ -295,50 +292,31 @@ func newServiceURLs(hosts []string, urls ...string) (*serviceURLs, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.trusted[n] = true
+		s.exact[n] = true
 	}
 	return s, nil
 }
 
-// trust records the serviceUrl of a validated activity.
-func (s *serviceURLs) trust(raw string) {
-	n, err := normalizeServiceURL(raw)
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.trusted[n] {
-		return
-	}
-	s.trusted[n] = true
-	s.order = append(s.order, n)
-	if len(s.order) > s.max {
-		// Forget the oldest learned URL; configured ones are not in order and stay.
-		delete(s.trusted, s.order[0])
-		s.order = s.order[1:]
-	}
-}
-
-func (s *serviceURLs) allowed(n string, host string) bool {
-	if s.hosts[host] {
-		return true
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.trusted[n]
-}
-
-// endpoint builds {serviceURL}/{path…}, escaping each segment (conversation ids hold
-// ':', ';' and '@'), after checking the service URL against the allow-list.
-func (s *serviceURLs) endpoint(serviceURL string, path []string) (string, error) {
+// check returns the normalised service URL when it is on the allow-list: a configured
+// URL, or an https URL on a configured host.
+func (s *serviceURLs) check(serviceURL string) (string, error) {
 	n, err := normalizeServiceURL(serviceURL)
 	if err != nil {
 		return "", err
 	}
 	u, _ := url.Parse(n)
-	if !s.allowed(n, strings.ToLower(u.Hostname())) || (u.Scheme != "https" && !s.exact(n)) {
+	if !s.exact[n] && (u.Scheme != "https" || !s.hosts[strings.ToLower(u.Hostname())]) {
 		return "", fmt.Errorf("service URL %q is not allowed", clip(serviceURL, 100))
+	}
+	return n, nil
+}
+
+// endpoint builds {serviceURL}/{path…}, escaping each segment (conversation ids hold
+// ':', ';' and '@'), after checking the service URL against the allow-list.
+func (s *serviceURLs) endpoint(serviceURL string, path []string) (string, error) {
+	n, err := s.check(serviceURL)
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	b.WriteString(n)
@@ -352,12 +330,6 @@ func (s *serviceURLs) endpoint(serviceURL string, path []string) (string, error)
 		b.WriteString(url.PathEscape(p))
 	}
 	return b.String(), nil
-}
-
-func (s *serviceURLs) exact(n string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.trusted[n]
 }
 
 // normalizeServiceURL returns scheme://host/path/ with a trailing slash, or an error

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -124,17 +125,47 @@ func TestServiceURLAllowList(t *testing.T) {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
-	// A loopback URL is allowed once a validated activity brought it.
+	// A validated activity does not add its serviceUrl to the list: it is refused
+	// (see TestActivityServiceURLOffAllowList), and the URL stays refused.
 	learned := e.fc.srv.URL + "/learned/"
-	if err := send(learned); err == nil {
-		t.Fatal("an unvalidated loopback URL was allowed")
-	}
 	body := setJSON(t, readVector(t, "channel-message-activity.json"), map[string]any{"serviceUrl": learned})
-	if rec := e.post(body); rec.Code != 200 {
+	if rec := e.post(body); rec.Code != http.StatusForbidden {
 		t.Fatalf("status %d", rec.Code)
 	}
-	if err := send(learned); err != nil {
-		t.Errorf("validated serviceUrl refused: %v", err)
+	if err := send(learned); err == nil {
+		t.Error("an activity's serviceUrl off the allow-list became trusted")
+	}
+}
+
+// An activity whose serviceUrl is off the allow-list is refused before it is read,
+// even with a valid token whose serviceurl claim names that URL, and nothing is posted
+// there: the bearer token and the answer would otherwise go to that host.
+func TestActivityServiceURLOffAllowList(t *testing.T) {
+	var hits atomic.Int32
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"1"}`))
+	}))
+	defer evil.Close()
+	for _, u := range []string{evil.URL + "/teams/", "https://attacker.example/amer/" + testTenant + "/"} {
+		t.Run(u, func(t *testing.T) {
+			e := newEnv(t)
+			body := setJSON(t, readVector(t, "channel-message-activity.json"), map[string]any{"serviceUrl": u})
+			rec := e.post(body) // token with serviceurl = u, validly signed
+			if rec.Code != http.StatusForbidden {
+				t.Fatalf("status %d, want 403", rec.Code)
+			}
+			if !strings.Contains(e.logs.String(), "serviceUrl is not on the allow-list") {
+				t.Errorf("log does not say why:\n%s", e.logs.String())
+			}
+			if ev, sub, dec := e.router.counts(); ev+sub+dec != 0 {
+				t.Error("the activity reached the router")
+			}
+			if hits.Load() != 0 || len(e.fc.Calls()) != 0 {
+				t.Error("something was posted")
+			}
+		})
 	}
 }
 

@@ -35,7 +35,7 @@
 // The project uses github.com/infracloudio/msbotbuilder-go v0.2.5 for its schema
 // types only: schema.Activity (embedded in Activity), ChannelAccount,
 // ConversationAccount, ResourceResponse and ConversationResourceResponse. Everything
-// else is replaced, because (see shared/notes/teams.md §1.3):
+// else is replaced, because:
 //
 //   - its token validator fetches the metadata on every request and leaks the
 //     response, caches keys for 5 days without refresh on an unknown kid, checks no

@@ -96,9 +96,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		h.refuse(ctx, w, forbidden("activity from another tenant", errors.New("tenant "+clip(tenant, 64))))
 		return
 	}
-	if tok.serviceURL != "" {
-		// Bound by the signed serviceurl claim: replies and later messages may go there.
-		h.a.conn.urls.trust(act.ServiceURL)
+	// Replies go to the activity's serviceUrl: it must be a connector we know, whatever
+	// the token says, or the answer (and the bot's bearer token) would go elsewhere.
+	if _, err := h.a.conn.urls.check(act.ServiceURL); err != nil {
+		h.refuse(ctx, w, forbidden("serviceUrl is not on the allow-list", err))
+		return
 	}
 	switch act.Type {
 	case "message":
@@ -240,7 +242,11 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 			defer h.a.wg.Done()
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.a.opts.ProcessTimeout)
 			defer cancel()
-			f.finish(h.runAction(wctx, act, ca))
+			resp, ans := h.runAction(wctx, act, ca)
+			if f.finish(resp) {
+				// The invoke was answered "working on it": the answer goes out now.
+				h.deliverLate(wctx, act, ca, resp, ans)
+			}
 		}()
 	}
 	timer := time.NewTimer(h.a.opts.InvokeWait)
@@ -256,7 +262,11 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	// Still working: show the card as it is now; the PUT at the end updates everyone.
+	if resp, done := f.answeredEarly(); done {
+		return resp // finished while the timer fired
+	}
+	// Still working: show the card as it is now; the PUT at the end updates everyone,
+	// and deliverLate tells the clicker what the invoke answer could not.
 	if ca.verb != VerbSubmit {
 		if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
 			return cardResponse(withNote(c, "Working on it; this card will update.", false))
@@ -265,15 +275,55 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 	return messageResponse("Working on it; you'll get the answer shortly.")
 }
 
-func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) InvokeResponse {
+// runAction does the work of a click; it returns the invoke answer and, for Approve
+// and Deny, the router's answer to the clicker.
+func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) (InvokeResponse, bot.Message) {
 	if ca.verb == VerbSubmit {
-		return cardResponse(h.submitForm(ctx, act, ca.data))
+		return cardResponse(h.submitForm(ctx, act, ca.data)), bot.Message{}
 	}
 	card, ok, ans := h.decide(ctx, act, ca)
 	if ok {
-		return cardResponse(card)
+		return cardResponse(card), ans
 	}
-	return messageResponse(ans.Text)
+	return messageResponse(ans.Text), ans
+}
+
+// deliverLate sends what an invoke answered "working on it" could not: the form's
+// result (the request id, or the refusal, or the form with its errors) replaces the
+// form card, and a refused decision is told to the clicker in a 1:1 chat. A decision
+// that went through needs nothing more: the card is updated for everyone.
+func (h *handler) deliverLate(ctx context.Context, act *Activity, ca cardAction, resp InvokeResponse, ans bot.Message) {
+	if ca.verb == VerbSubmit {
+		if card, ok := resp.Value.(Card); ok {
+			h.replaceCard(ctx, act, card)
+		}
+		return
+	}
+	if ans.Refusal {
+		h.tellClicker(ctx, act, ans)
+	}
+}
+
+// replaceCard puts card in place of the card clicked on (the form), or posts it in the
+// conversation when that fails.
+func (h *handler) replaceCard(ctx context.Context, act *Activity, card Card) {
+	out := cardActivity(card, card.FallbackText)
+	if act.ReplyToID != "" {
+		if err := h.a.conn.updateActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, out); err == nil {
+			return
+		}
+	}
+	out.ID = ""
+	if _, err := h.a.conn.sendActivity(ctx, act.ServiceURL, act.Conversation.ID, out); err != nil {
+		h.a.log.WarnContext(ctx, "teams: answer form", "err", err)
+	}
+}
+
+// tellClicker sends msg to the person who clicked, in a 1:1 chat.
+func (h *handler) tellClicker(ctx context.Context, act *Activity, msg bot.Message) {
+	if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, renderActivity(msg)); err != nil {
+		h.a.log.WarnContext(ctx, "teams: answer click", "err", err)
+	}
 }
 
 // onSubmitFallback handles an Action.Submit click (clients without Action.Execute): the
@@ -285,26 +335,14 @@ func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb stri
 	if !first {
 		return // the connector re-sent the same click
 	}
-	defer f.finish(InvokeResponse{})
+	defer func() { _ = f.finish(InvokeResponse{}) }()
 	switch verb {
 	case VerbSubmit:
-		card := h.submitForm(ctx, act, data)
-		out := cardActivity(card, card.FallbackText)
-		if act.ReplyToID != "" {
-			if err := h.a.conn.updateActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, out); err == nil {
-				return
-			}
-		}
-		out.ID = ""
-		if _, err := h.a.conn.sendActivity(ctx, act.ServiceURL, act.Conversation.ID, out); err != nil {
-			h.a.log.WarnContext(ctx, "teams: answer form", "err", err)
-		}
+		h.replaceCard(ctx, act, h.submitForm(ctx, act, data))
 	case VerbApprove, VerbDeny, VerbRetry:
 		_, _, ans := h.decide(ctx, act, ca)
 		if ans.Refusal {
-			if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, renderActivity(ans)); err != nil {
-				h.a.log.WarnContext(ctx, "teams: answer click", "err", err)
-			}
+			h.tellClicker(ctx, act, ans)
 		}
 	}
 }
@@ -337,16 +375,34 @@ func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string
 	return RenderForm(ans, form, ans.Errors, formState{Reason: fs.Reason, Verification: fs.Verification, Detail: fs.VerificationDetail, Ticket: fs.Ticket})
 }
 
-// decide handles Approve / Deny. The card's data names only the request; who clicked
-// comes from the validated activity, and what the request is comes from the router's
-// own state. It returns the card as it now is (when this process knows it) and the
+// decide handles Approve / Deny / Retry. The card's data names only the request; who
+// clicked comes from the validated activity, which card was clicked from the activity
+// it replies to, and what the request is from the router's own state. It returns the card as it now is (when this process knows it) and the
 // router's answer for the clicker.
 func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Card, bool, bot.Message) {
 	reqID := str(ca.data["request"])
 	if reqID == "" || len(reqID) > 64 {
 		return Card{}, false, bot.Refuse("That card names no request.")
 	}
+	// The card clicked is the message the invoke (or Action.Submit) replies to, in the
+	// conversation it came from: Teams reports both, the button's data cannot change them.
+	card := bot.CardRef{Platform: "teams", Channel: act.Conversation.ID, ID: act.ReplyToID}
+	if pass := str(ca.data[dataDenyPass]); pass != "" {
+		// The 1:1 deny form: its pass names the approval card the Deny was clicked on.
+		ref, err := h.a.openDenyPass(pass, reqID, act.From.AadObjectID)
+		if err != nil || ca.verb != VerbDeny {
+			h.a.log.WarnContext(ctx, "teams: refused a deny form pass", "request", reqID, "err", err)
+			return Card{}, false, bot.Refuse("This deny form is not valid any more: click Deny on the approval card again.")
+		}
+		card = ref
+	}
+	_, sent := ca.data[inputJustification]
 	just := strings.TrimSpace(str(ca.data[inputJustification]))
+	if ca.verb == VerbDeny && !sent && !act.Personal() {
+		// No justification at all, not even an empty one: the client did not send the
+		// card's inputs (Action.Execute in channels). Ask in the 1:1 chat instead.
+		return h.askDenyInPrivate(ctx, act, reqID, card)
+	}
 	if ca.verb == VerbDeny && just == "" {
 		const msg = "A justification is required to deny."
 		if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
@@ -354,7 +410,7 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 		}
 		return Card{}, false, bot.Refuse(msg)
 	}
-	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry})
+	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry, Card: card})
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
 	switch {
 	case !ok:
@@ -364,6 +420,24 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 		c = withNote(c, ans.Text, true)
 	}
 	return c, ok, ans
+}
+
+// askDenyInPrivate sends the clicker a deny form in their 1:1 chat, bound to the
+// approval card clicked, and answers the click with that card and a note.
+func (h *handler) askDenyInPrivate(ctx context.Context, act *Activity, reqID string, card bot.CardRef) (Card, bool, bot.Message) {
+	pass := h.a.sealDenyPass(denyPass{Request: reqID, Conv: card.Channel, Card: card.ID, User: act.From.AadObjectID,
+		Expires: h.a.opts.Now().Add(denyPassTTL).Unix()})
+	form := renderDenyForm(reqID, pass)
+	note := "Teams did not send the justification from this card: I've sent you a deny form in our 1:1 chat."
+	if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, cardActivity(form, form.FallbackText)); err != nil {
+		h.a.log.WarnContext(ctx, "teams: send deny form", "request", reqID, "err", err)
+		note = "Teams did not send the justification from this card, and I could not message you privately: open a 1:1 chat with me and click Deny again."
+	}
+	ans := bot.Refuse(note)
+	if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
+		return withNote(c, note, false), true, ans
+	}
+	return Card{}, false, ans
 }
 
 // str reads a JSON string; anything else is "".
@@ -387,11 +461,33 @@ type flights struct {
 type flight struct {
 	done chan struct{}
 	resp InvokeResponse
+
+	mu       sync.Mutex
+	finished bool
+	deferred bool // an invoke was answered before the work finished
 }
 
-func (f *flight) finish(r InvokeResponse) {
-	f.resp = r
+// finish records the answer and reports whether an invoke was already answered
+// without it (so it must be delivered another way).
+func (f *flight) finish(r InvokeResponse) bool {
+	f.mu.Lock()
+	f.resp, f.finished = r, true
+	late := f.deferred
+	f.mu.Unlock()
 	close(f.done)
+	return late
+}
+
+// answeredEarly marks the invoke as answered without the result, unless the work finished
+// meanwhile: then it returns the result. Exactly one of the two sides delivers.
+func (f *flight) answeredEarly() (InvokeResponse, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.finished {
+		return f.resp, true
+	}
+	f.deferred = true
+	return InvokeResponse{}, false
 }
 
 func newFlights(max int) *flights { return &flights{m: map[string]*flight{}, max: max} }

@@ -31,7 +31,7 @@ func TestRetryInvoke(t *testing.T) {
 	if _, _, n := e.router.counts(); n != 1 {
 		t.Fatalf("decided %d times", n)
 	}
-	if d := e.router.decisions[0]; d != (bot.Decision{RequestID: "R-7KQ2M4XD", Retry: true}) || e.router.callers[0].ObjectID != "aaaaaaaa-0000-0000-0000-000000000002" {
+	if d := e.router.decisions[0]; d != (bot.Decision{RequestID: "R-7KQ2M4XD", Retry: true, Card: bot.CardRef{Platform: "teams", Channel: ref.Channel, ID: ref.ID}}) || e.router.callers[0].ObjectID != "aaaaaaaa-0000-0000-0000-000000000002" {
 		t.Errorf("decision %+v by %+v", d, e.router.callers[0])
 	}
 }

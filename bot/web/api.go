@@ -120,7 +120,7 @@ func (s *Server) claimForm(persona string, seq uint64) (*bot.Form, *bot.Message)
 		f := *e.Message.Form
 		return &f, nil
 	}
-	m := bot.Refuse("That form is no longer open; start again with /mfa reregister or /mfa revoke.")
+	m := bot.Refuse("That form is no longer open; start again with reregister or revoke.")
 	return nil, &m
 }
 
@@ -144,12 +144,14 @@ func (s *Server) releaseForm(persona string, seq uint64, msg bot.Message) {
 type decideRequest struct {
 	Persona       string `json:"persona"`
 	RequestID     string `json:"request_id"`
+	CardID        string `json:"card_id"` // the card clicked on, as the pane shows it
 	Approve       bool   `json:"approve"`
 	Justification string `json:"justification"`
 	Retry         bool   `json:"retry"`
 }
 
-// decide passes an Approve or Deny click to the router. The card does not have to
+// decide passes an Approve or Deny click to the router, with the card it was clicked
+// on: the router counts it only if that card was posted for the request. The card does not have to
 // show buttons any more: a late click must still get the router's reason (expired,
 // already decided), not a guess by the page. The answer is private to the clicker:
 // a note under the card, or in their conversation if the card is not in the pane;
@@ -165,7 +167,8 @@ func (a *api) decide(r *http.Request, body []byte) (any, int) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
-	msg := a.h.Decide(ctx, caller(p), bot.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Retry: req.Retry})
+	card := bot.CardRef{Platform: "web", Channel: approvalsChannel, ID: req.CardID}
+	msg := a.h.Decide(ctx, caller(p), bot.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Retry: req.Retry, Card: card})
 	if len(msg.Errors) == 0 { // a field error is shown beside the field, not as a note
 		a.s.noteDecision(p.ID, req.RequestID, msg)
 	}

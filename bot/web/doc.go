@@ -19,7 +19,9 @@
 // Choosing a persona is the demo's only "authentication", so the server refuses to
 // listen on anything but loopback, answers only requests addressed to a loopback host
 // name (against DNS rebinding), and every API call must carry the per-process token
-// embedded in the page (a cross-site page cannot read it). The page sets all text
-// through textContent, under a CSP without inline event handlers or remote sources, so
-// no user text is ever parsed as markup.
+// embedded in the page (a cross-site page cannot read it). The page is a static file
+// whose only server-filled parts are two attribute slots (the token and mfadesk's own
+// links), so no template package is linked; the page sets all text through
+// textContent, under a CSP without inline event handlers or remote sources, so no user
+// text is ever parsed as markup. Only bot.LinkURLs become links.
 package web

@@ -30,7 +30,7 @@ func TestRetryFromThePane(t *testing.T) {
 	}
 	c.fake.SetFaults(graphtest.Faults{})
 	var ans bot.Message
-	if code := c.call(http.MethodPost, "/api/decide", map[string]any{"persona": "sam", "request_id": id, "retry": true}, &ans); code != http.StatusOK || !strings.Contains(ans.Text, "retried") {
+	if code := c.call(http.MethodPost, "/api/decide", map[string]any{"persona": "sam", "card_id": card.ID, "request_id": id, "retry": true}, &ans); code != http.StatusOK || !strings.Contains(ans.Text, "retried") {
 		t.Fatalf("retry: %d %+v", code, ans)
 	}
 	if r, err := c.svc.Get(t.Context(), id); err != nil || r.State != approvals.StateSucceeded {

@@ -9,7 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -46,7 +46,7 @@ type Handler interface {
 type Server struct {
 	personas []Persona
 	token    string
-	page     *template.Template
+	page     []byte // index.html with this process's token in it
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -79,15 +79,16 @@ func New(personas []Persona, log *slog.Logger) (*Server, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("web chat token: %w", err)
 	}
-	page, err := template.ParseFS(static, "static/index.html")
+	token := hex.EncodeToString(b)
+	page, err := fillPage(token)
 	if err != nil {
-		return nil, fmt.Errorf("web chat page: %w", err)
+		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Server{
-		personas: personas, token: hex.EncodeToString(b), page: page, log: log, now: time.Now, version: 1,
+		personas: personas, token: token, page: page, log: log, now: time.Now, version: 1,
 		convo: map[string][]*Entry{}, inbox: map[string][]*Entry{}, notes: map[string]map[string]Entry{},
 	}, nil
 }
@@ -148,7 +149,37 @@ func loopbackHost(h http.Handler) http.Handler {
 // no inline event handlers, no other origin, no forms posting anywhere.
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// staticFiles serves app.js and app.css (not index.html: it is a template).
+// pageSlots are the placeholders of static/index.html and what fills them.
+const (
+	tokenSlot = "MFADESK-PAGE-TOKEN"
+	linksSlot = "MFADESK-LINKS"
+)
+
+// fillPage puts the page token and the links the page may make clickable into
+// index.html. It does not use html/template: any use of text/template's reflection
+// keeps every exported method of every linked type alive, which triples the binary
+// (msgraph-sdk-go alone has tens of thousands). The page has two attribute slots;
+// both values are attribute-escaped all the same, and every other text reaches the
+// page as JSON, set through textContent.
+func fillPage(token string) ([]byte, error) {
+	raw, err := static.ReadFile("static/index.html")
+	if err != nil {
+		return nil, fmt.Errorf("web chat page: %w", err)
+	}
+	page := string(raw)
+	for _, slot := range []string{tokenSlot, linksSlot} {
+		if n := strings.Count(page, slot); n != 1 {
+			return nil, fmt.Errorf("web chat page: placeholder %s appears %d times, want once", slot, n)
+		}
+	}
+	page = strings.NewReplacer(
+		tokenSlot, html.EscapeString(token),
+		linksSlot, html.EscapeString(strings.Join(bot.LinkURLs, " ")),
+	).Replace(page)
+	return []byte(page), nil
+}
+
+// staticFiles serves app.js and app.css (not index.html: it carries the token).
 func staticFiles() http.Handler {
 	files := http.FileServerFS(static)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -175,8 +206,8 @@ func securityHeaders(h http.Handler) http.Handler {
 func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := s.page.Execute(w, map[string]string{"Token": s.token}); err != nil {
-		s.log.Error("render web chat page", "err", err)
+	if _, err := w.Write(s.page); err != nil {
+		s.log.Debug("write web chat page", "err", err)
 	}
 }
 

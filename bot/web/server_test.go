@@ -122,10 +122,21 @@ func (c *chat) state(persona string) web.State {
 	return st
 }
 
+// decide clicks on the card of request id, as the page does.
 func (c *chat) decide(persona, id string, approve bool, justification string) bot.Message {
 	c.t.Helper()
+	card := cardOf(c.state(persona), id)
+	if card == nil {
+		c.t.Fatalf("no card for %s", id)
+	}
+	return c.decideOn(persona, card.ID, id, approve, justification)
+}
+
+// decideOn sends a click naming request id on the card cardID.
+func (c *chat) decideOn(persona, cardID, id string, approve bool, justification string) bot.Message {
+	c.t.Helper()
 	var m bot.Message
-	c.call(http.MethodPost, "/api/decide", map[string]any{"persona": persona, "request_id": id, "approve": approve, "justification": justification}, &m)
+	c.call(http.MethodPost, "/api/decide", map[string]any{"persona": persona, "card_id": cardID, "request_id": id, "approve": approve, "justification": justification}, &m)
 	return m
 }
 
@@ -517,5 +528,58 @@ func TestWebChatCapsCards(t *testing.T) {
 	}
 	if err := c.server.UpdateApproval(ctx, bot.CardRef{Platform: "web", Channel: "approvals", ID: "1"}, bot.Message{}); err == nil {
 		t.Error("a dropped card was updated")
+	}
+}
+
+// A click naming a request on another request's card, or on no card, is refused in
+// one line and changes nothing; the click on the request's own card works. Before the
+// check, /api/decide decided whatever request_id named.
+func TestWebChatDecisionOnAnotherCard(t *testing.T) {
+	c := newChat(t)
+	a := c.submit(validForm("hana", c.openForm("hana", "/mfa reregister mfatest2@"+domain)))
+	b := c.submit(validForm("hana", c.openForm("hana", "revoke fiona.failures@"+domain)))
+	if a.Refusal || b.Refusal {
+		t.Fatalf("submit: %+v / %+v", a, b)
+	}
+	cardA := cardOf(c.state("alex"), a.RequestID)
+	for _, on := range []string{cardA.ID, "", "9999"} {
+		m := c.decideOn("alex", on, b.RequestID, true, "")
+		if !m.Refusal || !strings.Contains(m.Text, "not on the approval card") {
+			t.Errorf("B's id on card %q: %+v", on, m)
+		}
+	}
+	for _, id := range []string{a.RequestID, b.RequestID} {
+		if card := cardOf(c.state("alex"), id); len(card.Message.Buttons) != 2 || card.Rev != 1 {
+			t.Errorf("card of %s changed: rev %d %+v", id, card.Rev, card.Message.Buttons)
+		}
+	}
+	audit := c.state("sam").Audit
+	if last := audit[len(audit)-1].Text; !strings.Contains(last, "access_refused "+b.RequestID) {
+		t.Errorf("refusal not audited: %s", last)
+	}
+	if m := c.decide("alex", b.RequestID, true, ""); m.Refusal {
+		t.Fatalf("approve on B's card: %+v", m)
+	}
+}
+
+// TestPageFilledWithoutTemplate: the page carries this process's token and the links
+// the page may make clickable, and no placeholder is left.
+func TestPageFilledWithoutTemplate(t *testing.T) {
+	c := newChat(t)
+	resp, err := http.Get(c.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(body)
+	if !strings.Contains(page, `name="mfadesk-token" content="`+c.token+`"`) {
+		t.Error("the page does not carry the token the API accepts")
+	}
+	if want := `name="mfadesk-links" content="` + strings.Join(bot.LinkURLs, " ") + `"`; !strings.Contains(page, want) {
+		t.Errorf("the page lacks %s", want)
+	}
+	if strings.Contains(page, "MFADESK-") || strings.Contains(page, "{{") {
+		t.Error("a placeholder was left in the page")
 	}
 }

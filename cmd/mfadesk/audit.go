@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,6 +31,9 @@ func dbFlags(fs interface {
 			c, err := LoadConfig(*cfg, getenv)
 			if err != nil {
 				return "", err
+			}
+			if etcdHosts(c.Database) != nil {
+				return "", fmt.Errorf("the configured database is etcd (%s); this command reads a bbolt file: name one with --db FILE: %w", c.Database, errUsage)
 			}
 			return c.Database, nil
 		}
@@ -99,7 +106,7 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 				return fmt.Errorf("audit log is NOT intact: event %d's hash differs from the one posted to the audit channel (%s…, now %s…): the chain was rewritten", seq, prefix[:minHeadHex], hash[:minHeadHex])
 			}
 		}
-		fmt.Fprintf(stdout, "audit log intact: %s\n", rep)
+		fmt.Fprintln(stdout, rep) // says "audit log intact: …" itself
 		return nil
 	}
 }
@@ -148,7 +155,7 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if args[0] == "list" {
 		fs := newFlags("approvals list", "approvals list [--db FILE | --config FILE] [--state STATE] [--limit N]", stderr)
 		path := dbFlags(fs)
-		state := fs.String("state", "", "only requests in this state (pending, approved, executing, succeeded, failed, denied, expired, cancelled)")
+		state := fs.String("state", "", "only requests in this state ("+stateList()+")")
 		limit := fs.Int("limit", 50, "at most this many requests, newest first")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
@@ -159,7 +166,11 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		f := approvals.ListFilter{Limit: *limit}
 		if *state != "" {
-			f.States = []approvals.State{approvals.State(*state)}
+			st := approvals.State(strings.ToLower(*state))
+			if !slices.Contains(approvals.States(), st) {
+				return fmt.Errorf("--state %q is not a request state; use one of %s: %w", *state, stateList(), errUsage)
+			}
+			f.States = []approvals.State{st}
 		}
 		reqs, err := approvals.ListFile(ctx, p, f)
 		if err != nil {
@@ -172,13 +183,24 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		return tw.Flush()
 	}
-	fs := newFlags("approvals show", "approvals show [--db FILE | --config FILE] [--results] ID", stderr)
+	fs := newFlags("approvals show", "approvals show [--db FILE | --config FILE] [--json] [--results] ID", stderr)
 	path := dbFlags(fs)
+	asJSON := fs.Bool("json", false, "print the request and its history as JSON")
 	results := fs.Bool("results", false, "print the per-user results of a bulk request as JSON lines")
+	// The id may come before or after the flags.
+	var id string
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		id, args = args[1], append([]string{args[0]}, args[2:]...)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return errUsage
 	}
-	if fs.NArg() != 1 {
+	if id == "" && fs.NArg() == 1 {
+		id = fs.Arg(0)
+	} else if id == "" || fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -187,16 +209,119 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return err
 	}
 	if *results {
-		return approvals.BulkResultsFile(ctx, p, fs.Arg(0), stdout)
+		return approvals.BulkResultsFile(ctx, p, id, stdout)
 	}
-	req, events, err := approvals.ShowFile(ctx, p, fs.Arg(0))
+	req, events, err := approvals.ShowFile(ctx, p, strings.ToUpper(id))
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		Request approvals.Request `json:"request"`
-		History []approvals.Event `json:"history"`
-	}{req, events})
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Request approvals.Request `json:"request"`
+			History []approvals.Event `json:"history"`
+		}{req, events})
+	}
+	return writeRequest(stdout, req, events)
+}
+
+func stateList() string {
+	states := approvals.States()
+	names := make([]string, len(states))
+	for i, s := range states {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// writeRequest prints a request and its history for a person: labelled lines, then
+// one line per audit event, times in UTC.
+func writeRequest(w io.Writer, r approvals.Request, events []approvals.Event) error {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	line := func(label, value string) {
+		if value != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", label, value)
+		}
+	}
+	line("Request", r.ID)
+	line("Action", string(r.Action))
+	line("Target", fmt.Sprintf("%s (%s)", r.Target, r.Target.ObjectID))
+	line("State", string(r.State))
+	line("Requested by", fmt.Sprintf("%s (%s)", r.Requester, r.Requester.Platform))
+	line("Reason", r.Reason)
+	line("Verified by", strings.TrimSpace(string(r.Verification.Method)+" "+r.Verification.Detail))
+	line("Ticket", r.Ticket)
+	line("Created", ts(r.Created))
+	line("Expires", ts(r.Expires))
+	line("Approvals needed", strconv.Itoa(r.ApprovalsNeeded))
+	for _, d := range r.Decisions {
+		line("Decision", strings.TrimSpace(fmt.Sprintf("%s by %s at %s %s", d.Verdict, d.By, ts(d.At), d.Justification)))
+	}
+	for _, s := range r.Steps {
+		line("Step", strings.TrimSpace(fmt.Sprintf("%s %s: %s %s", s.Name, s.Target, s.Outcome, s.Detail)))
+	}
+	line("Error", r.Error)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nHistory:")
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, e := range events {
+		who := "mfadesk" // a zero actor is mfadesk itself (expiry, recovery)
+		if e.Actor.ObjectID != "" || e.Actor.ChatID != "" {
+			who = e.Actor.String()
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", e.Seq, ts(e.Time), e.Kind, who, e.Detail)
+	}
+	return tw.Flush()
+}
+
+// cmdBackup writes a consistent copy of the database (bbolt's hot-copy in one read
+// transaction), then verifies the copy's audit chain. The copy is created 0600 and
+// never overwrites a file: it holds the audit log.
+func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlags("backup", "backup [--db FILE | --config FILE] --out FILE", stderr)
+	path := dbFlags(fs)
+	out := fs.String("out", "", "where to write the copy (must not exist)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("name the copy with --out FILE: %w", errUsage)
+	}
+	p, err := path(getenv)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create backup: %w", err)
+	}
+	n, err := approvals.BackupFile(ctx, p, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(*out) // a partial copy must not pass for a backup
+		return err
+	}
+	rep, err := approvals.VerifyFile(ctx, *out)
+	if err != nil {
+		return fmt.Errorf("verify the copy %s: %w", *out, err)
+	}
+	if !rep.OK {
+		return fmt.Errorf("the copy %s: %s", *out, rep)
+	}
+	fmt.Fprintf(stdout, "backup %s written (%d bytes); %s\n", *out, n, rep)
+	return nil
 }

@@ -85,7 +85,7 @@ func TestAuditCommands(t *testing.T) {
 	if code, out, _ := run1("approvals", "list", "--db", path); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "cancelled") {
 		t.Fatalf("list: %d %q", code, out)
 	}
-	if code, out, _ := run1("approvals", "show", "--db", path, id); code != 0 || !strings.Contains(out, `"request_created"`) {
+	if code, out, _ := run1("approvals", "show", "--json", "--db", path, id); code != 0 || !strings.Contains(out, `"request_created"`) {
 		t.Fatalf("show: %d %q", code, out)
 	}
 	if code, _, errs := run1("audit", "export"); code != 2 || !strings.Contains(errs, "--db FILE") {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mfadesk/mfadesk/bot/teams"
 )
 
 const baseConfig = `
@@ -63,6 +65,9 @@ func TestConfigSecretFromFile(t *testing.T) {
 	}
 }
 
+// teamsBase is a valid teams section, to which a case appends the key it tests.
+const teamsBase = "teams:\n  enabled: true\n  app_id: 55555555-5555-4555-8555-555555555555\n  tenant_id: 11111111-1111-4111-8111-111111111111\n  credential: managed_identity\n  approvals_channel: a\n  audit_channel: b\n"
+
 func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -70,7 +75,7 @@ func TestConfigErrors(t *testing.T) {
 		env     map[string]string
 		wantKey string
 	}{
-		{"unknown key", func(s string) string { return s + "typo_key: 1\n" }, goodEnv, "field typo_key not found"},
+		{"unknown key", func(s string) string { return s + "typo_key: 1\n" }, goodEnv, "config: typo_key: is not a known setting"},
 		{"no approvers group", func(s string) string {
 			return strings.Replace(s, "  approvers: 44444444-4444-4444-8444-444444444444\n", "", 1)
 		}, goodEnv, "groups.approvers"},
@@ -107,6 +112,17 @@ func TestConfigErrors(t *testing.T) {
 			return s + "teams:\n  enabled: true\n  app_id: 55555555-5555-4555-8555-555555555555\n  tenant_id: 11111111-1111-4111-8111-111111111111\n  credential: managed_identity\n  approvals_channel: a\n  audit_channel: b\n  entra_tenants: [11111111-1111-4111-8111-111111111111]\n"
 		}, goodEnv, "teams.entra_callers"},
 		{"teams without app id", func(s string) string { return s + "teams:\n  enabled: true\n" }, goodEnv, "teams.app_id"},
+		{"teams entra metadata over http", func(s string) string {
+			return s + teamsBase + "  entra_metadata_url: http://login.microsoftonline.us/common/v2.0/.well-known/openid-configuration\n"
+		}, goodEnv, "teams.entra_metadata_url"},
+		{"teams openid metadata not a URL", func(s string) string { return s + teamsBase + "  openid_metadata_url: login.botframework.com\n" }, goodEnv, "teams.openid_metadata_url"},
+		{"teams authority with a tenant path", func(s string) string {
+			return s + teamsBase + "  authority_host: https://login.microsoftonline.us/contoso.onmicrosoft.us\n"
+		}, goodEnv, "teams.authority_host"},
+		{"teams authority over http", func(s string) string { return s + teamsBase + "  authority_host: http://login.microsoftonline.us/\n" }, goodEnv, "teams.authority_host"},
+		{"teams service host with a scheme", func(s string) string {
+			return s + teamsBase + "  service_hosts: [https://smba.trafficmanager.net/teams/]\n"
+		}, goodEnv, "teams.service_hosts"},
 		{"write retry budget", func(s string) string {
 			return strings.Replace(s, "  credential: client_secret\n", "  credential: client_secret\n  write_retry_budget: 1h\n", 1)
 		}, goodEnv, "graph.write_retry_budget"},
@@ -114,6 +130,10 @@ func TestConfigErrors(t *testing.T) {
 		{"protected mode", func(s string) string { return s + "approvals:\n  protected: allow\n" }, goodEnv, "approvals.protected"},
 		{"listen", func(s string) string { return s + "listen: 8080\n" }, goodEnv, "listen"},
 		{"not yaml", func(string) string { return "graph: [" }, goodEnv, "config:"},
+		{"duration not a duration", func(s string) string { return s + "approvals:\n  expiry: soon\n" }, goodEnv, `config: approvals.expiry: "soon" is not a duration such as 30m or 1h`},
+		{"number not a number", func(s string) string { return s + "approvals:\n  rate_limit: many\n" }, goodEnv, `config: approvals.rate_limit: "many" is not a whole number`},
+		{"list entry", func(s string) string { return s + "approvals:\n  protected_groups: [[a]]\n" }, goodEnv, "config: approvals.protected_groups: a list is not text (line 16)"},
+		{"list entry on its own line", func(s string) string { return s + "approvals:\n  protected_groups:\n    - [a]\n" }, goodEnv, "config: approvals.protected_groups[0]: a list is not text (line 17)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,8 +142,14 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatal("accepted")
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, tt.wantKey) || strings.Contains(msg, "\n") {
-				t.Fatalf("err = %q, want one line naming %q", msg, tt.wantKey)
+			if !strings.Contains(msg, tt.wantKey) {
+				t.Fatalf("err = %q, want it to name %q", msg, tt.wantKey)
+			}
+			// Every problem is reported, one line each, each naming its key.
+			for _, l := range strings.Split(msg, "\n") {
+				if !strings.HasPrefix(l, "config: ") || strings.HasPrefix(l, "config: config:") {
+					t.Errorf("line %q does not read config: <key>: …", l)
+				}
 			}
 			for _, v := range tt.env {
 				if strings.Contains(msg, v) && len(v) > 3 {
@@ -153,5 +179,28 @@ func TestCloudFor(t *testing.T) {
 		if got := cloudFor(base, "").ActiveDirectoryAuthorityHost; got != want {
 			t.Errorf("cloudFor(%s) = %s, want %s", base, got, want)
 		}
+	}
+}
+
+// The Teams keys for national clouds: defaults are the public cloud's; set values are
+// kept and reach the credential's authority.
+func TestTeamsCloudKeys(t *testing.T) {
+	cfg, err := ParseConfig([]byte(baseConfig+teamsBase), env(goodEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Teams.EntraMetadataURL != teams.DefaultEntraMetadataURL || cfg.Teams.OpenIDMetadataURL != teams.DefaultOpenIDMetadataURL || cfg.Teams.AuthorityHost != "" {
+		t.Errorf("defaults: %+v", cfg.Teams)
+	}
+	gov := teamsBase + "  entra_metadata_url: https://login.microsoftonline.us/common/v2.0/.well-known/openid-configuration\n  authority_host: https://login.microsoftonline.us/\n"
+	cfg, err = ParseConfig([]byte(baseConfig+gov), env(goodEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Teams.EntraMetadataURL != "https://login.microsoftonline.us/common/v2.0/.well-known/openid-configuration" || cfg.Teams.AuthorityHost != "https://login.microsoftonline.us/" {
+		t.Errorf("national cloud: %+v", cfg.Teams)
+	}
+	if _, err := teamsCredential(cfg.Teams); err != nil {
+		t.Errorf("credential: %v", err)
 	}
 }

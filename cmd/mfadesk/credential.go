@@ -9,6 +9,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/mfadesk/mfadesk/bot/teams"
 )
 
 // cloudFor picks the sign-in authority that issues tokens for a Graph host: a national
@@ -78,4 +80,19 @@ func graphCredential(g GraphConfig) (azcore.TokenCredential, error) {
 		return cred, nil
 	}
 	return nil, fmt.Errorf("graph.credential %q is not supported", g.Credential)
+}
+
+// teamsCredential builds the bot's own credential for the connector, from its
+// authority (national clouds: teams.authority_host).
+func teamsCredential(t TeamsConfig) (azcore.TokenCredential, error) {
+	c := teams.CredentialConfig{
+		Kind: t.Credential, TenantID: t.TenantID, AppID: t.AppID,
+		Secret: t.AppPassword, CertificateFile: t.CertificateFile, CertificatePassword: t.CertificatePass,
+	}
+	if t.AuthorityHost != "" {
+		cl := cloud.AzurePublic
+		cl.ActiveDirectoryAuthorityHost = t.AuthorityHost
+		c.Options = &azcore.ClientOptions{Cloud: cl}
+	}
+	return teams.NewCredential(c)
 }

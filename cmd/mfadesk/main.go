@@ -27,17 +27,44 @@ Usage:
   mfadesk manifest slack|teams  print the Slack app manifest, or write the Teams app package
   mfadesk audit export|verify   export the audit log as JSON lines, or verify its hash chain
   mfadesk approvals list|show   list requests, or show one with its history
+  mfadesk migrate --from FILE.db --to etcd://host:2379
+                                copy a bbolt database into etcd, then verify it there
+  mfadesk backup --db FILE --out FILE
+                                a consistent copy of the database (serve stopped), verified
   mfadesk version               print the version
 
 Run 'mfadesk <command> --help' for a command's flags.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
 }
+
+// signalContext is cancelled by the first of the signals, with the signal as its
+// cause (context.Cause), so serve can log why it stops. A second signal then has its
+// default effect: an operator can still kill a stuck drain.
+func signalContext(sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch)
+			cancel(&stopSignal{s})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel(context.Canceled) }
+}
+
+// stopSignal is the cause of a stop by signal.
+type stopSignal struct{ sig os.Signal }
+
+func (s *stopSignal) Error() string { return "received signal " + s.sig.String() }
 
 // errUsage marks a usage problem already explained to the user.
 var errUsage = errors.New("usage")
@@ -62,6 +89,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdValidate(ctx, args[1:], stdout, stderr, getenv)
 	case "approvals":
 		err = cmdApprovals(ctx, args[1:], stdout, stderr, getenv)
+	case "migrate":
+		err = cmdMigrate(ctx, args[1:], stdout, stderr, getenv)
+	case "backup":
+		err = cmdBackup(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mfadesk", version)
 	case "help", "-h", "--help":

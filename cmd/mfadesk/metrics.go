@@ -23,6 +23,7 @@ type metrics struct {
 	graphCalls *prometheus.CounterVec
 	requests   *prometheus.CounterVec
 	ackLatency *prometheus.HistogramVec
+	refused    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -41,8 +42,12 @@ func newMetrics() *metrics {
 			Name: "mfadesk_ack_latency_seconds", Help: "Time to answer an inbound platform request (Slack HTTP, Teams endpoint).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"endpoint"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfadesk_refused_callers_total",
+			Help: "Callers refused before a command reached the router, by platform and reason (unauthenticated request, another workspace, an identity that cannot act).",
+		}, []string{"platform", "reason"}),
 	}
-	m.reg.MustRegister(m.commands, m.graphCalls, m.requests, m.ackLatency,
+	m.reg.MustRegister(m.commands, m.graphCalls, m.requests, m.ackLatency, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -51,15 +56,49 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// observeAck wraps an inbound platform endpoint to record how fast it answers.
+// observeAck wraps an inbound platform endpoint to record how fast it answers, and
+// counts requests refused as unauthenticated (401, 403: a bad signature or token)
+// among the refused callers: they never reach the router.
 func (m *metrics) observeAck(endpoint string, h http.Handler) http.Handler {
 	obs := m.ackLatency.WithLabelValues(endpoint)
+	unauth := m.refused.WithLabelValues(endpoint, "unauthenticated")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		h.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
 		obs.Observe(time.Since(start).Seconds())
+		if sw.status == http.StatusUnauthorized || sw.status == http.StatusForbidden {
+			unauth.Inc()
+		}
 	})
 }
+
+// refusedBy returns the hook an adapter calls for a caller it refused itself.
+func (m *metrics) refusedBy(platform string) func(reason string) {
+	return func(reason string) { m.refused.WithLabelValues(platform, reason).Inc() }
+}
+
+// statusWriter remembers the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // onChange counts state transitions; chain it into the approvals hook.
 func (m *metrics) onChange(next func(approvals.Request)) func(approvals.Request) {
@@ -115,6 +154,11 @@ func (c countingHandler) Handle(ctx context.Context, ev bot.Event) bot.Message {
 		verb = string(cmd.Verb)
 	}
 	return c.count(verb, c.r.Handle(ctx, ev))
+}
+
+// Help passes the router's help through (adapters that answer help themselves).
+func (c countingHandler) Help(ctx context.Context, platform, topic string) bot.Message {
+	return c.r.Help(ctx, platform, topic)
 }
 
 func (c countingHandler) Submit(ctx context.Context, who bot.Caller, f bot.FormSubmission) bot.Message {

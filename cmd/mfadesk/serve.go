@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -47,7 +47,7 @@ func newGraphClient(cfg *Config, log *slog.Logger, m *metrics) (*graph.Client, e
 	dir, err := graph.New(graph.Config{
 		BaseURL: cfg.Graph.BaseURL, Credential: cred, MFAGroups: cfg.Graph.MFAGroups, Logger: log,
 		WriteRetryBudget: cfg.Graph.WriteRetryBudget,
-		HTTPClient:       &http.Client{Transport: graphTransport{next: http.DefaultTransport, m: m}},
+		HTTPClient:       &http.Client{Transport: graphTransport{next: graph.SharedTransport(), m: m}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create graph client: %w", err)
@@ -63,11 +63,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	if err != nil {
 		return err
 	}
-	store, err := approvals.OpenBolt(cfg.Database, approvals.BoltOptions{})
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer store.Close()
+	// On etcd, several replicas share the store and one leader sweeps and recovers.
+	shared, _ := store.(*approvals.EtcdStore)
 
 	// Outbound sides first: the router posts through them.
 	notifiers := map[string]bot.Notifier{}
@@ -78,6 +80,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			SigningSecret: cfg.Slack.SigningSecret, APIURL: cfg.Slack.APIURL,
 			TeamID: cfg.Slack.TeamID, EnterpriseID: cfg.Slack.EnterpriseID,
 			ApprovalsChannel: cfg.Slack.ApprovalsChannel, AuditChannel: cfg.Slack.AuditChannel, Logger: log,
+			ResponseURLHosts: cfg.Slack.ResponseURLHosts, OnRefused: m.refusedBy("slack"),
+		}
+		// A Slack stand-in on this machine (api_url on loopback: tests, benchmarks) also
+		// serves the response_urls; real Slack's are always on slack.com.
+		if u, err := url.Parse(cfg.Slack.APIURL); err == nil && graph.IsLoopback(u) && len(cfg.Slack.ResponseURLHosts) == 0 {
+			slackOpts.ResponseURLHosts = []string{u.Hostname()}
 		}
 		n, err := slack.NewNotifier(slackOpts)
 		if err != nil {
@@ -87,23 +95,20 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	}
 	var teamsAdapter *teams.Adapter
 	if cfg.Teams.Enabled {
-		tcred, err := teams.NewCredential(teams.CredentialConfig{
-			Kind: cfg.Teams.Credential, TenantID: cfg.Teams.TenantID, AppID: cfg.Teams.AppID,
-			Secret: cfg.Teams.AppPassword, CertificateFile: cfg.Teams.CertificateFile, CertificatePassword: cfg.Teams.CertificatePass,
-		})
+		tcred, err := teamsCredential(cfg.Teams)
 		if err != nil {
 			return fmt.Errorf("teams: %w", err)
 		}
 		teamsAdapter, err = teams.New(teams.Options{
-			AppID: cfg.Teams.AppID, TenantID: cfg.Teams.TenantID, Credential: tcred, ServiceURL: cfg.Teams.ServiceURL,
+			AppID: cfg.Teams.AppID, TenantID: cfg.Teams.TenantID, Credential: tcred, ServiceURL: cfg.Teams.ServiceURL, ServiceHosts: cfg.Teams.ServiceHosts,
 			ApprovalsChannel: cfg.Teams.ApprovalsChannel, AuditChannel: cfg.Teams.AuditChannel,
-			OpenIDMetadataURL: cfg.Teams.OpenIDMetadataURL, Logger: log,
+			OpenIDMetadataURL: cfg.Teams.OpenIDMetadataURL, EntraMetadataURL: cfg.Teams.EntraMetadataURL, KeyRetry: teamsKeyRetry, Logger: log,
 			EntraTenants: cfg.Teams.EntraTenants, EntraCallers: cfg.Teams.EntraCallers,
 		})
 		if err != nil {
 			return fmt.Errorf("teams: %w", err)
 		}
-		defer teamsAdapter.Close()
+		defer teamsAdapter.Close() // on an early return; after a drain it returns at once
 		notifiers["teams"] = teamsAdapter
 	}
 
@@ -123,10 +128,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	if err != nil {
 		return err
 	}
-	if resumed, err := svc.Recover(ctx); err != nil {
-		return fmt.Errorf("recover interrupted requests: %w", err)
-	} else if len(resumed) > 0 {
-		log.Info("recovered interrupted requests", "count", len(resumed))
+	if shared == nil {
+		if resumed, err := svc.Recover(ctx); err != nil {
+			return fmt.Errorf("recover interrupted requests: %w", err)
+		} else if len(resumed) > 0 {
+			log.Info("recovered interrupted requests", "count", len(resumed))
+		}
 	}
 	h := countingHandler{r: router, m: m}
 
@@ -134,9 +141,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	var slackAdapter *slack.Adapter
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() || (slackAdapter != nil && !slackAdapter.Ready()) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() || (slackAdapter != nil && !slackAdapter.Ready()) || (teamsAdapter != nil && !teamsAdapter.Ready()) {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if shared != nil {
+			fmt.Fprintln(w, replicaStatus(r.Context(), shared))
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -147,14 +158,19 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
+		if shared != nil {
+			lead(runCtx, shared, svc, m, log)
+			return
+		}
 		if err := svc.Run(runCtx, 30*time.Second); err != nil {
 			errc <- fmt.Errorf("expiry sweeper: %w", err)
 		}
 	}()
 	if cfg.Slack.Enabled {
 		slackOpts.Handler = h
-		// Slack's verified profile email → directory user; disabled and guest accounts are refused.
-		slackOpts.Resolver = slack.DirectoryResolver(dir)
+		// Slack's verified profile email → directory user; the core's caller rule then refuses disabled and guest accounts.
+		// The identity fields only: one Graph round trip per new Slack user.
+		slackOpts.Resolver = slack.DirectoryResolver(graph.IdentityLookup{Client: dir})
 		slackAdapter, err = slack.New(slackOpts)
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)
@@ -170,9 +186,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 		}
 	}
 	if teamsAdapter != nil {
-		if err := teamsAdapter.LoadKeys(ctx); err != nil {
-			return fmt.Errorf("teams: load Bot Framework signing keys: %w", err)
-		}
+		// Keys that cannot be read yet do not stop serve: Slack, the sweeper and the
+		// health endpoints keep working, /readyz says not ready, Teams requests get 503
+		// until the keys load, and loading is retried.
+		go loadTeamsKeys(runCtx, teamsAdapter, log)
 		mux.Handle("POST /api/messages", m.observeAck("teams", teamsAdapter.Handler(h)))
 	}
 
@@ -189,22 +206,95 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	}
 
 	var runErr error
+	reason := "context ended"
 	select {
 	case <-ctx.Done():
+		reason = context.Cause(ctx).Error()
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			runErr = err
+			reason = err.Error()
 		}
 	}
+	// Stop taking work, then let work already taken finish: an approved request
+	// half-executed at a hard kill would have to wait for recovery at the next start.
+	log.Info("mfadesk stopping: draining in-flight work", "reason", reason, "deadline", drainTimeout.String())
 	ready.Store(false)
-	cancel()
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, scancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer scancel()
-	if slackAdapter != nil {
-		_ = slackAdapter.Shutdown(sctx)
+	steps := []drainStep{
+		// Shutdown closes the listener and waits for running handlers (Teams card
+		// clicks and approvals decide and execute inside the request).
+		{"http server", func(ctx context.Context) error { return srv.Shutdown(ctx) }},
 	}
-	if err := srv.Shutdown(sctx); err != nil && runErr == nil && !strings.Contains(err.Error(), "closed") {
+	if slackAdapter != nil {
+		steps = append(steps, drainStep{"slack follow-ups", slackAdapter.Shutdown})
+	}
+	if teamsAdapter != nil {
+		steps = append(steps, drainStep{"teams messages", func(context.Context) error { return teamsAdapter.Close() }})
+	}
+	// The sweeper and Socket Mode stop last: a Slack decision in flight still needs
+	// its connection to answer.
+	steps = append(steps, drainStep{"background loops", func(context.Context) error { cancel(); return nil }})
+	if err := drain(sctx, log, steps); err != nil && runErr == nil {
 		runErr = err
 	}
 	return runErr
+}
+
+// teamsKeyRetry is how often serve retries reading the Teams signing keys.
+var teamsKeyRetry = 30 * time.Second
+
+// loadTeamsKeys reads the Teams signing keys, retrying until they load or ctx ends.
+func loadTeamsKeys(ctx context.Context, a *teams.Adapter, log *slog.Logger) {
+	for {
+		err := a.LoadKeys(ctx)
+		if err == nil {
+			log.InfoContext(ctx, "teams: signing keys loaded; ready")
+			return
+		}
+		log.ErrorContext(ctx, "teams: signing keys not loaded; not ready, retrying", "retry_in", teamsKeyRetry, "err", err)
+		t := time.NewTimer(teamsKeyRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// drainTimeout bounds the drain at shutdown; keep it below the supervisor's stop
+// timeout (systemd TimeoutStopSec=30 in docs/mfadesk.service; docker stop -t 30).
+const drainTimeout = 20 * time.Second
+
+// drainStep is one thing serve waits for at shutdown.
+type drainStep struct {
+	name string
+	wait func(ctx context.Context) error
+}
+
+// drain runs the steps in order under one deadline and logs each; a step that does
+// not finish in time is logged and abandoned, and the error names it.
+func drain(ctx context.Context, log *slog.Logger, steps []drainStep) error {
+	start := time.Now()
+	var errs []error
+	for _, s := range steps {
+		done := make(chan error, 1)
+		go func() { done <- s.wait(ctx) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("drain: not finished", "step", s.name, "err", err)
+			errs = append(errs, fmt.Errorf("drain %s: %w", s.name, err))
+			continue
+		}
+		log.Info("drain: done", "step", s.name)
+	}
+	log.Info("mfadesk stopped", "drained", len(errs) == 0, "took", time.Since(start).Round(time.Millisecond).String())
+	return errors.Join(errs...)
 }

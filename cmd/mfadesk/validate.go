@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/approvals"
+	"github.com/mfadesk/mfadesk/bot/slack"
 	"github.com/mfadesk/mfadesk/bot/teams"
 )
 
@@ -42,6 +44,7 @@ type check struct {
 	name string
 	err  error
 	ok   string // what passed
+	warn string // passed, but an operator should look (not counted as a failure)
 }
 
 // validateDeps lets tests replace the credentials; production builds them from config.
@@ -62,18 +65,24 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}
 	cfg, err := LoadConfig(*path, getenv)
 	if err != nil {
-		fmt.Fprintf(stdout, "FAIL config: %v\n", err)
-		return errors.New("validation failed")
+		// One FAIL line per problem; each already says "config: <key>: …".
+		lines := strings.Split(err.Error(), "\n")
+		for _, l := range lines {
+			fmt.Fprintln(stdout, "FAIL "+l)
+		}
+		return fmt.Errorf("validation failed: %d problems in %s", len(lines), *path)
 	}
 	checks := validate(ctx, cfg, validateDeps{
 		graphCred: graphCredential,
-		teamsCred: func(t TeamsConfig) (azcore.TokenCredential, error) {
-			return teams.NewCredential(teams.CredentialConfig{Kind: t.Credential, TenantID: t.TenantID, AppID: t.AppID, Secret: t.AppPassword, CertificateFile: t.CertificateFile, CertificatePassword: t.CertificatePass})
-		},
+		teamsCred: teamsCredential,
 	})
 	failed := 0
 	fmt.Fprintln(stdout, "PASS config: "+*path)
 	for _, c := range checks {
+		if c.warn != "" {
+			fmt.Fprintf(stdout, "WARN %s: %s\n", c.name, c.warn)
+			continue
+		}
 		if c.err != nil {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s: %s\n", c.name, oneLine(c.err.Error()))
@@ -94,9 +103,12 @@ func validate(ctx context.Context, cfg *Config, d validateDeps) []check {
 	var out []check
 	add := func(name, ok string, err error) { out = append(out, check{name: name, ok: ok, err: err}) }
 
-	// Database: writable, not locked by a running serve.
-	if st, err := approvals.OpenBolt(cfg.Database, approvals.BoltOptions{}); err != nil {
+	// Database: writable, not locked by a running serve; or etcd answers.
+	if st, err := openStore(ctx, cfg, slog.New(slog.DiscardHandler)); err != nil {
 		add("database", "", err)
+	} else if es, ok := st.(*approvals.EtcdStore); ok {
+		st.Close()
+		add("database", cfg.Database+" answers (prefix "+es.Prefix()+")", nil)
 	} else {
 		st.Close()
 		add("database", cfg.Database+" is writable and not locked", nil)
@@ -147,6 +159,12 @@ func validate(ctx context.Context, cfg *Config, d validateDeps) []check {
 func (d validateDeps) chatChecks(ctx context.Context, cfg *Config) []check {
 	var out []check
 	add := func(name, ok string, err error) { out = append(out, check{name: name, ok: ok, err: err}) }
+	if cfg.Slack.Enabled && len(cfg.Slack.ResponseURLHosts) > 0 {
+		// Lookup answers (personal data) go to these hosts instead of Slack's own.
+		out = append(out, check{name: "slack.response_url_hosts", warn: fmt.Sprintf(
+			"lookup answers may be posted to %s instead of Slack's own hosts (%s): keep this for a staging Slack-compatible endpoint only",
+			strings.Join(cfg.Slack.ResponseURLHosts, ", "), strings.Join(slack.DefaultResponseURLHosts, ", "))})
+	}
 	if cfg.Slack.Enabled {
 		api := goslack.New(cfg.Slack.BotToken, goslack.OptionAPIURL(cfg.Slack.APIURL), goslack.OptionHTTPClient(&http.Client{Timeout: 15 * time.Second}))
 		if at, err := api.AuthTestContext(ctx); err != nil {

@@ -2,6 +2,12 @@
 // Every piece of text from the server is set with textContent: user input (reasons,
 // names, justifications) never becomes markup.
 const TOKEN = document.querySelector('meta[name="mfadesk-token"]').content;
+// LINKS are the addresses mfadesk itself writes (bot.LinkURLs): only these become
+// links, so an address a user typed into a reason stays text.
+const LINKS = document.querySelector('meta[name="mfadesk-links"]').content.split(" ").filter(Boolean);
+// REQUEST_ID is how a request id looks (approvals: "R-" and 26 base32 characters);
+// ids in text get a one-click copy button.
+const REQUEST_ID = /R-[A-Z2-7]{26}(?![A-Za-z0-9])/g;
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#4f46e5", "#0e7490", "#b45309", "#be185d", "#15803d", "#7c3aed"];
 let personas = [];
@@ -43,43 +49,141 @@ function avatar(name, i) {
 function botAvatar() { const a = el("span", "avatar", "✓"); a.style.background = "#1d2433"; a.setAttribute("aria-hidden", "true"); return a; }
 function hhmm(t) { const d = new Date(t); return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
 
+// rich appends s to parent as text, with mfadesk's own links as <a> and request ids
+// selectable in one click with a copy button. Text is only ever set as textContent.
+function rich(parent, s) {
+  s = s || "";
+  let plain = 0;
+  const flush = (end) => { if (end > plain) breakable(parent, s.slice(plain, end)); };
+  for (let i = 0; i < s.length;) {
+    const url = linkAt(s, i);
+    if (url) {
+      flush(i);
+      const a = el("a", null, url, "link");
+      a.href = url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      parent.appendChild(a);
+      i += url.length;
+      plain = i;
+      continue;
+    }
+    REQUEST_ID.lastIndex = i;
+    const m = s[i] === "R" && (i === 0 || !/[A-Za-z0-9]/.test(s[i - 1])) ? REQUEST_ID.exec(s) : null;
+    if (m && m.index === i) {
+      flush(i);
+      parent.appendChild(requestId(m[0]));
+      i += m[0].length;
+      plain = i;
+      continue;
+    }
+    i++;
+  }
+  flush(s.length);
+  return parent;
+}
+
+// breakable appends text in which a long address (a UPN in parentheses, a URL) may
+// wrap after its @ or a slash, where a reader expects a break, instead of inside a
+// name; <wbr> adds no character, so what is copied stays the same. Shorter words
+// wrap only at spaces.
+function breakable(parent, text) {
+  for (const word of text.split(/(\s+)/)) {
+    if (word.length <= 24) { if (word) parent.appendChild(document.createTextNode(word)); continue; }
+    word.split(/(?<=[@\/])(?=[A-Za-z0-9])/).forEach((part, i) => {
+      if (i > 0) parent.appendChild(document.createElement("wbr"));
+      parent.appendChild(document.createTextNode(part));
+    });
+  }
+}
+
+// linkAt mirrors bot.Spans: a LINKS address counts only as a whole word; a full stop
+// or a parenthesis after it is not part of it.
+function linkAt(s, i) {
+  if (s[i] !== "h" || (i > 0 && /[A-Za-z0-9\/_\-?#=&%~+@:]/.test(s[i - 1]))) return "";
+  for (const u of LINKS) {
+    if (!s.startsWith(u, i)) continue;
+    const rest = s.slice(i + u.length);
+    if (rest === "" || (!/^[A-Za-z0-9\/_\-?#=&%~+@:.]/.test(rest)) || (rest[0] === "." && !/^\.[A-Za-z0-9\/_\-?#=&%~+@:]/.test(rest))) return u;
+  }
+  return "";
+}
+
+// requestId shows an id that one click selects whole, and a button that copies it.
+function requestId(id) {
+  const wrap = el("span", "ridwrap");
+  const code = el("code", "rid", id, "request-id");
+  const btn = el("button", "copy", "copy", "copy-id");
+  btn.type = "button";
+  btn.setAttribute("aria-label", "Copy request id " + id);
+  btn.addEventListener("click", async () => {
+    // Select it first: where the clipboard is refused, Ctrl+C still copies it.
+    window.getSelection().selectAllChildren(code);
+    try { await navigator.clipboard.writeText(id); btn.textContent = "copied"; }
+    catch (e) { btn.textContent = "selected: press Ctrl+C"; }
+    setTimeout(() => { btn.textContent = "copy"; }, 2000);
+  });
+  wrap.append(code, btn);
+  return wrap;
+}
+
+function richEl(tag, cls, text, testid) { return rich(el(tag, cls, null, testid), text); }
+
+// renderTable draws a table; wide ones (more than three columns) also carry their
+// column names on each cell, so that a narrow pane shows each row as label–value
+// lines instead of squeezing the columns until words break (CSS @container).
+function renderTable(tbl) {
+  const cols = tbl.Columns || [];
+  const wrap = el("div", "tablewrap");
+  const t = el("table", "grid-t" + (cols.length > 3 ? " wide" : ""));
+  const head = el("thead");
+  const hr = el("tr");
+  for (const c of cols) hr.appendChild(el("th", null, c));
+  head.appendChild(hr);
+  t.appendChild(head);
+  const body = el("tbody");
+  for (const row of tbl.Rows || []) {
+    const tr = el("tr");
+    row.forEach((c, i) => {
+      // The value sits in its own span: as label–value lines the cell is a grid of
+      // two items, its label and its value.
+      const td = el("td");
+      td.appendChild(richEl("span", "v", c === "" ? "—" : c));
+      td.dataset.label = cols[i] || "";
+      tr.appendChild(td);
+    });
+    body.appendChild(tr);
+  }
+  t.appendChild(body);
+  wrap.appendChild(t);
+  return wrap;
+}
+
 // renderBody renders a bot message's title, text and sections into box.
 function renderBody(box, m, opts) {
   opts = opts || {};
   if (m.Title && !opts.noTitle) box.appendChild(el("div", "title", m.Title));
-  if (m.Text && (opts.alwaysText || !m.Sections || m.Sections.length === 0 || m.Refusal)) box.appendChild(el("div", "text", m.Text, "message-text"));
+  if (m.Text && (opts.alwaysText || !m.Sections || m.Sections.length === 0 || m.Refusal)) box.appendChild(richEl("div", "text", m.Text, "message-text"));
   for (const s of m.Sections || []) {
     const sec = el("div", "section");
     if (s.Heading) sec.appendChild(el("div", "sec-h", s.Heading));
-    if (s.Text) sec.appendChild(el("div", "text", s.Text));
+    if (s.Text) sec.appendChild(richEl("div", "text", s.Text));
     if (s.Facts && s.Facts.length) {
       const dl = el("dl", "facts");
-      for (const f of s.Facts) { dl.appendChild(el("dt", null, f.Label)); dl.appendChild(el("dd", null, f.Value)); }
+      for (const f of s.Facts) { dl.appendChild(el("dt", null, f.Label)); dl.appendChild(richEl("dd", null, f.Value)); }
       sec.appendChild(dl);
     }
-    if (s.Table) {
-      const wrap = el("div", "tablewrap");
-      const t = el("table", "grid-t");
-      const hr = el("tr");
-      for (const c of s.Table.Columns || []) hr.appendChild(el("th", null, c));
-      t.appendChild(hr);
-      for (const row of s.Table.Rows || []) {
-        const tr = el("tr");
-        for (const c of row) tr.appendChild(el("td", null, c));
-        t.appendChild(tr);
-      }
-      wrap.appendChild(t);
-      sec.appendChild(wrap);
-    }
+    if (s.Table) sec.appendChild(renderTable(s.Table));
     for (const f of s.Findings || []) {
       const d = el("div", "finding", null, "finding");
       d.appendChild(el("span", "sev " + f.Severity, f.Severity));
       d.appendChild(el("strong", null, f.Title, "finding-title"));
-      if (f.Detail) d.appendChild(el("div", null, f.Detail));
-      if (f.Evidence) d.appendChild(el("div", "evidence", "Evidence: " + f.Evidence));
+      if (f.Detail) d.appendChild(richEl("div", "text", f.Detail));
+      // Evidence items come one per line; .evidence keeps the line breaks.
+      if (f.Evidence) d.appendChild(richEl("div", "evidence", "Evidence:\n" + f.Evidence, "evidence"));
       sec.appendChild(d);
     }
-    if (s.Note) sec.appendChild(el("div", "note", s.Note));
+    if (s.Note) sec.appendChild(richEl("div", "note", s.Note));
     box.appendChild(sec);
   }
 }
@@ -98,7 +202,7 @@ function renderEntry(e) {
   if (you) bubble.appendChild(el("div", null, e.text));
   else {
     renderBody(bubble, e.message);
-    if (e.message.Form) bubble.appendChild(e.filed ? el("span", "filed", "✓ Filed as request " + e.filed, "form-filed") : renderForm(e));
+    if (e.message.Form) bubble.appendChild(e.filed ? richEl("span", "filed", "✓ Filed as request " + e.filed, "form-filed") : renderForm(e));
   }
   line.appendChild(bubble);
   return line;
@@ -129,6 +233,12 @@ function renderForm(e) {
       for (const c of f.Verifications || []) input.appendChild(el("option", null, c.Label)).value = c.Value;
     }
     if (name === "ticket") input.placeholder = "e.g. INC-1042";
+    // The router's limits come with the form (Form.Limits): shown, and enforced as typed.
+    const lim = (f.Limits || {})[name];
+    if (lim) {
+      input.maxLength = lim.Max;
+      lab.appendChild(el("span", "hint", lim.Min > 1 ? " (" + lim.Min + " to " + lim.Max + " characters)" : " (at most " + lim.Max + " characters)", "hint-" + name.replace("_", "-")));
+    }
     const err = el("div", "ferr", null, "error-" + name.replace("_", "-"));
     err.id = id + "-err";
     input.setAttribute("aria-describedby", err.id);
@@ -202,12 +312,12 @@ function renderCard(c) {
     denyBox.append(just, confirm, denyErr);
     for (const b of m.Buttons) {
       const btn = el("button", "btn " + b.Kind, b.Label, b.Kind);
-      if (b.Kind === "approve") btn.addEventListener("click", () => decide(b.Value, true, "", [btn]));
-      else if (b.Kind === "retry") btn.addEventListener("click", () => decide(b.Value, false, "", [btn], null, true));
+      if (b.Kind === "approve") btn.addEventListener("click", () => decide(c.id, b.Value, true, "", [btn]));
+      else if (b.Kind === "retry") btn.addEventListener("click", () => decide(c.id, b.Value, false, "", [btn], null, true));
       else btn.addEventListener("click", () => { ds.open = true; denyState.set(m.RequestID, ds); denyBox.hidden = false; just.focus(); });
       actions.appendChild(btn);
     }
-    confirm.addEventListener("click", () => decide(m.RequestID, false, just.value, [confirm], (m2) => {
+    confirm.addEventListener("click", () => decide(c.id, m.RequestID, false, just.value, [confirm], (m2) => {
       ds.error = (m2 && m2.Errors && m2.Errors.justification) || "";
       denyState.set(m.RequestID, ds);
       denyErr.textContent = ds.error;
@@ -220,19 +330,20 @@ function renderCard(c) {
     const n = c.note.message;
     const box = el("div", "private" + (n.Refusal ? " refusal" : ""), null, "card-note");
     box.appendChild(el("div", "who", "Only you can see this · " + hhmm(c.note.time)));
-    box.appendChild(el("div", "text", n.Text, "card-note-text"));
+    box.appendChild(richEl("div", "text", n.Text, "card-note-text"));
     art.appendChild(box);
   }
   return art;
 }
 
-// decide sends a click; then (answer) runs before the redraw, so state it keeps
-// for the card shows in the redrawn card.
-async function decide(id, approve, justification, buttons, then, retry) {
+// decide sends a click with the card it was made on (the bot counts a decision only
+// from the request's own card); then (answer) runs before the redraw, so state it
+// keeps for the card shows in the redrawn card.
+async function decide(cardId, id, approve, justification, buttons, then, retry) {
   for (const b of buttons) b.disabled = true;
   let m = null;
   try {
-    m = await api("/api/decide", { persona: me, request_id: id, approve, justification, retry: !!retry });
+    m = await api("/api/decide", { persona: me, card_id: cardId, request_id: id, approve, justification, retry: !!retry });
   } catch (err) {
     $("conn").textContent = "The demo server did not answer: " + err.message;
   }
@@ -245,7 +356,7 @@ async function decide(id, approve, justification, buttons, then, retry) {
 function renderInbox(e) {
   const box = el("div", "inbox-item" + (e.message.Refusal ? " refusal" : ""), null, "inbox-message");
   box.appendChild(el("div", "who", "mfadesk · " + hhmm(e.time)));
-  box.appendChild(el("div", "text", e.message.Text));
+  box.appendChild(richEl("div", "text", e.message.Text));
   return box;
 }
 
@@ -289,8 +400,10 @@ function sync(pane, map, items, key, rev, render, emptyText) {
   if (items.length > 0 && empty) empty.remove();
   if (!added) return;
   // A new card is read from its top (what, on whom, why); chat-like panes follow the
-  // newest line, the audit pane only if the reader has not scrolled up.
-  if (pane === "approvals") node.lastElementChild.scrollIntoView({ block: "start" });
+  // newest line, the audit pane only if the reader has not scrolled up. Only the pane
+  // scrolls: scrollIntoView would also scroll the page, which below 1100 px stacks
+  // the panes and would open on the approvals pane instead of the conversation.
+  if (pane === "approvals") node.scrollTop += node.lastElementChild.getBoundingClientRect().top - node.getBoundingClientRect().top - 12;
   else if (atBottom || pane !== "audit") node.scrollTop = node.scrollHeight;
 }
 
@@ -364,7 +477,21 @@ function renderChips(p) {
     b.addEventListener("click", () => send(c));
     box.appendChild(b);
   }
+  box.scrollLeft = 0;
+  chipsOverflow();
 }
+
+// chipsOverflow shows the "more" button while chips are hidden to the right.
+function chipsOverflow() {
+  const box = $("chips");
+  $("chips-more").hidden = box.scrollLeft + box.clientWidth >= box.scrollWidth - 2;
+}
+$("chips").addEventListener("scroll", chipsOverflow, { passive: true });
+window.addEventListener("resize", chipsOverflow);
+$("chips-more").addEventListener("click", () => {
+  const box = $("chips");
+  box.scrollBy({ left: box.clientWidth * 0.8, behavior: "smooth" });
+});
 
 async function send(text) {
   $("send").disabled = true;

@@ -206,8 +206,8 @@ func Slack(o SlackOptions) ([]byte, error) {
 			BotUser: slackBotUser{DisplayName: o.BotName, AlwaysOnline: true},
 			SlashCommands: []slackCommand{{
 				Command:     o.Command,
-				Description: "MFA helpdesk: look users up, diagnose, request re-register or revoke",
-				UsageHint:   "help | user|methods|status|signins|audit|diagnose|reregister|revoke <user> | pending | show|cancel <id>",
+				Description: "MFA helpdesk: look users up, diagnose, request re-register, revoke or a Temporary Access Pass",
+				UsageHint:   "help | user|methods|status|signins|audit|diagnose|reregister|revoke|tap <user> | pending | show|cancel <id>",
 			}},
 		},
 		OAuthConfig: slackOAuth{Scopes: slackScopes{Bot: SlackBotScopes()}},

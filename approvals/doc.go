@@ -114,8 +114,8 @@
 // "hash" member and hashing the rest byte for byte.
 //
 // The request_created event carries digest: the SHA-256 (lowercase hex) of the JSON
-// encoding of the request's immutable part (id, action, target, methods, requester,
-// reason, verification, ticket, created, expires), and each request_approved event
+// encoding of the request's immutable part (id, action, target, methods, tap options
+// when present, requester, reason, verification, ticket, created, expires), and each request_approved event
 // carries the same digest, binding that approval to it. A decision or an execution is
 // refused with ErrTampered when the stored record no longer matches that digest, so
 // what the approver approves is what the requester filed. Phone numbers typed into

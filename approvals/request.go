@@ -229,6 +229,7 @@ type NewRequest struct {
 	Action       Action
 	Target       Target
 	Methods      []MethodRef // for reregister: the methods the request was made against
+	TAP          *TAPOptions // for tap: the pass asked for
 	Requester    Actor
 	Reason       string
 	Verification Verification
@@ -247,6 +248,7 @@ type Request struct {
 	Action       Action       `json:"action"`
 	Target       Target       `json:"target"`
 	Methods      []MethodRef  `json:"methods,omitempty"`
+	TAP          *TAPOptions  `json:"tap,omitempty"`
 	Requester    Actor        `json:"requester"`
 	Reason       string       `json:"reason"`
 	Verification Verification `json:"verification"`
@@ -443,6 +445,9 @@ func (in NewRequest) validate(p Policy) *Error {
 	if in.Action != ActionReregister && len(in.Methods) > 0 {
 		return refusef(ErrInvalid, "Only a reregister request carries a snapshot of methods.")
 	}
+	if e := in.validateTAP(); e != nil {
+		return e
+	}
 	if len(in.Methods) > maxMethods {
 		return refusef(ErrInvalid, "The method snapshot has more than %d entries.", maxMethods)
 	}
@@ -469,6 +474,7 @@ type requestCore struct {
 	Action       Action       `json:"action"`
 	Target       Target       `json:"target"`
 	Methods      []MethodRef  `json:"methods,omitempty"`
+	TAP          *TAPOptions  `json:"tap,omitempty"` // absent for other actions: their digests are unchanged
 	Requester    Actor        `json:"requester"`
 	Reason       string       `json:"reason"`
 	Verification Verification `json:"verification"`
@@ -481,7 +487,7 @@ type requestCore struct {
 // part of r (see doc.go).
 func requestDigest(r Request) (string, error) {
 	b, err := json.Marshal(requestCore{
-		ID: r.ID, Action: r.Action, Target: r.Target, Methods: r.Methods,
+		ID: r.ID, Action: r.Action, Target: r.Target, Methods: r.Methods, TAP: r.TAP,
 		Requester: r.Requester, Reason: r.Reason, Verification: r.Verification,
 		Ticket: r.Ticket, Created: r.Created, Expires: r.Expires,
 	})
@@ -552,6 +558,9 @@ func (r Request) check() error {
 		if _, ok := normOID(d.By.ObjectID); !ok {
 			return fmt.Errorf("decision %d has a bad object id", i)
 		}
+	}
+	if r.TAP != nil && r.Action != ActionTAP {
+		return errors.New("pass options on a request that is not tap")
 	}
 	if r.Verification.Method != "" && !r.Verification.Method.valid() {
 		return errors.New("unknown verification method")

@@ -58,7 +58,7 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 			return fmt.Errorf("request id %s already exists", id) // 2^-128: a broken random source
 		}
 		r = Request{
-			ID: id, Action: in.Action, Target: in.Target, Methods: in.Methods,
+			ID: id, Action: in.Action, Target: in.Target, Methods: in.Methods, TAP: in.TAP,
 			Requester: in.Requester, Reason: in.Reason, Verification: in.Verification,
 			Ticket: in.Ticket, Created: w.now, Expires: w.now.Add(s.policy.TTL),
 			State: StatePending, Protection: prot, ApprovalsNeeded: needed, Risk: in.Risk,
@@ -87,6 +87,9 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 		}
 		if verified != nil {
 			detail += "; confirmed by the user before filing"
+		}
+		if r.TAP != nil {
+			detail += "; " + r.TAP.describe()
 		}
 		return w.audit(Event{Kind: EventCreated, RequestID: r.ID, Action: r.Action, State: r.State,
 			Actor: r.Requester, Target: r.Target, Detail: detail, Digest: digest})

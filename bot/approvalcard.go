@@ -98,6 +98,16 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 			will.Note = "The user has no phone, Authenticator or OATH method: only the sign-out " + w.signOutOnly + "."
 		}
 	}
+	if req.Action == approvals.ActionTAP {
+		// Before it runs the card says which pass and what replacing one does; after,
+		// the state's own words.
+		t := tapSection(req)
+		t.Heading = w.heading
+		if req.State != approvals.StatePending && req.State != approvals.StateApproved {
+			t.Text = w.text
+		}
+		will = t
+	}
 	sections = append(sections, will)
 	if len(risk) > 0 {
 		sections = append(sections, Section{Heading: "Risk context", Text: "• " + strings.Join(risk, "\n• ")})
@@ -178,6 +188,11 @@ var actionDoes = map[approvals.Action]struct{ future, present, past, plan string
 		present: "mfadesk is signing the user out everywhere: every refresh token and browser session is being revoked.",
 		past:    "mfadesk signed the user out everywhere: every refresh token and browser session was revoked, so they must sign in again, with MFA, on every device.",
 		plan:    "sign the user out everywhere (revoke every refresh token and browser session)",
+	},
+	approvals.ActionTAP: {
+		present: "mfadesk is replacing the user's Temporary Access Pass and sending the new one to the requester privately.",
+		past:    "mfadesk issued a Temporary Access Pass and sent it to the requester privately, once; it is shown nowhere else.",
+		plan:    "issue a Temporary Access Pass and send it to the requester privately",
 	},
 }
 

@@ -58,7 +58,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Router, *approvals.Servi
 	svc, err := approvals.New(ctx, approvals.Options{
 		Store:     o.Store,
 		Directory: ApprovalsDirectory{Dir: o.Backend, ProtectedGroups: o.ProtectedGroups},
-		Executor:  Executor{W: o.Backend},
+		Executor:  Executor{W: o.Backend, Deliver: router.tellPrivately},
 		Policy:    o.Policy,
 		Clock:     o.Clock,
 		OnChange:  onChange,

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -26,6 +27,7 @@ const (
 	VerbDiagnose   Verb = "diagnose"
 	VerbReregister Verb = "reregister"
 	VerbRevoke     Verb = "revoke"
+	VerbTAP        Verb = "tap"
 	VerbPending    Verb = "pending"
 	VerbShow       Verb = "show"
 	VerbCancel     Verb = "cancel"
@@ -62,6 +64,7 @@ var verbs = []verbSpec{
 	{VerbDiagnose, "<user>", "everything above folded into findings and a next step", "diagnose mfatest2@contoso.com", true, false, nil},
 	{VerbReregister, "<user>", "request: delete the user's MFA methods so they register again (needs an approver)", "reregister mfatest2@contoso.com", true, false, nil},
 	{VerbRevoke, "<user>", "request: sign the user out everywhere (needs an approver)", "revoke mfatest2@contoso.com", true, false, nil},
+	{VerbTAP, "<user> [--lifetime 1h] [--once]", "request: a Temporary Access Pass, sent to you privately, once (needs an approver)", "tap mfatest2@contoso.com --lifetime 2h --once", true, false, []string{"lifetime", "once"}},
 	{VerbVerify, "<user>", "ask the user, in a private chat message, to confirm it is them on the line (number match)", "verify mfatest2@contoso.com", true, false, nil},
 	{VerbUnfreeze, "<user> <justification>", "lift the freeze a user set with This is not me (approvers only)", "unfreeze mfatest2@contoso.com called back on the HR number, it was her", true, false, nil},
 	{VerbMe, "", "your own MFA status and what to fix yourself (anyone)", "me", false, false, nil},
@@ -102,7 +105,7 @@ func (c Command) Answer() Answer {
 	switch c.Verb {
 	case VerbHelp:
 		return AnswerInline
-	case VerbReregister, VerbRevoke:
+	case VerbReregister, VerbRevoke, VerbTAP:
 		return AnswerForm
 	}
 	return AnswerLater
@@ -131,6 +134,9 @@ type Command struct {
 	// Platform is the caller's (Caller.Platform), set by the router, not by Parse:
 	// answers show commands in that platform's syntax.
 	Platform string
+	// Lifetime and Once are tap's --lifetime (default one hour) and --once.
+	Lifetime time.Duration
+	Once     bool
 }
 
 // UsageError is a command that could not be parsed. Msg says what is wrong in one
@@ -253,11 +259,25 @@ func Parse(text string) (Command, error) {
 			return Command{}, usage(fmt.Sprintf("%s takes no flag --%s.", v, clip(name, 32)))
 		}
 		switch name {
-		case "failed":
+		case "failed", "once":
 			if hasVal {
-				return Command{}, usage("--failed takes no value.")
+				return Command{}, usage(fmt.Sprintf("--%s takes no value.", name))
 			}
-			cmd.Failed = true
+			cmd.Failed = cmd.Failed || name == "failed"
+			cmd.Once = cmd.Once || name == "once"
+		case "lifetime":
+			if !hasVal {
+				if i+1 >= len(toks) {
+					return Command{}, usage("--lifetime needs a duration such as 1h, 90m or 7d.")
+				}
+				i++
+				val = toks[i]
+			}
+			d, err := parseLifetime(val)
+			if err != nil {
+				return Command{}, usage(err.Error())
+			}
+			cmd.Lifetime = d
 		case "last", "days":
 			if !hasVal {
 				if i+1 >= len(toks) {
@@ -331,6 +351,9 @@ func Parse(text string) (Command, error) {
 	}
 	if cmd.Verb == VerbSignins && cmd.Last == 0 {
 		cmd.Last = DefaultSignins
+	}
+	if cmd.Verb == VerbTAP && cmd.Lifetime == 0 {
+		cmd.Lifetime = actions.DefaultTAPLifetime
 	}
 	if cmd.Verb == VerbAudit && cmd.Days == 0 {
 		cmd.Days = DefaultDays

@@ -126,6 +126,9 @@ func (d ApprovalsDirectory) groupNames(ctx context.Context, ids []string) func(s
 // Executor runs approved requests through the directory's write actions.
 type Executor struct {
 	W actions.Writer
+	// Deliver sends a message privately to a person (the requester of a pass). Without
+	// it no pass is issued.
+	Deliver func(ctx context.Context, to approvals.Actor, msg Message) error
 }
 
 var _ approvals.Executor = Executor{}
@@ -148,6 +151,15 @@ const stepRevoke = "revoke sessions"
 // request was carried out, only its result was not saved. A throttled or unavailable
 // directory, or a timeout, is reported as transient so an approver may retry.
 func (e Executor) Execute(ctx context.Context, req approvals.Request, resume bool, record func(context.Context, approvals.Step) error) (approvals.Result, error) {
+	if req.Action == approvals.ActionTAP {
+		out, err := e.executeTAP(ctx, req, resume, record)
+		var ae *actions.Error
+		if err != nil && !errors.As(err, &ae) && !errors.Is(err, context.DeadlineExceeded) {
+			// mfadesk's own sentence (nothing issued, not delivered): keep it.
+			return out, fmt.Errorf("%s: %w", req.Action, err)
+		}
+		return out, runError(req, err)
+	}
 	if resume && revokedAlready(req.Steps) {
 		return approvals.Result{}, nil
 	}
@@ -184,6 +196,12 @@ func (e Executor) Execute(ctx context.Context, req approvals.Request, resume boo
 	if err == nil && res.Failed() {
 		err = errors.New("one or more steps failed")
 	}
+	return out, runError(req, err)
+}
+
+// runError words a run's error in one line, still wrapping the directory error, and
+// marks a throttled or unavailable directory, or a timeout, as transient.
+func runError(req approvals.Request, err error) error {
 	if err != nil {
 		k := actions.KindOf(err)
 		transient := k == actions.KindThrottled || k == actions.KindUnavailable || errors.Is(err, context.DeadlineExceeded)
@@ -191,11 +209,11 @@ func (e Executor) Execute(ctx context.Context, req approvals.Request, resume boo
 		// stays visible to whoever reads the chain.
 		err = fmt.Errorf("%s: %w", req.Action, actions.Explained(err))
 		if transient {
-			return out, approvals.Transient(err)
+			return approvals.Transient(err)
 		}
-		return out, err
+		return err
 	}
-	return out, nil
+	return nil
 }
 
 // revokedAlready reports whether a sign-out is recorded as done.

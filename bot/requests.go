@@ -123,7 +123,7 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 		return Refuse(approvals.UserMessage(err))
 	}
 	label := fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
-	return Message{
+	msg := Message{
 		Private: true,
 		Title:   actionTitle[approvals.Action(cmd.Verb)] + ": " + label,
 		Text:    fmt.Sprintf("Fill in the form to request %s for %s.", cmd.Verb, label),
@@ -136,6 +136,10 @@ func (r *Router) requestForm(ctx context.Context, c Caller, cmd Command, roles c
 			Limits:        formLimits(),
 		},
 	}
+	if cmd.Verb == VerbTAP {
+		tapForm(&msg, cmd)
+	}
+	return msg
 }
 
 // ticketRe: 2 to 64 characters, as FormLimit("ticket").
@@ -176,9 +180,9 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
-	action := approvals.Action(f.Action)
-	if action != approvals.ActionReregister && action != approvals.ActionRevoke {
-		return Refuse("That form is not for a known request; start again with " + Prefix(c.Platform) + "reregister or " + Prefix(c.Platform) + "revoke.")
+	action, tapOpts, err := parseFormAction(f.Action, c.Platform)
+	if err != nil {
+		return Refuse(err.Error())
 	}
 	if errs := checkForm(f); errs != nil {
 		m := Refuse("Some fields need fixing: " + joinErrors(errs))
@@ -187,11 +191,11 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	ref, err := actions.ParseUserRef(f.Target)
 	if err != nil || ref.Kind != actions.RefObjectID {
-		return Refuse("The form's target is not a directory object id; start again with " + Prefix(c.Platform) + f.Action + ".")
+		return Refuse("The form's target is not a directory object id; start again with " + Prefix(c.Platform) + string(action) + ".")
 	}
 	u, err := r.dir.User(ctx, ref)
 	if err != nil {
-		return r.lookupFailed(ctx, Command{Verb: Verb(f.Action), User: ref}, err)
+		return r.lookupFailed(ctx, Command{Verb: Verb(action), User: ref}, err)
 	}
 	requester, err := r.directoryActor(ctx, c)
 	if err != nil {
@@ -209,6 +213,7 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 		Reason:       strings.TrimSpace(f.Reason),
 		Verification: approvals.Verification{Method: approvals.VerificationMethod(f.Verification), Detail: strings.TrimSpace(f.VerificationDetail)},
 		Ticket:       strings.TrimSpace(f.Ticket),
+		TAP:          tapOpts,
 	}
 	var risk []string
 	if r.gather != nil {
@@ -222,6 +227,9 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 			risk = []string{"Risk context unavailable: " + actions.Explain(err)}
 		} else {
 			risk = riskContext(u, ev)
+			if in.TAP != nil {
+				in.TAP.Replaces = hasTAP(ev)
+			}
 		}
 		if action == approvals.ActionReregister {
 			// The snapshot is what the approver approves: without it, refuse rather

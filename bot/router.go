@@ -153,7 +153,7 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 		return r.userLookup(ctx, cmd)
 	case VerbMethods, VerbStatus, VerbSignins, VerbAudit, VerbDiagnose:
 		return r.lookup(ctx, cmd)
-	case VerbReregister, VerbRevoke:
+	case VerbReregister, VerbRevoke, VerbTAP:
 		return r.requestForm(ctx, ev.Caller, cmd, roles)
 	case VerbVerify:
 		return r.verify(ctx, ev.Caller, cmd, roles)

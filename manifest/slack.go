@@ -208,7 +208,7 @@ func Slack(o SlackOptions) ([]byte, error) {
 			BotUser: slackBotUser{DisplayName: o.BotName, AlwaysOnline: true},
 			SlashCommands: []slackCommand{{
 				Command:     o.Command,
-				Description: "MFA helpdesk: look users up, diagnose, request re-register or revoke",
+				Description: "MFA helpdesk: look users up, diagnose, request re-register, revoke or a Temporary Access Pass",
 				UsageHint:   slackUsageHint(),
 			}},
 		},

@@ -250,7 +250,25 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.Header.Set("Retry-Attempt", strconv.Itoa(a))
 	}
-	return t.next.RoundTrip(r)
+	gate := actions.CallGateOf(r.Context())
+	if gate != nil {
+		if err := gate.Wait(r.Context()); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := t.next.RoundTrip(r)
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	if status == http.StatusTooManyRequests {
+		// Below the SDK's retry handler: every 429 is seen, even one retried at once.
+		actions.ObserveThrottle(r.Context(), retryAfterHeader(resp.Header.Get("Retry-After")))
+	}
+	if gate != nil {
+		gate.Done(status)
+	}
+	return resp, err
 }
 
 // ownBody hands the transport its own copy of the request body. kiota's retry handler

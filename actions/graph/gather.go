@@ -460,6 +460,7 @@ func (c *Client) runBatch(ctx context.Context, adapter abs.RequestAdapter, fs []
 			f.err = classifyItem(f.op, f.path, status, it.Headers, itemError(it.Body, status))
 			var ae *actions.Error
 			if errors.As(f.err, &ae) && ae.Kind == actions.KindThrottled {
+				actions.ObserveThrottle(ctx, ae.RetryAfter) // inside a $batch: the transport saw 200
 				retry = append(retry, f)
 				wait = max(wait, ae.RetryAfter)
 			}

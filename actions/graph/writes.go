@@ -306,8 +306,10 @@ func (c *Client) IssueTAP(ctx context.Context, userID string, lifetime time.Dura
 		return actions.TAP{}, err
 	}
 	minutes := int32(lifetime / time.Minute)
-	if lifetime != 0 && (minutes < 10 || minutes > 43200) {
-		return actions.TAP{}, &actions.Error{Kind: actions.KindInvalidInput, Op: op, Message: "a temporary access pass lasts from 10 minutes to 30 days"}
+	if lifetime != 0 {
+		if err := actions.CheckTAPLifetime(lifetime); err != nil {
+			return actions.TAP{}, &actions.Error{Kind: actions.KindInvalidInput, Op: op, Message: actions.Explain(err), Err: err}
+		}
 	}
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()

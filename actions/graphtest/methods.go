@@ -238,8 +238,46 @@ func (s *Server) patchSignInPreferences(w http.ResponseWriter, r *http.Request) 
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// createTAP creates a temporary access pass (201, the pass returned only now), replacing
-// any existing one: a user has one at a time.
+// listTAPs lists the user's temporary access passes, the pass itself never shown.
+func (s *Server) listTAPs(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.pathUser(w, r)
+	if u == nil {
+		return
+	}
+	out := []any{}
+	for _, m := range u.Methods {
+		if m["@odata.type"] == typeTAP {
+			c := copyMap(m)
+			c["temporaryAccessPass"] = nil
+			out = append(out, c)
+		}
+	}
+	writeCollection(w, r, v, "users('"+u.ID()+"')/authentication/temporaryAccessPassMethods", out, 100)
+}
+
+// msgTAPExists is the fake's text for a second pass while one is valid: Graph's
+// reference says the admin must delete the valid pass first (an expired one is
+// replaced), but documents no error text.
+const msgTAPExists = "The user already has a valid Temporary Access Pass. Delete it before creating a new one."
+
+// tapValid reports whether an existing pass is still usable at now: not expired.
+func tapValid(m map[string]any, now time.Time) bool {
+	start, err := time.Parse(time.RFC3339, fmt.Sprint(m["startDateTime"]))
+	if err != nil {
+		return true
+	}
+	minutes, _ := m["lifetimeInMinutes"].(int)
+	if f, ok := m["lifetimeInMinutes"].(float64); ok {
+		minutes = int(f)
+	}
+	return now.Before(start.Add(time.Duration(minutes) * time.Minute))
+}
+
+// createTAP creates a temporary access pass (201, the pass returned only now). A user
+// has one pass at a time: while one is valid Graph refuses another (400), an expired
+// one is replaced.
 func (s *Server) createTAP(w http.ResponseWriter, r *http.Request, v string) {
 	var body struct {
 		LifetimeInMinutes *int   `json:"lifetimeInMinutes"`
@@ -286,6 +324,12 @@ func (s *Server) createTAP(w http.ResponseWriter, r *http.Request, v string) {
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "generalException", "Could not generate a pass.")
 		return
+	}
+	for _, m := range u.Methods {
+		if m["@odata.type"] == typeTAP && tapValid(m, now) {
+			writeError(w, http.StatusBadRequest, "badRequest", msgTAPExists)
+			return
+		}
 	}
 	kept := u.Methods[:0]
 	for _, m := range u.Methods {

@@ -79,7 +79,9 @@ type Server struct {
 	requests  atomic.Int64 // HTTP requests (round trips), a $batch counted once
 	throttled atomic.Int64 // 429 answers, batch items included
 	reportsIn atomic.Int64 // calls to the report endpoints, batch items included
-	mux       *http.ServeMux
+	// counted counts what Graph's limits count: requests outside a batch and batch items.
+	counted atomic.Int64
+	mux     *http.ServeMux
 }
 
 // NewServer serves t, rebased so that its events are recent (see Tenant.AsOf). The
@@ -153,6 +155,10 @@ func (s *Server) reportBudget(f Faults, path string) time.Duration {
 // the round trips a client made.
 func (s *Server) Requests() int64 { return s.requests.Load() }
 
+// Calls returns how many calls the fake answered as Graph's limits count them
+// (requests outside a batch, and each batch item), and how many of them it throttled.
+func (s *Server) Calls() (calls, throttled int64) { return s.counted.Load(), s.throttled.Load() }
+
 // Records returns the last requests received (at most 200), oldest first.
 func (s *Server) Records() []RequestRecord {
 	s.mu.Lock()
@@ -179,6 +185,8 @@ func (s *Server) routes() {
 		handle("GET /groups/{id}", s.getGroup)
 		handle("GET /directory/administrativeUnits/{id}", s.getAdministrativeUnit)
 		handle("GET /directoryObjects/{id}", s.getDirectoryObject)
+		handle("GET /groups/{id}/transitiveMembers/microsoft.graph.user", s.groupUsers)
+		handle("GET /groups/{id}/transitiveMembers/graph.user", s.groupUsers) // the SDK's short cast
 		handle("GET /roleManagement/directory/roleAssignments", s.roleAssignments(false))
 		handle("GET /roleManagement/directory/roleEligibilityScheduleInstances", s.roleAssignments(true))
 		handle("GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances", s.groupEligibility)
@@ -187,6 +195,7 @@ func (s *Server) routes() {
 		handle("POST /users/{id}/checkMemberGroups", s.checkMemberGroups)
 		handle("GET /users/{id}/authentication/methods", s.listMethods)
 		handle("DELETE /users/{id}/authentication/{coll}/{mid}", s.deleteMethod)
+		handle("GET /users/{id}/authentication/temporaryAccessPassMethods", s.listTAPs)
 		handle("POST /users/{id}/authentication/temporaryAccessPassMethods", s.createTAP)
 		handle("POST /users/{id}/revokeSignInSessions", s.revokeSessions)
 		handle("GET /reports/authenticationMethods/userRegistrationDetails/{id}", s.registration)
@@ -282,6 +291,7 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
+	s.counted.Add(1)
 	target := r.URL.Path
 	if q, err := url.QueryUnescape(r.URL.RawQuery); err == nil && q != "" {
 		target += "?" + q

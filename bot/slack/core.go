@@ -77,7 +77,7 @@ func (a *Adapter) refused(reason string) {
 const notOurWorkspace = "mfadesk serves only members of its own Slack workspace."
 
 // onSlash handles /mfa. Usage errors and help are answered in the ack; lookups are
-// acknowledged and answered through response_url; reregister and revoke open a
+// acknowledged and answered through response_url; reregister, revoke and tap open a
 // modal.
 func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 	if err := checkSlashCommand(cmd); err != nil {

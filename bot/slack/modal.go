@@ -171,11 +171,13 @@ func decodeMeta(key []byte, s string, now time.Time) (formMeta, error) {
 }
 
 func actionTitle(action string) string {
-	switch action {
+	switch bot.FormVerb(action) {
 	case "reregister":
 		return "Re-register MFA"
 	case "revoke":
 		return "Revoke sessions"
+	case "tap":
+		return "Temporary Access Pass"
 	}
 	return "mfadesk request"
 }

@@ -377,9 +377,9 @@ type formState struct {
 // Adaptive Card whose "Submit request" button is Action.Execute verb "submit". errs
 // marks failing fields; prev refills what was typed.
 func RenderForm(m bot.Message, f bot.Form, errs bot.FieldErrors, prev formState) Card {
-	title := fmt.Sprintf("Request: %s %s", f.Action, orDash(f.TargetLabel))
+	title := fmt.Sprintf("Request: %s %s", bot.FormVerb(f.Action), orDash(f.TargetLabel))
 	if f.TargetLabel == "" {
-		title = fmt.Sprintf("Request: %s %s", f.Action, f.Target)
+		title = fmt.Sprintf("Request: %s %s", bot.FormVerb(f.Action), f.Target)
 	}
 	c := newCard(orText(m.Text, title))
 	c.Body = append(c.Body, Element{Type: "TextBlock", Text: noLinks(title), Wrap: true, Weight: "Bolder", Size: "Medium"})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -29,9 +30,16 @@ type chat struct {
 	svc    *approvals.Service
 	fake   *graphtest.Server
 	server *web.Server
+	stack  *bottest.Stack
 }
 
 func newChat(t *testing.T) *chat {
+	t.Helper()
+	return newChatLogged(t, nil)
+}
+
+// newChatLogged is newChat with every component logging to log (nil: discard).
+func newChatLogged(t *testing.T, log *slog.Logger) *chat {
 	t.Helper()
 	tenant := graphtest.MustTenant("demo")
 	var personas []web.Persona
@@ -44,15 +52,15 @@ func newChat(t *testing.T) *chat {
 		u := tenant.FindUser(p.local + "@" + domain)
 		personas = append(personas, web.Persona{ID: p.id, Name: p.local, Role: p.role, ObjectID: u.ID(), UPN: u.UPN()})
 	}
-	srv, err := web.New(personas, nil)
+	srv, err := web.New(personas, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"web": srv}})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"web": srv}, Logger: log})
 	router, svc, fake := stack.Router, stack.Approvals, stack.Graph
 	hs := httptest.NewServer(srv.Handler(router))
 	t.Cleanup(hs.Close)
-	c := &chat{t: t, url: hs.URL, svc: svc, fake: fake, server: srv}
+	c := &chat{t: t, url: hs.URL, svc: svc, fake: fake, server: srv, stack: stack}
 	c.token = pageToken(t, hs.URL)
 	return c
 }

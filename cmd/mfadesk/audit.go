@@ -145,7 +145,7 @@ func parseHead(s string) (uint64, string, error) {
 
 func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
-		fmt.Fprintln(stderr, "Usage: mfadesk approvals list [--db FILE] [--state pending]\n       mfadesk approvals show [--db FILE] ID")
+		fmt.Fprintln(stderr, "Usage: mfadesk approvals list [--db FILE] [--state pending]\n       mfadesk approvals show [--db FILE] [--results] ID")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
@@ -182,9 +182,10 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		return tw.Flush()
 	}
-	fs := newFlags("approvals show", "approvals show [--db FILE | --config FILE] [--json] ID", stderr)
+	fs := newFlags("approvals show", "approvals show [--db FILE | --config FILE] [--json] [--results] ID", stderr)
 	path := dbFlags(fs)
 	asJSON := fs.Bool("json", false, "print the request and its history as JSON")
+	results := fs.Bool("results", false, "print the per-user results of a bulk request as JSON lines")
 	// The id may come before or after the flags.
 	var id string
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
@@ -205,6 +206,9 @@ func cmdApprovals(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	p, err := path(getenv)
 	if err != nil {
 		return err
+	}
+	if *results {
+		return approvals.BulkResultsFile(ctx, p, id, stdout)
 	}
 	req, events, err := approvals.ShowFile(ctx, p, strings.ToUpper(id))
 	if err != nil {

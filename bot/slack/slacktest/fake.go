@@ -72,6 +72,16 @@ type Message struct {
 	Updates []*Message
 }
 
+// ResponsePosts returns what was posted to each response_url, keyed by the url's id.
+// The caller holds Mu (as inside WaitFor), so it can be read beside Messages and Views.
+func (f *Fake) ResponsePosts() map[string][]map[string]any {
+	out := make(map[string][]map[string]any, len(f.resp))
+	for id, r := range f.resp {
+		out[id] = r.posts
+	}
+	return out
+}
+
 type responseSink struct {
 	uses  int
 	posts []map[string]any

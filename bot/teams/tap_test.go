@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/mfadesk/mfadesk/bot"
-	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 	"github.com/mfadesk/mfadesk/bot/bottest"
+	"github.com/mfadesk/mfadesk/bot/teams/teamstest"
 )
 
 // TestTAPOnlyInTheRequesters1to1: tap through Teams: after Alex approves, the pass

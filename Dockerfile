@@ -14,7 +14,7 @@ RUN go mod download && go mod verify
 COPY . .
 ARG VERSION=dev
 # Static (no cgo), no local paths in the binary, no symbol tables.
-RUN CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/mfadesk ./cmd/mfadesk
+RUN CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -tags grpcnotrace -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/mfadesk ./cmd/mfadesk
 # The state directory, made here (the runtime has no shell) and owned by the
 # runtime user, so a fresh named volume mounted on it is writable.
 RUN mkdir -p /out/state && chmod 0700 /out/state

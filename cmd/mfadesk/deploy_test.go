@@ -94,7 +94,7 @@ func TestDockerfile(t *testing.T) {
 	for _, r := range build.all("RUN") {
 		if strings.Contains(r, "go build") {
 			built = true
-			for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "./cmd/mfadesk"} {
+			for _, want := range []string{"CGO_ENABLED=0", "-tags grpcnotrace", "-trimpath", "-s -w", "./cmd/mfadesk"} {
 				if !strings.Contains(r, want) {
 					t.Errorf("build command lacks %q: %s", want, r)
 				}

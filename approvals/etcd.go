@@ -57,6 +57,9 @@ const (
 	// etcdMaxAttempts bounds how often Update re-runs a transaction that lost a race
 	// with another writer before giving up.
 	etcdMaxAttempts = 64
+	// etcdMaxContention is how long an Update keeps retrying lost races (after
+	// etcdMaxAttempts) before it reports the contention.
+	etcdMaxContention = 30 * time.Second
 )
 
 // EtcdStore is the etcd implementation of Store, for several mfadesk replicas sharing
@@ -199,6 +202,7 @@ func (s *EtcdStore) Update(ctx context.Context, fn func(Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -223,13 +227,15 @@ func (s *EtcdStore) Update(ctx context.Context, fn func(Tx) error) error {
 		if ok {
 			return nil
 		}
-		if attempt == etcdMaxAttempts {
-			return fmt.Errorf("etcd transaction lost %d races with other writers in a row; giving up", attempt)
+		// Give up only after many attempts and some time: under a burst every writer
+		// reads the audit head, so a slow transaction can lose many races in a row.
+		if attempt >= etcdMaxAttempts && time.Since(start) > etcdMaxContention {
+			return fmt.Errorf("etcd transaction lost %d races with other writers in %s; giving up", attempt, time.Since(start).Round(time.Millisecond))
 		}
-		// Another process won; after a few immediate retries, back off a little
-		// (jittered) so two busy replicas do not keep colliding.
+		// Another process won; after a few immediate retries, back off (exponential,
+		// jittered, capped) so two busy replicas do not keep colliding.
 		if attempt > 2 {
-			d := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))
+			d := time.Duration(rand.Int64N(int64(min(1<<min(attempt, 8), 250)) * int64(time.Millisecond)))
 			select {
 			case <-time.After(d):
 			case <-ctx.Done():

@@ -58,22 +58,22 @@ func (r *Router) render(req approvals.Request) Message {
 func RenderApproval(req approvals.Request, risk []string, deletes func(methodType string) bool) Message {
 	title := actionTitle[req.Action]
 	facts := []Fact{
-		{"Request", req.ID},
-		{"State", stateWords(req)},
-		{"Target", fmt.Sprintf("%s — %s (object id %s)", req.Target.DisplayName, req.Target.UPN, req.Target.ObjectID)},
-		{"Requested by", fmt.Sprintf("%s (%s)", req.Requester.String(), req.Requester.Platform)},
-		{"Reason", maskPhones(req.Reason)},
-		{"Identity verified by", verificationLabel(req.Verification.Method) + detailSuffix(maskPhones(req.Verification.Detail))},
-		{"Ticket", orDash(req.Ticket)},
-		{"Filed", fmtTime(req.Created)},
-		{"Expires", fmtTime(req.Expires)},
+		{Label: "Request", Value: req.ID},
+		{Label: "State", Value: stateWords(req)},
+		{Label: "Target", Value: fmt.Sprintf("%s — %s (object id %s)", req.Target.DisplayName, req.Target.UPN, req.Target.ObjectID)},
+		{Label: "Requested by", Value: fmt.Sprintf("%s (%s)", req.Requester.String(), req.Requester.Platform)},
+		{Label: "Reason", Value: maskPhones(req.Reason)},
+		{Label: "Identity verified by", Value: verificationLabel(req.Verification.Method) + detailSuffix(maskPhones(req.Verification.Detail))},
+		{Label: "Ticket", Value: orDash(req.Ticket)},
+		{Label: "Filed", Value: fmtTime(req.Created)},
+		{Label: "Expires", Value: fmtTime(req.Expires)},
 	}
 	facts = append(facts, evidenceFact(req))
 	if req.ApprovalsNeeded > 1 {
-		facts = append(facts, Fact{"Approvals needed", fmt.Sprintf("%d distinct approvers", req.ApprovalsNeeded)})
+		facts = append(facts, Fact{Label: "Approvals needed", Value: fmt.Sprintf("%d distinct approvers", req.ApprovalsNeeded)})
 	}
 	if req.Protection.Protected {
-		facts = append(facts, Fact{"Protected target", strings.Join(req.Protection.Reasons, "; ")})
+		facts = append(facts, Fact{Label: "Protected target", Value: strings.Join(req.Protection.Reasons, "; ")})
 	}
 	sections := []Section{{Facts: facts}}
 
@@ -159,9 +159,9 @@ func closedFacts(req approvals.Request) []Section {
 	switch req.State {
 	case approvals.StateCancelled:
 		// Only the requester may cancel, and the cancellation is the request's last write.
-		return []Section{{Facts: []Fact{{"Cancelled", fmt.Sprintf("by %s at %s; nothing ran", req.Requester.String(), fmtTime(req.Updated))}}}}
+		return []Section{{Facts: []Fact{{Label: "Cancelled", Value: fmt.Sprintf("by %s at %s; nothing ran", req.Requester.String(), fmtTime(req.Updated))}}}}
 	case approvals.StateExpired:
-		return []Section{{Facts: []Fact{{"Expired", fmt.Sprintf("at %s, before an approver decided; nothing ran", fmtTime(req.Expires))}}}}
+		return []Section{{Facts: []Fact{{Label: "Expired", Value: fmt.Sprintf("at %s, before an approver decided; nothing ran", fmtTime(req.Expires))}}}}
 	}
 	return nil
 }

@@ -169,13 +169,6 @@ func (e *UsageError) Text(platform string) string {
 	return out + " Try " + p + "help."
 }
 
-// Platforms, as in Caller.Platform.
-const (
-	PlatformSlack = "slack"
-	PlatformTeams = "teams"
-	PlatformWeb   = "web"
-)
-
 // Prefix is what a person types before a verb on a platform: "/mfa " in Slack,
 // "@mfadesk " in a Teams channel (a 1:1 chat needs no mention, and Parse accepts the
 // words with or without it), nothing in the demo's web chat.

@@ -30,7 +30,7 @@ func HelpFor(platform, topic, domain string) Message {
 			Private:  true,
 			Text:     fmt.Sprintf("%s — %s. Example: %s", UsageFor(platform, s.verb), s.summary, example),
 			Title:    UsageFor(platform, s.verb),
-			Sections: []Section{{Text: s.summary + ".", Facts: []Fact{{"Example", example}}}},
+			Sections: []Section{{Text: s.summary + ".", Facts: []Fact{{Label: "Example", Value: example}}}},
 		}
 	}
 	t := &Table{Columns: []string{"Command", "What it does"}}
@@ -74,24 +74,24 @@ func verbList() string {
 // RenderUser shows a user.
 func RenderUser(u actions.User) Message {
 	facts := []Fact{
-		{"Name", u.DisplayName},
-		{"UPN", u.UPN},
-		{"Object id", u.ID},
-		{"Enabled", yesNo(u.Enabled)},
-		{"Synced from on-premises", yesNo(u.OnPremisesSynced)},
+		{Label: "Name", Value: u.DisplayName},
+		{Label: "UPN", Value: u.UPN},
+		{Label: "Object id", Value: u.ID},
+		{Label: "Enabled", Value: yesNo(u.Enabled)},
+		{Label: "Synced from on-premises", Value: yesNo(u.OnPremisesSynced)},
 	}
 	if u.Mail != "" && !strings.EqualFold(u.Mail, u.UPN) {
-		facts = append(facts, Fact{"Mail", u.Mail})
+		facts = append(facts, Fact{Label: "Mail", Value: u.Mail})
 	}
 	if u.UserType != "" && u.UserType != "Member" {
-		facts = append(facts, Fact{"User type", u.UserType})
+		facts = append(facts, Fact{Label: "User type", Value: u.UserType})
 	}
 	facts = append(facts,
-		Fact{"Last sign-in", when(u.LastSignIn)},
-		Fact{"Password last changed", when(u.LastPasswordChange)},
-		Fact{"Sessions valid from", when(u.SessionsValidFrom)},
-		Fact{"MFA groups", listOr(u.MFAGroups, "none")},
-		Fact{"Admin roles", listOr(u.Roles, "none")},
+		Fact{Label: "Last sign-in", Value: when(u.LastSignIn)},
+		Fact{Label: "Password last changed", Value: when(u.LastPasswordChange)},
+		Fact{Label: "Sessions valid from", Value: when(u.SessionsValidFrom)},
+		Fact{Label: "MFA groups", Value: listOr(u.MFAGroups, "none")},
+		Fact{Label: "Admin roles", Value: listOr(u.Roles, "none")},
 	)
 	sec := Section{Facts: facts, Note: strings.TrimSpace(u.GroupsNote + " " + u.SignInNote)}
 	summary := fmt.Sprintf("%s (%s): %s", u.DisplayName, u.UPN, map[bool]string{true: "enabled", false: "disabled"}[u.Enabled])
@@ -195,24 +195,24 @@ func RenderStatus(ev actions.Evidence) Message {
 	summary := fmt.Sprintf("%s (%s)", u.DisplayName, u.UPN)
 	if r := ev.Registration; ev.Has(actions.SourceRegistration) && r != nil {
 		facts = append(facts,
-			Fact{"MFA registered", yesNo(r.MFARegistered)},
-			Fact{"MFA capable", yesNo(r.MFACapable)},
-			Fact{"SSPR registered", yesNo(r.SSPRRegistered)},
-			Fact{"SSPR enabled", yesNo(r.SSPREnabled)},
-			Fact{"SSPR capable", yesNo(r.SSPRCapable)},
-			Fact{"Passwordless capable", yesNo(r.PasswordlessCapable)},
-			Fact{"Methods registered", listOr(r.MethodsRegistered, "none")},
-			Fact{"System-preferred MFA", systemPreferred(r)},
+			Fact{Label: "MFA registered", Value: yesNo(r.MFARegistered)},
+			Fact{Label: "MFA capable", Value: yesNo(r.MFACapable)},
+			Fact{Label: "SSPR registered", Value: yesNo(r.SSPRRegistered)},
+			Fact{Label: "SSPR enabled", Value: yesNo(r.SSPREnabled)},
+			Fact{Label: "SSPR capable", Value: yesNo(r.SSPRCapable)},
+			Fact{Label: "Passwordless capable", Value: yesNo(r.PasswordlessCapable)},
+			Fact{Label: "Methods registered", Value: listOr(r.MethodsRegistered, "none")},
+			Fact{Label: "System-preferred MFA", Value: systemPreferred(r)},
 		)
 		summary += fmt.Sprintf(": MFA registered %s, MFA capable %s", yesNo(r.MFARegistered), yesNo(r.MFACapable))
 	}
-	facts = append(facts, Fact{"Default MFA method", defaultMethod(ev)})
+	facts = append(facts, Fact{Label: "Default MFA method", Value: defaultMethod(ev)})
 	if ev.Has(actions.SourcePerUserMFA) {
-		facts = append(facts, Fact{"Per-user MFA", ev.PerUserMFA})
+		facts = append(facts, Fact{Label: "Per-user MFA", Value: ev.PerUserMFA})
 		summary += ", per-user MFA " + ev.PerUserMFA
 	}
 	if r := ev.Registration; ev.Has(actions.SourceRegistration) && r != nil {
-		facts = append(facts, Fact{"Report updated", when(r.Updated) + " (the report can lag behind the methods)"})
+		facts = append(facts, Fact{Label: "Report updated", Value: when(r.Updated) + " (the report can lag behind the methods)"})
 	}
 	sec := Section{Facts: facts, Note: notes(ev, missing(ev, actions.SourceRegistration, actions.SourcePerUserMFA, actions.SourcePreferences))}
 	if ev.PerUserMFA == "disabled" {
@@ -288,7 +288,7 @@ func signInResult(s actions.SignIn) string {
 func signInErrorFacts(signIns []actions.SignIn) []Fact {
 	var out []Fact
 	for _, e := range actions.SignInErrorsIn(signIns) {
-		out = append(out, Fact{fmt.Sprintf("Error %d", e.Code), capitalize(e.Meaning) + ". " + e.Next})
+		out = append(out, Fact{Label: fmt.Sprintf("Error %d", e.Code), Value: capitalize(e.Meaning) + ". " + e.Next})
 	}
 	return out
 }
@@ -348,7 +348,7 @@ func RenderDiagnosis(ev actions.Evidence, d actions.Diagnosis, platform string) 
 	}
 	next := Section{Heading: "Next step", Text: d.Next.Text}
 	if d.Next.Verb != "" {
-		next.Facts = []Fact{{"Request", Prefix(platform) + d.Next.Verb + " " + u.UPN}}
+		next.Facts = []Fact{{Label: "Request", Value: Prefix(platform) + d.Next.Verb + " " + u.UPN}}
 	}
 	if len(d.Notes) > 0 {
 		next.Note = strings.Join(d.Notes, " ")

@@ -19,22 +19,6 @@ type Directory interface {
 	MemberGroups(ctx context.Context, userID string, groupIDs []string) ([]string, error)
 }
 
-// Caller is the person behind an event. ObjectID is the directory object id the adapter
-// mapped the chat user to (Slack: verified profile email; Teams: aadObjectId). An empty
-// ObjectID is an unknown caller and gets nothing.
-type Caller struct {
-	Platform string // slack, teams, web
-	ChatID   string // the platform's user id
-	Name     string // display name, for messages only — never for decisions
-	ObjectID string
-}
-
-// Event is one command from a chat.
-type Event struct {
-	Caller Caller
-	Text   string
-}
-
 // Groups are the directory groups that grant rights, by object id (names are not unique).
 type Groups struct {
 	Helpdesk  string

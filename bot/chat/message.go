@@ -1,4 +1,4 @@
-package bot
+package chat
 
 import "fmt"
 
@@ -115,8 +115,8 @@ var formLimitTable = map[string]FieldLimit{
 // verification_detail, ticket).
 func FormLimit(field string) FieldLimit { return formLimitTable[field] }
 
-// formLimits is a copy of the limits for one form, so no adapter can change the rule.
-func formLimits() map[string]FieldLimit {
+// FormLimits is a copy of the limits for one form, so no adapter can change the rule.
+func FormLimits() map[string]FieldLimit {
 	out := make(map[string]FieldLimit, len(formLimitTable))
 	for k, v := range formLimitTable {
 		out[k] = v

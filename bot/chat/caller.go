@@ -1,0 +1,35 @@
+package chat
+
+import "context"
+
+// Caller is the person behind an event. ObjectID is the directory object id the adapter
+// mapped the chat user to (Slack: verified profile email; Teams: aadObjectId). An empty
+// ObjectID is an unknown caller and gets nothing.
+type Caller struct {
+	Platform string // slack, teams, web
+	ChatID   string // the platform's user id
+	Name     string // display name, for messages only — never for decisions
+	ObjectID string
+}
+
+// Event is one command from a chat.
+type Event struct {
+	Caller Caller
+	Text   string
+}
+
+// Platforms, as in Caller.Platform and CardRef.Platform.
+const (
+	PlatformSlack = "slack"
+	PlatformTeams = "teams"
+	PlatformWeb   = "web"
+)
+
+// Handler is what every adapter needs from the bot: the answer to a typed command, to a
+// submitted request form and to a click on an approval card. The bot's Router implements
+// it; adapters declare no copy of their own.
+type Handler interface {
+	Handle(ctx context.Context, ev Event) Message
+	Submit(ctx context.Context, c Caller, f FormSubmission) Message
+	Decide(ctx context.Context, c Caller, d Decision) Message
+}

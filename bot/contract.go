@@ -1,0 +1,56 @@
+package bot
+
+import "github.com/mfadesk/mfadesk/bot/chat"
+
+// The chat contract lives in package chat so the adapters need not import bot (and with
+// it the approvals store); these aliases keep the bot's own code speaking its old names.
+type (
+	Message        = chat.Message
+	Section        = chat.Section
+	Fact           = chat.Fact
+	Table          = chat.Table
+	Severity       = chat.Severity
+	Finding        = chat.Finding
+	ButtonKind     = chat.ButtonKind
+	Button         = chat.Button
+	Form           = chat.Form
+	FieldLimit     = chat.FieldLimit
+	Choice         = chat.Choice
+	FormSubmission = chat.FormSubmission
+	Decision       = chat.Decision
+	CardRef        = chat.CardRef
+	Notifier       = chat.Notifier
+	FieldErrors    = chat.FieldErrors
+	Caller         = chat.Caller
+	Event          = chat.Event
+	Handler        = chat.Handler
+)
+
+// Severities and button kinds of the chat contract.
+const (
+	SeverityInfo    = chat.SeverityInfo
+	SeverityWarning = chat.SeverityWarning
+	SeverityProblem = chat.SeverityProblem
+	ButtonApprove   = chat.ButtonApprove
+	ButtonDeny      = chat.ButtonDeny
+	ButtonRetry     = chat.ButtonRetry
+)
+
+// Platforms, as in Caller.Platform.
+const (
+	PlatformSlack = chat.PlatformSlack
+	PlatformTeams = chat.PlatformTeams
+	PlatformWeb   = chat.PlatformWeb
+)
+
+// FormLimit is chat.FormLimit.
+func FormLimit(field string) FieldLimit { return chat.FormLimit(field) }
+
+// formLimits is a copy of the limits for one form.
+func formLimits() map[string]FieldLimit { return chat.FormLimits() }
+
+// Refuse is chat.Refuse.
+func Refuse(text string) Message { return chat.Refuse(text) }
+
+// The Router is the inbound handler of every adapter.
+var _ Handler = (*Router)(nil)

@@ -7,18 +7,6 @@ import (
 	"github.com/mfadesk/mfadesk/approvals"
 )
 
-// Button kinds that stand for a command. A click on one is the command typed by the
-// clicker: adapters turn it into that command with ClickCommand and pass it to
-// Router.Handle, so the click is checked, refused and audited exactly like the words.
-const (
-	// ButtonFile files the request diagnose recommends; Value is the command
-	// ("reregister <object id>" or "revoke <object id>"). It opens the request form.
-	ButtonFile ButtonKind = "file"
-	// ButtonCancel cancels a pending request; Value is the request id. Only the
-	// requester may: Router.Handle decides, as for `cancel <id>`.
-	ButtonCancel ButtonKind = "cancel"
-)
-
 // errNotACommandButton is a click whose kind or value is not one mfadesk renders.
 var errNotACommandButton = errors.New("that button is not an mfadesk command")
 
@@ -42,9 +30,6 @@ func ClickCommand(kind ButtonKind, value string) (string, error) {
 	}
 	return "", errNotACommandButton
 }
-
-// ClickRefusal is the one-line answer to a click ClickCommand refused.
-const ClickRefusal = "That button does not belong to mfadesk; nothing was done."
 
 // fileButton is the "File a request" button under diagnose's next step. It names the
 // user by object id (unique and plain), falling back to the UPN.

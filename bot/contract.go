@@ -54,3 +54,23 @@ func Refuse(text string) Message { return chat.Refuse(text) }
 
 // The Router is the inbound handler of every adapter.
 var _ Handler = (*Router)(nil)
+
+// The target-in-the-loop and command-button parts of the chat contract.
+type (
+	TargetUser       = chat.TargetUser
+	TargetNotifier   = chat.TargetNotifier
+	UnreachableError = chat.UnreachableError
+	TargetClick      = chat.TargetClick
+)
+
+// Buttons that stand for a command or answer a confirmation.
+const (
+	ButtonPick   = chat.ButtonPick
+	ButtonNotMe  = chat.ButtonNotMe
+	ButtonFile   = chat.ButtonFile
+	ButtonCancel = chat.ButtonCancel
+	ClickRefusal = chat.ClickRefusal
+)
+
+// FormVerb is chat.FormVerb.
+func FormVerb(action string) string { return chat.FormVerb(action) }

@@ -229,10 +229,3 @@ func (r *Router) tellPrivately(ctx context.Context, to approvals.Actor, msg Mess
 	msg.Private = true
 	return n.Tell(ctx, Caller{Platform: to.Platform, ChatID: to.ChatID, ObjectID: to.ObjectID, Name: to.DisplayName}, msg)
 }
-
-// FormVerb is the verb of a form's action, without the options a tap form carries
-// ("tap:120:once" → "tap"), for adapters that title the form.
-func FormVerb(action string) string {
-	v, _, _ := strings.Cut(action, ":")
-	return v
-}

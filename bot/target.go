@@ -17,40 +17,6 @@ import (
 // (number matching), and lets them say "This is not me". See approvals' confirmation
 // and freeze rules; this file only carries messages and clicks.
 
-// Buttons on messages to a target.
-const (
-	// ButtonPick answers a confirmation; Value is "<confirmation id>:<number>".
-	ButtonPick ButtonKind = "pick"
-	// ButtonNotMe says the user did not ask; Value is a confirmation id or, on a
-	// notice after a change, the user's object id.
-	ButtonNotMe ButtonKind = "not_me"
-)
-
-// TargetUser is a directory user mfadesk writes to without being called by them.
-type TargetUser struct {
-	ObjectID    string
-	UPN         string
-	Mail        string
-	DisplayName string
-}
-
-// TargetNotifier is the optional part of a Notifier that reaches a directory user
-// who is not the caller: Slack by their directory mail, Teams by a proactive 1:1
-// with their object id, the demo by the user's inbox.
-type TargetNotifier interface {
-	// TellTarget sends msg privately to the user. An *UnreachableError says the
-	// platform has no way to reach them (no account, app not installed).
-	TellTarget(ctx context.Context, to TargetUser, msg Message) error
-}
-
-// UnreachableError says why a platform cannot reach a user, in words for the agent.
-type UnreachableError struct {
-	Platform string
-	Why      string
-}
-
-func (e *UnreachableError) Error() string { return e.Platform + ": " + e.Why }
-
 // TargetService is the part of approvals the target flow uses; *approvals.Service
 // implements it. It is separate from Requests so that existing fakes stay valid.
 type TargetService interface {
@@ -65,12 +31,6 @@ type TargetService interface {
 func (r *Router) targets() (TargetService, bool) {
 	ts, ok := r.req.(TargetService)
 	return ts, ok && r.req != nil
-}
-
-// TargetClick is a click on a message to a target.
-type TargetClick struct {
-	Kind  ButtonKind // ButtonPick or ButtonNotMe
-	Value string     // the button's value
 }
 
 // askTarget sends a confirmation to the user on every platform that can reach them

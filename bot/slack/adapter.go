@@ -17,14 +17,11 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
-// Handler is what the adapter needs from the bot; *bot.Router implements it.
-type Handler interface {
-	Handle(ctx context.Context, ev bot.Event) bot.Message
-	Submit(ctx context.Context, c bot.Caller, f bot.FormSubmission) bot.Message
-	Decide(ctx context.Context, c bot.Caller, d bot.Decision) bot.Message
-}
+// Handler is the inbound chat contract every adapter calls; *bot.Router implements it.
+type Handler = chat.Handler
 
 // Mode is how Slack reaches the adapter.
 type Mode string
@@ -102,7 +99,7 @@ type Options struct {
 }
 
 // Adapter is the Slack adapter: both transports, one handling path, and the
-// bot.Notifier (through the embedded *Notifier).
+// chat.Notifier (through the embedded *Notifier).
 type Adapter struct {
 	*Notifier
 

@@ -6,6 +6,7 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Action ids of the buttons that stand for a command (bot.ClickCommand).
@@ -15,20 +16,20 @@ const (
 )
 
 // commandKinds maps a command button's action id to its kind.
-var commandKinds = map[string]bot.ButtonKind{actionFile: bot.ButtonFile, actionCancel: bot.ButtonCancel}
+var commandKinds = map[string]chat.ButtonKind{actionFile: chat.ButtonFile, actionCancel: chat.ButtonCancel}
 
 // commandButton renders a File or Cancel button, or nil for another kind. The value is
 // the button's own (a command or a request id); the click is parsed again by the core.
-func commandButton(b bot.Button) goslack.BlockElement {
+func commandButton(b chat.Button) goslack.BlockElement {
 	if _, err := bot.ClickCommand(b.Kind, b.Value); err != nil {
 		return nil
 	}
 	switch b.Kind {
-	case bot.ButtonFile:
+	case chat.ButtonFile:
 		btn := goslack.NewButtonBlockElement(actionFile, b.Value, plainText(orDefault(b.Label, "File a request"), 75)).WithStyle(goslack.StylePrimary)
 		btn.AccessibilityLabel = clipRunes("File a request: "+b.Value+" (opens the request form)", 75)
 		return btn
-	case bot.ButtonCancel:
+	case chat.ButtonCancel:
 		btn := goslack.NewButtonBlockElement(actionCancel, b.Value, plainText(orDefault(b.Label, "Cancel request"), 75)).WithStyle(goslack.StyleDanger)
 		btn.AccessibilityLabel = clipRunes("Cancel request "+b.Value, 75)
 		btn.Confirm = goslack.NewConfirmationBlockObject(plainText("Cancel this request?", 100),
@@ -46,7 +47,7 @@ func (a *Adapter) onCommandClick(ic goslack.InteractionCallback, act *goslack.Bl
 	text, err := bot.ClickCommand(commandKinds[act.ActionID], act.Value)
 	if err != nil {
 		a.log.Warn("refused a command button", "user", ic.User.ID, "action", act.ActionID)
-		return a.answerLater(ic.ResponseURL, bot.Refuse(bot.ClickRefusal))
+		return a.answerLater(ic.ResponseURL, chat.Refuse(chat.ClickRefusal))
 	}
 	if err := checkResponseURL(ic.ResponseURL, a.respHost); err != nil {
 		a.log.Warn("refused a command button with a bad response_url", "user", ic.User.ID, "err", err)

@@ -10,6 +10,7 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // reply is the one handling path's answer to an inbound request, whichever
@@ -31,7 +32,7 @@ type ackMessage struct {
 // maxInlineAck keeps inline answers well under Socket Mode's 20 KB ack limit.
 const maxInlineAck = 12 << 10
 
-func inline(m bot.Message) reply {
+func inline(m chat.Message) reply {
 	return reply{ack: ackMessage{
 		ResponseType: goslack.ResponseTypeEphemeral,
 		Text:         summaryText(m),
@@ -39,7 +40,7 @@ func inline(m bot.Message) reply {
 	}}
 }
 
-func refuseInline(text string) reply { return inline(bot.Refuse(text)) }
+func refuseInline(text string) reply { return inline(chat.Refuse(text)) }
 
 // sameOrg checks a payload's workspace or org before anything else is done.
 // A refusal here is counted (Options.OnRefused): the router never sees it.
@@ -56,15 +57,15 @@ func (a *Adapter) sameOrg(teamID, userTeamID, enterpriseID string) bool {
 
 // help is the router's help when the handler offers it (examples in the tenant's
 // domain), else the built-in one; both in Slack's syntax.
-func (a *Adapter) help(topic string) bot.Message {
+func (a *Adapter) help(topic string) chat.Message {
 	if h, ok := a.h.(interface {
-		Help(ctx context.Context, platform, topic string) bot.Message
+		Help(ctx context.Context, platform, topic string) chat.Message
 	}); ok {
 		ctx, cancel := context.WithTimeout(a.base, a.callTimeout)
 		defer cancel()
-		return h.Help(ctx, bot.PlatformSlack, topic)
+		return h.Help(ctx, chat.PlatformSlack, topic)
 	}
-	return bot.HelpFor(bot.PlatformSlack, topic, "")
+	return bot.HelpFor(chat.PlatformSlack, topic, "")
 }
 
 // refused counts a caller refused before the router (Options.OnRefused).
@@ -95,7 +96,7 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 	if err != nil {
 		var ue *bot.UsageError
 		if errors.As(err, &ue) {
-			return refuseInline(ue.Text(bot.PlatformSlack))
+			return refuseInline(ue.Text(chat.PlatformSlack))
 		}
 		return refuseInline("That command could not be read. Try " + a.command + " help.")
 	}
@@ -104,7 +105,7 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 		help := a.help(parsed.Topic)
 		r := inline(help)
 		if size := approxJSONSize(r.ack); size > maxInlineAck {
-			return inline(bot.Message{Text: help.Text})
+			return inline(chat.Message{Text: help.Text})
 		}
 		return r
 	}
@@ -130,12 +131,12 @@ func (a *Adapter) answerCommand(ctx context.Context, cmd goslack.SlashCommand) {
 	caller, err := a.ids.caller(ctx, cmd.UserID)
 	if err != nil {
 		a.log.InfoContext(ctx, "refused caller", "user", cmd.UserID, "err", err)
-		a.respond(ctx, cmd.ResponseURL, bot.Refuse(refusalText(err)))
+		a.respond(ctx, cmd.ResponseURL, chat.Refuse(refusalText(err)))
 		return
 	}
-	msg := a.h.Handle(ctx, bot.Event{Caller: caller, Text: cmd.Text})
+	msg := a.h.Handle(ctx, chat.Event{Caller: caller, Text: cmd.Text})
 	if msg.Form != nil {
-		a.respond(ctx, cmd.ResponseURL, bot.Refuse("This command needs a form; run it again to open it."))
+		a.respond(ctx, cmd.ResponseURL, chat.Refuse("This command needs a form; run it again to open it."))
 		return
 	}
 	a.respond(ctx, cmd.ResponseURL, msg)
@@ -143,7 +144,7 @@ func (a *Adapter) answerCommand(ctx context.Context, cmd goslack.SlashCommand) {
 
 // respond answers privately through a response_url: lookups hold personal data, so
 // the answer is ephemeral whatever the router asked for.
-func (a *Adapter) respond(ctx context.Context, responseURL string, msg bot.Message) {
+func (a *Adapter) respond(ctx context.Context, responseURL string, msg chat.Message) {
 	if err := checkResponseURL(responseURL, a.respHost); err != nil {
 		a.log.WarnContext(ctx, "cannot answer: bad response_url", "err", err)
 		return
@@ -170,7 +171,7 @@ func (a *Adapter) openRequestForm(ctx context.Context, cmd goslack.SlashCommand,
 	cancel()
 	if err != nil {
 		a.log.WarnContext(ctx, "open request form", "user", cmd.UserID, "err", err)
-		a.respond(ctx, cmd.ResponseURL, bot.Refuse(fmt.Sprintf("The form could not be opened (%s). Run the command again.", slackError(err))))
+		a.respond(ctx, cmd.ResponseURL, chat.Refuse(fmt.Sprintf("The form could not be opened (%s). Run the command again.", slackError(err))))
 		return
 	}
 	show := func(view goslack.ModalViewRequest) {
@@ -183,10 +184,10 @@ func (a *Adapter) openRequestForm(ctx context.Context, cmd goslack.SlashCommand,
 	caller, err := a.ids.caller(ctx, cmd.UserID)
 	if err != nil {
 		a.log.InfoContext(ctx, "refused caller", "user", cmd.UserID, "err", err)
-		show(infoView(title, bot.Refuse(refusalText(err))))
+		show(infoView(title, chat.Refuse(refusalText(err))))
 		return
 	}
-	msg := a.h.Handle(ctx, bot.Event{Caller: caller, Text: cmd.Text})
+	msg := a.h.Handle(ctx, chat.Event{Caller: caller, Text: cmd.Text})
 	if msg.Form == nil {
 		show(infoView(title, msg))
 		return
@@ -200,7 +201,7 @@ func (a *Adapter) openRequestForm(ctx context.Context, cmd goslack.SlashCommand,
 	meta, err := encodeMeta(a.metaKey, m)
 	if err != nil {
 		a.log.ErrorContext(ctx, "encode request form", "err", err)
-		show(infoView(title, bot.Refuse("The form could not be prepared. Try again.")))
+		show(infoView(title, chat.Refuse("The form could not be prepared. Try again.")))
 		return
 	}
 	show(requestView(m, meta, submission{}, nil))
@@ -231,9 +232,9 @@ func (a *Adapter) onInteraction(ic goslack.InteractionCallback) reply {
 	if !a.sameOrg(ic.Team.ID, ic.User.TeamID, ic.Enterprise.ID) {
 		a.log.Warn("refused interaction from another workspace", "team", ic.Team.ID, "enterprise", ic.Enterprise.ID, "user", ic.User.ID)
 		if ic.Type == goslack.InteractionTypeViewSubmission {
-			return reply{ack: goslack.NewUpdateViewSubmissionResponse(ptr(infoView("mfadesk", bot.Refuse(notOurWorkspace))))}
+			return reply{ack: goslack.NewUpdateViewSubmissionResponse(ptr(infoView("mfadesk", chat.Refuse(notOurWorkspace))))}
 		}
-		return a.answerLater(ic.ResponseURL, bot.Refuse(notOurWorkspace))
+		return a.answerLater(ic.ResponseURL, chat.Refuse(notOurWorkspace))
 	}
 	switch ic.Type {
 	case goslack.InteractionTypeBlockActions:
@@ -253,7 +254,7 @@ func (a *Adapter) onInteraction(ic goslack.InteractionCallback) reply {
 func ptr[T any](v T) *T { return &v }
 
 // answerLater acks empty and answers privately through response_url.
-func (a *Adapter) answerLater(responseURL string, msg bot.Message) reply {
+func (a *Adapter) answerLater(responseURL string, msg chat.Message) reply {
 	if responseURL == "" {
 		return reply{}
 	}
@@ -282,7 +283,7 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 	}
 	if !validRequestID(act.Value) {
 		a.log.Warn("refused click with a malformed request id", "user", ic.User.ID)
-		return a.answerLater(ic.ResponseURL, bot.Refuse("That button does not belong to a valid mfadesk request."))
+		return a.answerLater(ic.ResponseURL, chat.Refuse("That button does not belong to a valid mfadesk request."))
 	}
 	reqID := act.Value
 	// The card clicked is the message holding the button, as Slack reports it: the
@@ -297,10 +298,10 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 			caller, err := a.ids.caller(ctx, ic.User.ID)
 			if err != nil {
 				a.log.InfoContext(ctx, "refused approver", "user", ic.User.ID, "request", reqID, "err", err)
-				a.respond(ctx, ic.ResponseURL, bot.Refuse(refusalText(err)))
+				a.respond(ctx, ic.ResponseURL, chat.Refuse(refusalText(err)))
 				return
 			}
-			msg := a.h.Decide(ctx, caller, bot.Decision{RequestID: reqID, Approve: !retry, Retry: retry, Card: card})
+			msg := a.h.Decide(ctx, caller, chat.Decision{RequestID: reqID, Approve: !retry, Retry: retry, Card: card})
 			a.respond(ctx, ic.ResponseURL, msg)
 		}}
 	}
@@ -320,24 +321,24 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 		defer cancel()
 		if _, err := a.api.OpenViewContext(cctx, ic.TriggerID, denyView(m, meta)); err != nil {
 			a.log.WarnContext(ctx, "open deny form", "user", ic.User.ID, "request", reqID, "err", err)
-			a.respond(ctx, ic.ResponseURL, bot.Refuse(fmt.Sprintf("The deny form could not be opened (%s). Click Deny again.", slackError(err))))
+			a.respond(ctx, ic.ResponseURL, chat.Refuse(fmt.Sprintf("The deny form could not be opened (%s). Click Deny again.", slackError(err))))
 		}
 	}}
 }
 
 // clickedCard is the message a block_actions click came from, in the form
 // Notifier.PostApproval returns it (channel id and message ts).
-func clickedCard(ic goslack.InteractionCallback) bot.CardRef {
+func clickedCard(ic goslack.InteractionCallback) chat.CardRef {
 	channel := ic.Container.ChannelID
 	if channel == "" {
 		channel = ic.Channel.ID
 	}
-	return bot.CardRef{Platform: bot.PlatformSlack, Channel: channel, ID: ic.Container.MessageTs}
+	return chat.CardRef{Platform: chat.PlatformSlack, Channel: channel, ID: ic.Container.MessageTs}
 }
 
 // staleForm is the answer to a submission whose metadata does not check out.
 func staleForm(why string) reply {
-	return reply{ack: goslack.NewUpdateViewSubmissionResponse(ptr(infoView("mfadesk", bot.Refuse(why+" Nothing was done; run the command again."))))}
+	return reply{ack: goslack.NewUpdateViewSubmissionResponse(ptr(infoView("mfadesk", chat.Refuse(why+" Nothing was done; run the command again."))))}
 }
 
 // onRequestSubmit files a request from the modal. Quick checks answer in the ack on
@@ -361,23 +362,23 @@ func (a *Adapter) onRequestSubmit(ic goslack.InteractionCallback) reply {
 		return reply{ack: goslack.NewErrorsViewSubmissionResponse(viewErrors(m, errs))}
 	}
 	title := actionTitle(m.Action)
-	sub := bot.FormSubmission{Action: m.Action, Target: m.Target, Reason: s.Reason, Verification: s.Verification, VerificationDetail: s.Detail, Ticket: s.Ticket}
-	work := func(ctx context.Context) bot.Message {
+	sub := chat.FormSubmission{Action: m.Action, Target: m.Target, Reason: s.Reason, Verification: s.Verification, VerificationDetail: s.Detail, Ticket: s.Ticket}
+	work := func(ctx context.Context) chat.Message {
 		caller, err := a.ids.caller(ctx, ic.User.ID)
 		if err != nil {
 			a.log.InfoContext(ctx, "refused requester", "user", ic.User.ID, "err", err)
-			return bot.Refuse(refusalText(err))
+			return chat.Refuse(refusalText(err))
 		}
 		return a.h.Submit(ctx, caller, sub)
 	}
-	finish := func(ctx context.Context, msg bot.Message) {
+	finish := func(ctx context.Context, msg chat.Message) {
 		if !msg.Refusal && len(msg.Errors) == 0 && m.ResponseURL != "" {
 			// A copy where /mfa was typed, so the request id is not lost when the
 			// modal closes.
 			a.respond(ctx, m.ResponseURL, msg)
 		}
 	}
-	answer := func(msg bot.Message) *goslack.ViewSubmissionResponse {
+	answer := func(msg chat.Message) *goslack.ViewSubmissionResponse {
 		if len(msg.Errors) > 0 {
 			if shown := viewErrors(m, msg.Errors); len(shown) == len(msg.Errors) {
 				return goslack.NewErrorsViewSubmissionResponse(shown)
@@ -386,7 +387,7 @@ func (a *Adapter) onRequestSubmit(ic goslack.InteractionCallback) reply {
 		}
 		return goslack.NewUpdateViewSubmissionResponse(ptr(infoView(title, msg)))
 	}
-	late := func(ctx context.Context, msg bot.Message) {
+	late := func(ctx context.Context, msg chat.Message) {
 		view := infoView(title, msg)
 		if len(msg.Errors) > 0 {
 			view = requestView(m, ic.View.PrivateMetadata, s, msg.Errors)
@@ -414,25 +415,25 @@ func (a *Adapter) onDenySubmit(ic goslack.InteractionCallback) reply {
 	case len([]rune(why)) > maxJustify:
 		return reply{ack: goslack.NewErrorsViewSubmissionResponse(map[string]string{fieldJustify: fmt.Sprintf("Keep it under %d characters.", maxJustify)})}
 	}
-	work := func(ctx context.Context) bot.Message {
+	work := func(ctx context.Context) chat.Message {
 		caller, err := a.ids.caller(ctx, ic.User.ID)
 		if err != nil {
 			a.log.InfoContext(ctx, "refused denier", "user", ic.User.ID, "request", m.RequestID, "err", err)
-			return bot.Refuse(refusalText(err))
+			return chat.Refuse(refusalText(err))
 		}
-		return a.h.Decide(ctx, caller, bot.Decision{RequestID: m.RequestID, Approve: false, Justification: why,
-			Card: bot.CardRef{Platform: bot.PlatformSlack, Channel: m.Channel, ID: m.MessageTs}})
+		return a.h.Decide(ctx, caller, chat.Decision{RequestID: m.RequestID, Approve: false, Justification: why,
+			Card: chat.CardRef{Platform: chat.PlatformSlack, Channel: m.Channel, ID: m.MessageTs}})
 	}
-	answer := func(msg bot.Message) *goslack.ViewSubmissionResponse {
+	answer := func(msg chat.Message) *goslack.ViewSubmissionResponse {
 		if e, ok := msg.Errors["justification"]; ok {
 			return goslack.NewErrorsViewSubmissionResponse(map[string]string{fieldJustify: clipRunes(e, 150)})
 		}
 		return goslack.NewUpdateViewSubmissionResponse(ptr(infoView("Deny request", msg)))
 	}
-	late := func(ctx context.Context, msg bot.Message) {
+	late := func(ctx context.Context, msg chat.Message) {
 		a.updateView(ctx, ic.View.ID, infoView("Deny request", msg))
 	}
-	finish := func(ctx context.Context, msg bot.Message) {
+	finish := func(ctx context.Context, msg chat.Message) {
 		if msg.Refusal && m.ResponseURL != "" {
 			a.respond(ctx, m.ResponseURL, msg)
 		}
@@ -447,12 +448,12 @@ func (a *Adapter) onDenySubmit(ic goslack.InteractionCallback) reply {
 // inside Slack's 3 seconds.
 func (a *Adapter) withinBudget(
 	what, title, pending string,
-	work func(context.Context) bot.Message,
-	answer func(bot.Message) *goslack.ViewSubmissionResponse,
-	late func(context.Context, bot.Message),
-	finish func(context.Context, bot.Message),
+	work func(context.Context) chat.Message,
+	answer func(chat.Message) *goslack.ViewSubmissionResponse,
+	late func(context.Context, chat.Message),
+	finish func(context.Context, chat.Message),
 ) reply {
-	done := make(chan bot.Message, 1)
+	done := make(chan chat.Message, 1)
 	a.spawn(what, func(ctx context.Context) { done <- work(ctx) })
 	t := time.NewTimer(a.submitBudget)
 	defer t.Stop()
@@ -463,7 +464,7 @@ func (a *Adapter) withinBudget(
 	}
 	return reply{
 		what: what,
-		ack:  goslack.NewUpdateViewSubmissionResponse(ptr(infoView(title, bot.Message{Text: pending}))),
+		ack:  goslack.NewUpdateViewSubmissionResponse(ptr(infoView(title, chat.Message{Text: pending}))),
 		follow: func(ctx context.Context) {
 			select {
 			case msg := <-done:

@@ -9,11 +9,11 @@
 //   - mapping a Slack user to a directory identity (users.info → verified profile
 //     email → Resolver), refusing guests, strangers, bots, deleted users and users of
 //     other workspaces;
-//   - rendering bot.Message as Block Kit within Slack's limits, with user text escaped
+//   - rendering chat.Message as Block Kit within Slack's limits, with user text escaped
 //     and a top-level text that summarises the answer for screen readers;
 //   - the request modal (views.open / views.update, signed private_metadata) and the
 //     deny-reason modal;
-//   - the outbound bot.Notifier: approval cards (chat.postMessage / chat.update),
+//   - the outbound chat.Notifier: approval cards (chat.postMessage / chat.update),
 //     direct messages and audit-channel posts.
 //
 // It knows neither Graph nor bbolt: decisions belong to the Handler (bot.Router), and

@@ -11,7 +11,7 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"github.com/mfadesk/mfadesk/actions"
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Resolver maps a Slack user's verified profile email to the directory user's object
@@ -92,27 +92,27 @@ type identities struct {
 	now          func() time.Time
 	callTimeout  time.Duration
 	// audit, if set, records a refusal of who the user is in the audit log.
-	audit func(ctx context.Context, c bot.Caller, msg string)
+	audit func(ctx context.Context, c chat.Caller, msg string)
 
 	mu    sync.Mutex
 	cache map[string]cachedCaller
 }
 
 type cachedCaller struct {
-	caller  bot.Caller
+	caller  chat.Caller
 	expires time.Time
 }
 
 // caller returns the directory identity of a Slack user, or a *refusal that says in
 // one line why there is none. It never returns a caller with an empty ObjectID.
-func (ids *identities) caller(ctx context.Context, userID string) (_ bot.Caller, err error) {
+func (ids *identities) caller(ctx context.Context, userID string) (_ chat.Caller, err error) {
 	defer func() {
 		if err != nil && ids.refused != nil {
 			ids.refused("identity")
 		}
 	}()
 	if !validID(userID, "UW") {
-		return bot.Caller{}, &refusal{Msg: "Your Slack user id could not be read, so nothing was done."}
+		return chat.Caller{}, &refusal{Msg: "Your Slack user id could not be read, so nothing was done."}
 	}
 	now := ids.now()
 	ids.mu.Lock()
@@ -126,9 +126,9 @@ func (ids *identities) caller(ctx context.Context, userID string) (_ bot.Caller,
 	if err != nil {
 		var r *refusal
 		if ids.audit != nil && errors.As(err, &r) && r.Audited {
-			ids.audit(ctx, bot.Caller{Platform: bot.PlatformSlack, ChatID: userID}, r.Msg)
+			ids.audit(ctx, chat.Caller{Platform: chat.PlatformSlack, ChatID: userID}, r.Msg)
 		}
-		return bot.Caller{}, err
+		return chat.Caller{}, err
 	}
 	ids.mu.Lock()
 	defer ids.mu.Unlock()
@@ -162,7 +162,7 @@ func (ids *identities) evict(now time.Time) {
 // retry does not fix.
 var appCannotRead = map[string]bool{"missing_scope": true, "not_authed": true, "invalid_auth": true, "account_inactive": true, "token_revoked": true, "token_expired": true, "no_permission": true, "not_allowed_token_type": true}
 
-func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, error) {
+func (ids *identities) lookup(ctx context.Context, userID string) (chat.Caller, error) {
 	cctx, cancel := context.WithTimeout(ctx, ids.callTimeout)
 	u, err := ids.api.GetUserInfoContext(cctx, userID)
 	cancel()
@@ -174,14 +174,14 @@ func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, e
 			msg = "Your Slack profile could not be read, so nothing was done: mfadesk's Slack app is not allowed to (Slack says " + se.Err +
 				"). A Slack admin must reinstall the app with the users:read and users:read.email scopes; trying again will not help."
 		}
-		return bot.Caller{}, &refusal{Msg: msg, Err: fmt.Errorf("users.info %s: %w", userID, err)}
+		return chat.Caller{}, &refusal{Msg: msg, Err: fmt.Errorf("users.info %s: %w", userID, err)}
 	}
 	if u == nil || u.ID != userID {
-		return bot.Caller{}, &refusal{Msg: "Slack returned a different user than asked for, so nothing was done.", Err: errors.New("users.info returned another user")}
+		return chat.Caller{}, &refusal{Msg: "Slack returned a different user than asked for, so nothing was done.", Err: errors.New("users.info returned another user")}
 	}
 	if err := ids.eligible(u); err != nil {
 		err.Audited = true
-		return bot.Caller{}, err
+		return chat.Caller{}, err
 	}
 	email := strings.TrimSpace(u.Profile.Email)
 	rctx, cancel := context.WithTimeout(ctx, ids.callTimeout)
@@ -190,18 +190,18 @@ func (ids *identities) lookup(ctx context.Context, userID string) (bot.Caller, e
 	if err != nil {
 		err = fmt.Errorf("resolve directory user of %s: %w", userID, err)
 		if directoryFailed(err) {
-			return bot.Caller{}, &refusal{Msg: "Your directory identity could not be checked, so nothing was done: " + actions.Explain(err), Err: err}
+			return chat.Caller{}, &refusal{Msg: "Your directory identity could not be checked, so nothing was done: " + actions.Explain(err), Err: err}
 		}
-		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match exactly one directory user, so mfadesk cannot act for you.", Err: err, Audited: true}
+		return chat.Caller{}, &refusal{Msg: "Your Slack email address does not match exactly one directory user, so mfadesk cannot act for you.", Err: err, Audited: true}
 	}
 	if strings.TrimSpace(oid) == "" {
-		return bot.Caller{}, &refusal{Msg: "Your Slack email address does not match a directory user, so mfadesk cannot act for you.", Err: errors.New("resolver returned an empty object id")}
+		return chat.Caller{}, &refusal{Msg: "Your Slack email address does not match a directory user, so mfadesk cannot act for you.", Err: errors.New("resolver returned an empty object id")}
 	}
 	name := strings.TrimSpace(u.RealName)
 	if name == "" {
 		name = strings.TrimSpace(u.Profile.DisplayName)
 	}
-	return bot.Caller{Platform: bot.PlatformSlack, ChatID: u.ID, Name: name, ObjectID: oid}, nil
+	return chat.Caller{Platform: chat.PlatformSlack, ChatID: u.ID, Name: name, ObjectID: oid}, nil
 }
 
 // directoryFailed tells a directory that could not answer (refused us, throttled us

@@ -14,7 +14,7 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Callback ids of mfadesk's modals.
@@ -24,7 +24,7 @@ const (
 	callbackInfo    = "mfa_info"
 )
 
-// Block ids of the request form. They are the field names of bot.FieldErrors, so the
+// Block ids of the request form. They are the field names of chat.FieldErrors, so the
 // router's errors land on the right block (Slack shows response_action errors only
 // when keyed by an input block's block_id).
 const (
@@ -36,12 +36,12 @@ const (
 	inputAction       = "value"
 )
 
-// The router's limits (bot.FormLimit): the form refuses more as it is typed, and
+// The router's limits (chat.FormLimit): the form refuses more as it is typed, and
 // shows them in each field's hint.
 var (
-	limReason = bot.FormLimit("reason")
-	limDetail = bot.FormLimit("verification_detail")
-	limTicket = bot.FormLimit("ticket")
+	limReason = chat.FormLimit("reason")
+	limDetail = chat.FormLimit("verification_detail")
+	limTicket = chat.FormLimit("ticket")
 	maxReason = limReason.Max
 	maxDetail = limDetail.Max
 	maxTicket = limTicket.Max
@@ -171,7 +171,7 @@ func decodeMeta(key []byte, s string, now time.Time) (formMeta, error) {
 }
 
 func actionTitle(action string) string {
-	switch bot.FormVerb(action) {
+	switch chat.FormVerb(action) {
 	case "reregister":
 		return "Re-register MFA"
 	case "revoke":
@@ -212,8 +212,8 @@ func readJustification(v goslack.View) string {
 
 // validateSubmission is the quick check done before the ack, so the common mistakes
 // are shown on their block at once. The router checks again with its policy.
-func validateSubmission(m formMeta, s submission) bot.FieldErrors {
-	errs := bot.FieldErrors{}
+func validateSubmission(m formMeta, s submission) chat.FieldErrors {
+	errs := chat.FieldErrors{}
 	switch {
 	case s.Reason == "":
 		errs[fieldReason] = "Say why this is needed."
@@ -249,7 +249,7 @@ func validateSubmission(m formMeta, s submission) bot.FieldErrors {
 
 // viewErrors keeps only errors Slack can show (keyed by an input block of this form)
 // and clips them; anything else would make Slack show "trouble connecting".
-func viewErrors(m formMeta, errs bot.FieldErrors) map[string]string {
+func viewErrors(m formMeta, errs chat.FieldErrors) map[string]string {
 	out := map[string]string{}
 	for k, v := range errs {
 		switch k {
@@ -283,7 +283,7 @@ func modal(title, callback, meta string, blocks []goslack.Block, submit, close s
 
 // requestView is the request form. On a re-render after the router refused fields,
 // values keeps what was typed and errs is shown under each failing block.
-func requestView(m formMeta, meta string, values submission, errs bot.FieldErrors) goslack.ModalViewRequest {
+func requestView(m formMeta, meta string, values submission, errs chat.FieldErrors) goslack.ModalViewRequest {
 	var blocks []goslack.Block
 	head := "*User:* " + clipEscaped(orDefault(m.Label, m.Target), 500)
 	if w := strings.TrimSpace(m.Warning); w != "" {
@@ -363,7 +363,7 @@ func denyView(m formMeta, meta string) goslack.ModalViewRequest {
 }
 
 // infoView is a modal that only shows text (loading, result, refusal).
-func infoView(title string, msg bot.Message) goslack.ModalViewRequest {
+func infoView(title string, msg chat.Message) goslack.ModalViewRequest {
 	blocks := renderBlocks(msg, renderOptions{maxBlocks: maxModalBlocks})
 	if len(blocks) == 0 {
 		blocks = []goslack.Block{goslack.NewSectionBlock(mrkdwn(summaryText(msg)), nil, nil)}
@@ -372,10 +372,10 @@ func infoView(title string, msg bot.Message) goslack.ModalViewRequest {
 }
 
 func loadingView(title string) goslack.ModalViewRequest {
-	return infoView(title, bot.Message{Text: ":hourglass_flowing_sand: Checking your rights and the user in the directory…"})
+	return infoView(title, chat.Message{Text: ":hourglass_flowing_sand: Checking your rights and the user in the directory…"})
 }
 
-func choicesOf(f *bot.Form) []metaChoice {
+func choicesOf(f *chat.Form) []metaChoice {
 	out := make([]metaChoice, 0, len(f.Verifications))
 	for _, c := range f.Verifications {
 		out = append(out, metaChoice{Value: c.Value, Label: c.Label})

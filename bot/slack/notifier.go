@@ -9,10 +9,10 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
-// Notifier is the outbound half of the adapter: it implements bot.Notifier with the
+// Notifier is the outbound half of the adapter: it implements chat.Notifier with the
 // bot token. It needs no Handler, so the router can be built with it before the
 // adapter that feeds the router exists.
 type Notifier struct {
@@ -23,7 +23,7 @@ type Notifier struct {
 	callTimeout time.Duration
 }
 
-var _ bot.Notifier = (*Notifier)(nil)
+var _ chat.Notifier = (*Notifier)(nil)
 
 // maxRateLimitWait is the longest Retry-After the notifier waits out: beyond that the
 // post fails and the caller (the router) records the failure instead of hanging.
@@ -50,7 +50,7 @@ func (n *Notifier) call(ctx context.Context, fn func(context.Context) error) err
 	}
 }
 
-func messageOptions(card bot.Message, buttons bool) []goslack.MsgOption {
+func messageOptions(card chat.Message, buttons bool) []goslack.MsgOption {
 	blocks := renderBlocks(card, renderOptions{maxBlocks: maxMessageBlocks, title: true, buttons: buttons})
 	return []goslack.MsgOption{
 		goslack.MsgOptionText(summaryText(card), false),
@@ -62,7 +62,7 @@ func messageOptions(card bot.Message, buttons bool) []goslack.MsgOption {
 
 // PostApproval posts an approval card to the approvals channel and returns where it
 // is, so it can be updated in place.
-func (n *Notifier) PostApproval(ctx context.Context, card bot.Message) (bot.CardRef, error) {
+func (n *Notifier) PostApproval(ctx context.Context, card chat.Message) (chat.CardRef, error) {
 	var ch, ts string
 	err := n.call(ctx, func(ctx context.Context) error {
 		var err error
@@ -70,15 +70,15 @@ func (n *Notifier) PostApproval(ctx context.Context, card bot.Message) (bot.Card
 		return err
 	})
 	if err != nil {
-		return bot.CardRef{}, fmt.Errorf("post approval card for %s to %s: %w", card.RequestID, n.approvals, err)
+		return chat.CardRef{}, fmt.Errorf("post approval card for %s to %s: %w", card.RequestID, n.approvals, err)
 	}
-	return bot.CardRef{Platform: bot.PlatformSlack, Channel: ch, ID: ts}, nil
+	return chat.CardRef{Platform: chat.PlatformSlack, Channel: ch, ID: ts}, nil
 }
 
 // UpdateApproval replaces a posted card. chat.update replaces every block, so a card
 // without buttons removes them.
-func (n *Notifier) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot.Message) error {
-	if ref.Platform != bot.PlatformSlack || ref.Channel == "" || ref.ID == "" {
+func (n *Notifier) UpdateApproval(ctx context.Context, ref chat.CardRef, card chat.Message) error {
+	if ref.Platform != chat.PlatformSlack || ref.Channel == "" || ref.ID == "" {
 		return fmt.Errorf("update approval card for %s: not a Slack card reference (%q)", card.RequestID, ref.Platform)
 	}
 	err := n.call(ctx, func(ctx context.Context) error {
@@ -92,8 +92,8 @@ func (n *Notifier) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot
 }
 
 // Tell sends msg to a person as a direct message from the bot.
-func (n *Notifier) Tell(ctx context.Context, to bot.Caller, msg bot.Message) error {
-	if to.Platform != bot.PlatformSlack || !validID(to.ChatID, "UW") {
+func (n *Notifier) Tell(ctx context.Context, to chat.Caller, msg chat.Message) error {
+	if to.Platform != chat.PlatformSlack || !validID(to.ChatID, "UW") {
 		return fmt.Errorf("tell %q: not a Slack user", to.ChatID)
 	}
 	var dm string
@@ -123,7 +123,7 @@ func (n *Notifier) Tell(ctx context.Context, to bot.Caller, msg bot.Message) err
 // PostAudit posts one audit line (with the audit chain's head hash, written by the
 // router) to the audit channel.
 func (n *Notifier) PostAudit(ctx context.Context, text string) error {
-	msg := bot.Message{Text: text}
+	msg := chat.Message{Text: text}
 	err := n.call(ctx, func(ctx context.Context) error {
 		_, _, err := n.api.PostMessageContext(ctx, n.audit, messageOptions(msg, false)...)
 		return err

@@ -12,6 +12,7 @@ import (
 
 	textclip "github.com/mfadesk/mfadesk/actions/clip"
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
@@ -125,7 +126,7 @@ func plainText(s string, n int) *goslack.TextBlockObject {
 
 // summaryText is a message's top-level text: the summary screen readers and
 // notifications use.
-func summaryText(m bot.Message) string {
+func summaryText(m chat.Message) string {
 	t := strings.TrimSpace(m.Text)
 	if t == "" {
 		t = strings.TrimSpace(m.Title)
@@ -228,11 +229,11 @@ func chunkRunes(s string, n int) []string {
 
 // severityWord says a finding's severity in words, so it does not rest on an emoji
 // or a colour alone.
-func severityWord(s bot.Severity) (emoji, word string) {
+func severityWord(s chat.Severity) (emoji, word string) {
 	switch s {
-	case bot.SeverityProblem:
+	case chat.SeverityProblem:
 		return ":red_circle:", "Problem"
-	case bot.SeverityWarning:
+	case chat.SeverityWarning:
 		return ":warning:", "Warning"
 	default:
 		return ":information_source:", "Info"
@@ -263,7 +264,7 @@ type renderOptions struct {
 }
 
 // renderBlocks turns a bot message into Block Kit.
-func renderBlocks(m bot.Message, o renderOptions) []goslack.Block {
+func renderBlocks(m chat.Message, o renderOptions) []goslack.Block {
 	bb := newBlockBuilder(o.maxBlocks)
 	if o.title && strings.TrimSpace(m.Title) != "" {
 		h := plainText(m.Title, maxHeaderText)
@@ -287,7 +288,7 @@ func renderBlocks(m bot.Message, o renderOptions) []goslack.Block {
 	return bb.done()
 }
 
-func renderSection(bb *blockBuilder, s bot.Section) {
+func renderSection(bb *blockBuilder, s chat.Section) {
 	var head string
 	if h := strings.TrimSpace(s.Heading); h != "" {
 		head = "*" + clipEscaped(h, 200) + "*"
@@ -331,7 +332,7 @@ func renderSection(bb *blockBuilder, s bot.Section) {
 // renderTable shows a table as sections, not as columns that a phone would squeeze:
 // a section with one labelled field per column for each row (Slack lays fields out
 // two abreast, one per line on a narrow screen), or, for long tables, one line per row.
-func renderTable(bb *blockBuilder, t *bot.Table) {
+func renderTable(bb *blockBuilder, t *chat.Table) {
 	if len(t.Rows) == 0 {
 		bb.text("_No entries._")
 		return
@@ -394,7 +395,7 @@ func renderTable(bb *blockBuilder, t *bot.Table) {
 	}
 }
 
-func colLabel(t *bot.Table, i int) string {
+func colLabel(t *chat.Table, i int) string {
 	if i < len(t.Columns) {
 		return t.Columns[i]
 	}
@@ -405,10 +406,10 @@ func colLabel(t *bot.Table, i int) string {
 // action or the target: a click is a lookup key, and the router decides. The block id
 // is new on every rendering because Slack asks for a fresh block_id when a message
 // is updated.
-func renderButtons(bb *blockBuilder, m bot.Message, o renderOptions) {
+func renderButtons(bb *blockBuilder, m chat.Message, o renderOptions) {
 	var els []goslack.BlockElement
 	for _, b := range m.Buttons {
-		if b.Kind == bot.ButtonFile || b.Kind == bot.ButtonCancel {
+		if b.Kind == chat.ButtonFile || b.Kind == chat.ButtonCancel {
 			if el := commandButton(b); el != nil && o.commands {
 				els = append(els, el)
 			}
@@ -418,7 +419,7 @@ func renderButtons(bb *blockBuilder, m bot.Message, o renderOptions) {
 			continue
 		}
 		switch b.Kind {
-		case bot.ButtonApprove:
+		case chat.ButtonApprove:
 			label := orDefault(b.Label, "Approve")
 			btn := goslack.NewButtonBlockElement(actionApprove, b.Value, plainText(label, 75)).WithStyle(goslack.StylePrimary)
 			btn.AccessibilityLabel = clipRunes("Approve request "+b.Value, 75)
@@ -429,14 +430,14 @@ func renderButtons(bb *blockBuilder, m bot.Message, o renderOptions) {
 				plainText("Cancel", 30),
 			)
 			els = append(els, btn)
-		case bot.ButtonRetry:
+		case chat.ButtonRetry:
 			btn := goslack.NewButtonBlockElement(actionRetry, b.Value, plainText(orDefault(b.Label, "Retry"), 75))
 			btn.AccessibilityLabel = clipRunes("Retry request "+b.Value, 75)
 			btn.Confirm = goslack.NewConfirmationBlockObject(plainText("Retry this request?", 100),
 				plainText("mfadesk will check request "+b.Value+" again and carry it out in Microsoft Entra ID.", 300),
 				plainText("Retry", 30), plainText("Cancel", 30))
 			els = append(els, btn)
-		case bot.ButtonDeny:
+		case chat.ButtonDeny:
 			label := orDefault(b.Label, "Deny")
 			btn := goslack.NewButtonBlockElement(actionDeny, b.Value, plainText(label, 75))
 			btn.AccessibilityLabel = clipRunes("Deny request "+b.Value+" (asks for a reason)", 75)

@@ -8,7 +8,7 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Messages to a request's target, and their clicks. The target has not called
@@ -22,12 +22,12 @@ const (
 	actionNotMe = "mfa_not_me"
 )
 
-var _ bot.TargetNotifier = (*Notifier)(nil)
+var _ chat.TargetNotifier = (*Notifier)(nil)
 
 // TellTarget sends msg privately to a directory user who is not the caller.
-func (n *Notifier) TellTarget(ctx context.Context, to bot.TargetUser, msg bot.Message) error {
+func (n *Notifier) TellTarget(ctx context.Context, to chat.TargetUser, msg chat.Message) error {
 	if to.Mail == "" {
-		return &bot.UnreachableError{Platform: "Slack", Why: "the user has no mail address in the directory to find them by"}
+		return &chat.UnreachableError{Platform: "Slack", Why: "the user has no mail address in the directory to find them by"}
 	}
 	var user *goslack.User
 	err := n.call(ctx, func(ctx context.Context) error {
@@ -38,11 +38,11 @@ func (n *Notifier) TellTarget(ctx context.Context, to bot.TargetUser, msg bot.Me
 	var se goslack.SlackErrorResponse
 	switch {
 	case errors.As(err, &se) && se.Err == "users_not_found":
-		return &bot.UnreachableError{Platform: "Slack", Why: "no Slack account uses " + to.Mail}
+		return &chat.UnreachableError{Platform: "Slack", Why: "no Slack account uses " + to.Mail}
 	case err != nil:
 		return fmt.Errorf("find the Slack account of %s: %w", to.ObjectID, err)
 	case user == nil || user.Deleted || user.IsBot || !validID(user.ID, "UW"):
-		return &bot.UnreachableError{Platform: "Slack", Why: "the Slack account of " + to.Mail + " is deactivated"}
+		return &chat.UnreachableError{Platform: "Slack", Why: "the Slack account of " + to.Mail + " is deactivated"}
 	}
 	var dm string
 	err = n.call(ctx, func(ctx context.Context) error {
@@ -58,7 +58,7 @@ func (n *Notifier) TellTarget(ctx context.Context, to bot.TargetUser, msg bot.Me
 	if err != nil {
 		return fmt.Errorf("open a direct message with %s: %w", user.ID, err)
 	}
-	blocks := renderBlocks(bot.Message{Title: msg.Title, Text: msg.Text, Sections: msg.Sections}, renderOptions{maxBlocks: maxMessageBlocks - 1, title: true})
+	blocks := renderBlocks(chat.Message{Title: msg.Title, Text: msg.Text, Sections: msg.Sections}, renderOptions{maxBlocks: maxMessageBlocks - 1, title: true})
 	if b := targetButtons(msg.Buttons); b != nil {
 		blocks = append(blocks, b)
 	}
@@ -79,18 +79,18 @@ func (n *Notifier) TellTarget(ctx context.Context, to bot.TargetUser, msg bot.Me
 // targetButtons renders the number buttons and "This is not me". The values are
 // lookup keys only (a confirmation id and a number, or a user's object id); the
 // router decides what a click is worth.
-func targetButtons(buttons []bot.Button) goslack.Block {
+func targetButtons(buttons []chat.Button) goslack.Block {
 	var els []goslack.BlockElement
 	for _, b := range buttons {
 		if len(b.Value) > 80 {
 			continue
 		}
 		switch b.Kind {
-		case bot.ButtonPick:
+		case chat.ButtonPick:
 			btn := goslack.NewButtonBlockElement(actionPick, b.Value, plainText(b.Label, 75))
 			btn.AccessibilityLabel = clipRunes("Pick the number "+b.Label, 75)
 			els = append(els, btn)
-		case bot.ButtonNotMe:
+		case chat.ButtonNotMe:
 			btn := goslack.NewButtonBlockElement(actionNotMe, b.Value, plainText(orDefault(b.Label, "This is not me"), 75)).WithStyle(goslack.StyleDanger)
 			btn.Confirm = goslack.NewConfirmationBlockObject(plainText("This was not you?", 100),
 				plainText("mfadesk will cancel the request, block new ones about your account and alert IT security.", 300),
@@ -107,7 +107,7 @@ func targetButtons(buttons []bot.Button) goslack.Block {
 // targetHandler is the optional part of the Handler that takes clicks on messages
 // to a target; *bot.Router implements it.
 type targetHandler interface {
-	TargetClick(ctx context.Context, c bot.Caller, tc bot.TargetClick) bot.Message
+	TargetClick(ctx context.Context, c chat.Caller, tc chat.TargetClick) chat.Message
 }
 
 // onTargetAction handles a number pick or "This is not me"; ok is false for other clicks.
@@ -124,11 +124,11 @@ func (a *Adapter) onTargetAction(ic goslack.InteractionCallback) (reply, bool) {
 	}
 	th, ok := a.h.(targetHandler)
 	if !ok || act.Value == "" || len(act.Value) > 80 || strings.ContainsAny(act.Value, " \n") {
-		return a.answerLater(ic.ResponseURL, bot.Refuse("That button does not belong to a valid mfadesk confirmation.")), true
+		return a.answerLater(ic.ResponseURL, chat.Refuse("That button does not belong to a valid mfadesk confirmation.")), true
 	}
-	kind := bot.ButtonPick
+	kind := chat.ButtonPick
 	if act.ActionID == actionNotMe {
-		kind = bot.ButtonNotMe
+		kind = chat.ButtonNotMe
 	}
 	// The number picked stays out of the logs: only the confirmation is named.
 	conf, _, _ := strings.Cut(act.Value, ":")
@@ -136,9 +136,9 @@ func (a *Adapter) onTargetAction(ic goslack.InteractionCallback) (reply, bool) {
 		caller, err := a.ids.caller(ctx, ic.User.ID)
 		if err != nil {
 			a.log.InfoContext(ctx, "refused target click", "user", ic.User.ID, "err", err)
-			a.respond(ctx, ic.ResponseURL, bot.Refuse(refusalText(err)))
+			a.respond(ctx, ic.ResponseURL, chat.Refuse(refusalText(err)))
 			return
 		}
-		a.respond(ctx, ic.ResponseURL, th.TargetClick(ctx, caller, bot.TargetClick{Kind: kind, Value: act.Value}))
+		a.respond(ctx, ic.ResponseURL, th.TargetClick(ctx, caller, chat.TargetClick{Kind: kind, Value: act.Value}))
 	}}, true
 }

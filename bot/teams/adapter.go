@@ -13,7 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/mfadesk/mfadesk/actions/guid"
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Options configures the Teams adapter. AppID, TenantID and Credential are required;
@@ -90,7 +90,7 @@ type Options struct {
 }
 
 // Adapter is the Teams side of mfadesk: the Bot Framework endpoint (Handler) and the
-// bot.Notifier that posts approval cards, updates them, tells people the outcome and
+// chat.Notifier that posts approval cards, updates them, tells people the outcome and
 // writes to the audit channel.
 type Adapter struct {
 	opts  Options
@@ -108,7 +108,7 @@ type Adapter struct {
 	msgs   sync.WaitGroup // messages being answered after their HTTP request was acknowledged
 }
 
-var _ bot.Notifier = (*Adapter)(nil)
+var _ chat.Notifier = (*Adapter)(nil)
 
 // New checks the options and builds the adapter. It fails closed: there is no way to
 // run without token validation (msbotbuilder-go turns it off when the app id is empty).
@@ -240,9 +240,9 @@ func (a *Adapter) botAccount() *outAccount { return &outAccount{ID: "28:" + a.op
 
 // PostApproval posts an approval card as a new thread in the approvals channel
 // (POST v3/conversations) and returns where it is, to update it later.
-func (a *Adapter) PostApproval(ctx context.Context, card bot.Message) (bot.CardRef, error) {
+func (a *Adapter) PostApproval(ctx context.Context, card chat.Message) (chat.CardRef, error) {
 	if a.opts.ApprovalsChannel == "" {
-		return bot.CardRef{}, errors.New("teams: post approval card: no approvals channel configured")
+		return chat.CardRef{}, errors.New("teams: post approval card: no approvals channel configured")
 	}
 	c := RenderCard(card)
 	res, err := a.conn.createConversation(ctx, a.opts.ServiceURL, conversationParams{
@@ -252,21 +252,21 @@ func (a *Adapter) PostApproval(ctx context.Context, card bot.Message) (bot.CardR
 		TenantID:    a.opts.TenantID,
 	})
 	if err != nil {
-		return bot.CardRef{}, fmt.Errorf("teams: post approval card for %s: %w", card.RequestID, err)
+		return chat.CardRef{}, fmt.Errorf("teams: post approval card for %s: %w", card.RequestID, err)
 	}
 	id := res.ActivityID
 	if id == "" {
 		// The thread's root message id is also the ";messageid=" of the conversation.
 		_, id, _ = strings.Cut(res.ID, ";messageid=")
 	}
-	ref := bot.CardRef{Platform: bot.PlatformTeams, Channel: res.ID, ID: id}
+	ref := chat.CardRef{Platform: chat.PlatformTeams, Channel: res.ID, ID: id}
 	a.cards.put(ref.Channel, ref.ID, c)
 	return ref, nil
 }
 
 // UpdateApproval replaces a posted approval card for everyone (PUT the activity).
-func (a *Adapter) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot.Message) error {
-	if ref.Platform != bot.PlatformTeams || ref.Channel == "" || ref.ID == "" {
+func (a *Adapter) UpdateApproval(ctx context.Context, ref chat.CardRef, card chat.Message) error {
+	if ref.Platform != chat.PlatformTeams || ref.Channel == "" || ref.ID == "" {
 		return fmt.Errorf("teams: update approval card: %+v is not a Teams card", ref)
 	}
 	c := RenderCard(card)
@@ -281,9 +281,9 @@ func (a *Adapter) UpdateApproval(ctx context.Context, ref bot.CardRef, card bot.
 
 // Tell sends msg to a person in a 1:1 chat with the bot. Teams users are addressed by
 // their Teams id; others by their directory object id.
-func (a *Adapter) Tell(ctx context.Context, to bot.Caller, msg bot.Message) error {
+func (a *Adapter) Tell(ctx context.Context, to chat.Caller, msg chat.Message) error {
 	member := outAccount{ID: to.ObjectID}
-	if to.Platform == bot.PlatformTeams && to.ChatID != "" {
+	if to.Platform == chat.PlatformTeams && to.ChatID != "" {
 		member = outAccount{ID: to.ChatID, AadObjectID: to.ObjectID}
 	}
 	if member.ID == "" {
@@ -331,7 +331,7 @@ func (a *Adapter) sendPersonal(ctx context.Context, serviceURL string, member ou
 
 // renderActivity turns a message into an activity: a plain-text message when it is one
 // line of text, otherwise an Adaptive Card (the request form when it has one).
-func renderActivity(m bot.Message) *outActivity {
+func renderActivity(m chat.Message) *outActivity {
 	if m.Form != nil {
 		return cardActivity(RenderForm(m, *m.Form, m.Errors, formState{}), m.Text)
 	}

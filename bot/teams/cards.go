@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Adaptive Card constants.
@@ -28,7 +29,7 @@ const (
 	dataVerbKey = "mfadesk"
 )
 
-// Input ids of the request form and of the approval card; they match bot.FieldErrors keys.
+// Input ids of the request form and of the approval card; they match chat.FieldErrors keys.
 const (
 	inputReason        = "reason"
 	inputVerification  = "verification"
@@ -162,11 +163,11 @@ func execute(title, verb, style, inputs string, data map[string]any) Action {
 }
 
 // severityWords shows severity in words, never by colour alone.
-func severityWords(s bot.Severity) (label, color string) {
+func severityWords(s chat.Severity) (label, color string) {
 	switch s {
-	case bot.SeverityProblem:
+	case chat.SeverityProblem:
 		return "Problem", "attention"
-	case bot.SeverityWarning:
+	case chat.SeverityWarning:
 		return "Warning", "warning"
 	}
 	return "Info", "default"
@@ -176,7 +177,7 @@ func severityWords(s bot.Severity) (label, color string) {
 // FactSet, tables, findings with their severity in words, notes) and Approve / Deny
 // buttons as Action.Execute. Text is the card's fallbackText; it is also shown when the
 // message has nothing else.
-func RenderCard(m bot.Message) Card {
+func RenderCard(m chat.Message) Card {
 	c := newCard(m.Text)
 	if m.Title != "" {
 		c.Body = append(c.Body, Element{Type: "TextBlock", Text: noLinks(m.Title), Wrap: true, Weight: "Bolder", Size: "Medium"})
@@ -205,7 +206,7 @@ func RenderCard(m bot.Message) Card {
 	return c
 }
 
-func renderSection(s bot.Section) []Element {
+func renderSection(s chat.Section) []Element {
 	var out []Element
 	if s.Heading != "" {
 		out = append(out, Element{Type: "TextBlock", Text: noLinks(s.Heading), Wrap: true, Weight: "Bolder", Separator: true, Spacing: "Medium"})
@@ -266,7 +267,7 @@ const maxTableColumns = 3
 
 // tableAsFacts shows each row as a FactSet of column name and value, rows separated
 // by a line: readable at any width.
-func tableAsFacts(t bot.Table) []Element {
+func tableAsFacts(t chat.Table) []Element {
 	var out []Element
 	for i, r := range t.Rows {
 		fs := Element{Type: "FactSet", Separator: i > 0}
@@ -284,7 +285,7 @@ func tableAsFacts(t bot.Table) []Element {
 
 // renderTable uses the 1.5 Table element, with a plain-text fallback for clients that
 // cannot draw tables.
-func renderTable(t bot.Table) Element {
+func renderTable(t chat.Table) Element {
 	cell := func(s string, bold bool) Element {
 		tb := textBlock(orDash(s))
 		if bold {
@@ -339,10 +340,10 @@ func orDash(s string) string {
 // approvalInputs is the justification box of an approval card. Deny needs it; Approve
 // may carry it. It is not marked required, because Approve must work without it: Deny
 // checks it server-side and, when it is empty, answers with this card and the error.
-func approvalInputs(buttons []bot.Button) []Element {
+func approvalInputs(buttons []chat.Button) []Element {
 	hasDeny := false
 	for _, b := range buttons {
-		hasDeny = hasDeny || b.Kind == bot.ButtonDeny
+		hasDeny = hasDeny || b.Kind == chat.ButtonDeny
 	}
 	if !hasDeny {
 		return nil
@@ -352,17 +353,17 @@ func approvalInputs(buttons []bot.Button) []Element {
 	return []Element{in}
 }
 
-func button(b bot.Button) Action {
+func button(b chat.Button) Action {
 	if a, ok := commandButton(b); ok {
 		return a
 	}
 	data := map[string]any{"request": b.Value}
 	switch b.Kind {
-	case bot.ButtonApprove:
+	case chat.ButtonApprove:
 		return execute(b.Label, VerbApprove, "positive", "auto", data)
-	case bot.ButtonDeny:
+	case chat.ButtonDeny:
 		return execute(b.Label, VerbDeny, "destructive", "auto", data)
-	case bot.ButtonRetry:
+	case chat.ButtonRetry:
 		return execute(b.Label, VerbRetry, "positive", "auto", data)
 	}
 	return execute(b.Label, string(b.Kind), "", "none", data)
@@ -376,10 +377,10 @@ type formState struct {
 // RenderForm renders the request form (reason, identity verification, ticket) as an
 // Adaptive Card whose "Submit request" button is Action.Execute verb "submit". errs
 // marks failing fields; prev refills what was typed.
-func RenderForm(m bot.Message, f bot.Form, errs bot.FieldErrors, prev formState) Card {
-	title := fmt.Sprintf("Request: %s %s", bot.FormVerb(f.Action), orDash(f.TargetLabel))
+func RenderForm(m chat.Message, f chat.Form, errs chat.FieldErrors, prev formState) Card {
+	title := fmt.Sprintf("Request: %s %s", chat.FormVerb(f.Action), orDash(f.TargetLabel))
 	if f.TargetLabel == "" {
-		title = fmt.Sprintf("Request: %s %s", bot.FormVerb(f.Action), f.Target)
+		title = fmt.Sprintf("Request: %s %s", chat.FormVerb(f.Action), f.Target)
 	}
 	c := newCard(orText(m.Text, title))
 	c.Body = append(c.Body, Element{Type: "TextBlock", Text: noLinks(title), Wrap: true, Weight: "Bolder", Size: "Medium"})
@@ -405,12 +406,12 @@ func RenderForm(m bot.Message, f bot.Form, errs bot.FieldErrors, prev formState)
 		}
 		c.Body = append(c.Body, in)
 	}
-	// Limits come with the form (bot.FormLimit); the router checks them again.
-	lim := func(field string) bot.FieldLimit {
+	// Limits come with the form (chat.FormLimit); the router checks them again.
+	lim := func(field string) chat.FieldLimit {
 		if l, ok := f.Limits[field]; ok {
 			return l
 		}
-		return bot.FormLimit(field)
+		return chat.FormLimit(field)
 	}
 	reason, detail, ticket := lim("reason"), lim("verification_detail"), lim("ticket")
 	field(Element{Type: "Input.Text", ID: inputReason, Label: "Reason", IsRequired: true, ErrorMessage: "Give a reason of " + reason.Hint() + ".",

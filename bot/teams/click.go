@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Card verbs of the buttons that stand for a command (bot.ClickCommand), and the data
@@ -15,15 +16,15 @@ const (
 )
 
 // commandVerbs maps a card verb to the command button it came from.
-var commandVerbs = map[string]bot.ButtonKind{VerbFile: bot.ButtonFile, VerbCancel: bot.ButtonCancel}
+var commandVerbs = map[string]chat.ButtonKind{VerbFile: chat.ButtonFile, VerbCancel: chat.ButtonCancel}
 
 // commandButton renders a File or Cancel button; ok is false for another kind.
-func commandButton(b bot.Button) (Action, bool) {
+func commandButton(b chat.Button) (Action, bool) {
 	data := map[string]any{dataCommandKey: b.Value}
 	switch b.Kind {
-	case bot.ButtonFile:
+	case chat.ButtonFile:
 		return execute(orDefault(b.Label, "File a request"), VerbFile, "positive", "none", data), true
-	case bot.ButtonCancel:
+	case chat.ButtonCancel:
 		return execute(orDefault(b.Label, "Cancel request"), VerbCancel, "destructive", "none", data), true
 	}
 	return Action{}, false
@@ -40,20 +41,20 @@ func orDefault(s, def string) string {
 // Router.Handle like typed text, so it is checked and audited alike. A cancel's
 // answer replaces the confirmation it was clicked on; a form comes as its own
 // message (in the 1:1 chat), so the diagnosis it was opened from stays readable.
-func (h *handler) runCommand(ctx context.Context, act *Activity, ca cardAction) (InvokeResponse, bot.Message) {
+func (h *handler) runCommand(ctx context.Context, act *Activity, ca cardAction) (InvokeResponse, chat.Message) {
 	text, err := bot.ClickCommand(commandVerbs[ca.verb], str(ca.data[dataCommandKey]))
 	if err != nil {
 		h.a.log.WarnContext(ctx, "teams: refused a command button", "verb", ca.verb, "conversation", act.Conversation.ID)
-		msg := bot.Refuse(bot.ClickRefusal)
+		msg := chat.Refuse(chat.ClickRefusal)
 		return messageResponse(msg.Text), msg
 	}
-	msg := h.r.Handle(ctx, bot.Event{Caller: callerOf(act), Text: text})
+	msg := h.r.Handle(ctx, chat.Event{Caller: callerOf(act), Text: text})
 	switch {
 	case msg.Refusal:
 		return messageResponse(msg.Text), msg
 	case msg.Form != nil:
 		h.reply(ctx, act, msg)
-		return messageResponse("The request form is in your chat with mfadesk."), bot.Message{}
+		return messageResponse("The request form is in your chat with mfadesk."), chat.Message{}
 	}
-	return cardResponse(RenderCard(msg)), bot.Message{}
+	return cardResponse(RenderCard(msg)), chat.Message{}
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Teams clients may not send input values with Action.Execute in channels: a Deny
@@ -53,31 +53,31 @@ func (a *Adapter) sealDenyPass(p denyPass) string {
 
 // openDenyPass checks a pass for request reqID presented by user and returns the
 // approval card it was issued on.
-func (a *Adapter) openDenyPass(s, reqID, user string) (bot.CardRef, error) {
+func (a *Adapter) openDenyPass(s, reqID, user string) (chat.CardRef, error) {
 	b64body, b64mac, ok := strings.Cut(s, ".")
 	body, err1 := base64.RawURLEncoding.DecodeString(b64body)
 	mac, err2 := base64.RawURLEncoding.DecodeString(b64mac)
 	if !ok || err1 != nil || err2 != nil {
-		return bot.CardRef{}, errors.New("malformed pass")
+		return chat.CardRef{}, errors.New("malformed pass")
 	}
 	m := hmac.New(sha256.New, a.passKey)
 	m.Write(body)
 	if !hmac.Equal(mac, m.Sum(nil)) {
-		return bot.CardRef{}, errors.New("pass not signed by this mfadesk")
+		return chat.CardRef{}, errors.New("pass not signed by this mfadesk")
 	}
 	var p denyPass
 	if err := json.Unmarshal(body, &p); err != nil {
-		return bot.CardRef{}, errors.New("malformed pass")
+		return chat.CardRef{}, errors.New("malformed pass")
 	}
 	switch {
 	case a.opts.Now().Unix() > p.Expires:
-		return bot.CardRef{}, errors.New("pass expired")
+		return chat.CardRef{}, errors.New("pass expired")
 	case p.Request != reqID:
-		return bot.CardRef{}, errors.New("pass is for another request")
+		return chat.CardRef{}, errors.New("pass is for another request")
 	case user == "" || !strings.EqualFold(p.User, user):
-		return bot.CardRef{}, errors.New("pass is someone else's")
+		return chat.CardRef{}, errors.New("pass is someone else's")
 	}
-	return bot.CardRef{Platform: bot.PlatformTeams, Channel: p.Conv, ID: p.Card}, nil
+	return chat.CardRef{Platform: chat.PlatformTeams, Channel: p.Conv, ID: p.Card}, nil
 }
 
 // renderDenyForm is the 1:1 deny form for request reqID, with its pass.

@@ -3,10 +3,10 @@
 //   - the Bot Framework endpoint (Adapter.Handler, mounted at POST /api/messages):
 //     token validation, tenant check, activity decoding, @mention stripping, and
 //     routing of commands, request forms and Approve / Deny clicks to the bot's router;
-//   - the rendering of bot.Message as Adaptive Cards 1.5 (FactSet, tables, findings
+//   - the rendering of chat.Message as Adaptive Cards 1.5 (FactSet, tables, findings
 //     with their severity in words, the request form, approval cards with
 //     Action.Execute buttons and Action.Submit fallbacks);
-//   - the outbound Bot Connector client, and through it bot.Notifier: approval cards
+//   - the outbound Bot Connector client, and through it chat.Notifier: approval cards
 //     as new threads in the approvals channel, their updates in place, 1:1 messages to
 //     people, and audit lines in the audit channel.
 //

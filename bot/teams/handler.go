@@ -10,15 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
-// Router is what the adapter needs from the bot: bot.Router satisfies it.
-type Router interface {
-	Handle(ctx context.Context, ev bot.Event) bot.Message
-	Submit(ctx context.Context, c bot.Caller, f bot.FormSubmission) bot.Message
-	Decide(ctx context.Context, c bot.Caller, d bot.Decision) bot.Message
-}
+// Router is the inbound chat contract every adapter calls; *bot.Router implements it.
+type Router = chat.Handler
 
 // InvokeResponse is the body of the HTTP response to an adaptiveCard/action invoke.
 // It is the AdaptiveCardInvokeResponse itself, not wrapped in another object (wrapping
@@ -155,8 +151,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // callerOf is the caller of a validated activity of our tenant.
-func callerOf(a *Activity) bot.Caller {
-	return bot.Caller{Platform: bot.PlatformTeams, ChatID: a.From.ID, Name: a.From.Name, ObjectID: a.From.AadObjectID}
+func callerOf(a *Activity) chat.Caller {
+	return chat.Caller{Platform: chat.PlatformTeams, ChatID: a.From.ID, Name: a.From.Name, ObjectID: a.From.AadObjectID}
 }
 
 func (h *handler) onMessage(ctx context.Context, act *Activity) {
@@ -172,7 +168,7 @@ func (h *handler) onMessage(ctx context.Context, act *Activity) {
 		h.a.log.InfoContext(ctx, "teams: ignored a card click that is not ours", "conversation", act.Conversation.ID)
 		return
 	}
-	msg := h.r.Handle(ctx, bot.Event{Caller: callerOf(act), Text: act.CommandText()})
+	msg := h.r.Handle(ctx, chat.Event{Caller: callerOf(act), Text: act.CommandText()})
 	h.reply(ctx, act, msg)
 }
 
@@ -180,7 +176,7 @@ func (h *handler) onMessage(ctx context.Context, act *Activity) {
 // private answers (lookups hold personal data) and forms (Action.Execute in channels
 // may not send input values, msteams-docs#9291) go to a 1:1 chat with the caller, and
 // the thread gets only a one-line pointer with no data in it.
-func (h *handler) reply(ctx context.Context, act *Activity, msg bot.Message) {
+func (h *handler) reply(ctx context.Context, act *Activity, msg chat.Message) {
 	out := renderActivity(msg)
 	if act.Personal() || !(msg.Private || msg.Form != nil) {
 		out.ReplyToID = act.ID
@@ -280,9 +276,9 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 
 // runAction does the work of a click; it returns the invoke answer and, for Approve
 // and Deny, the router's answer to the clicker.
-func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) (InvokeResponse, bot.Message) {
+func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) (InvokeResponse, chat.Message) {
 	if ca.verb == VerbSubmit {
-		return cardResponse(h.submitForm(ctx, act, ca.data)), bot.Message{}
+		return cardResponse(h.submitForm(ctx, act, ca.data)), chat.Message{}
 	}
 	if commandVerbs[ca.verb] != "" {
 		return h.runCommand(ctx, act, ca)
@@ -298,7 +294,7 @@ func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) (
 // result (the request id, or the refusal, or the form with its errors) replaces the
 // form card, and a refused decision is told to the clicker in a 1:1 chat. A decision
 // that went through needs nothing more: the card is updated for everyone.
-func (h *handler) deliverLate(ctx context.Context, act *Activity, ca cardAction, resp InvokeResponse, ans bot.Message) {
+func (h *handler) deliverLate(ctx context.Context, act *Activity, ca cardAction, resp InvokeResponse, ans chat.Message) {
 	if card, ok := resp.Value.(Card); ok && commandVerbs[ca.verb] != "" {
 		h.replaceCard(ctx, act, card) // a cancel's answer, in place of the confirmation
 		return
@@ -330,7 +326,7 @@ func (h *handler) replaceCard(ctx context.Context, act *Activity, card Card) {
 }
 
 // tellClicker sends msg to the person who clicked, in a 1:1 chat.
-func (h *handler) tellClicker(ctx context.Context, act *Activity, msg bot.Message) {
+func (h *handler) tellClicker(ctx context.Context, act *Activity, msg chat.Message) {
 	if _, err := h.a.sendPersonal(ctx, act.ServiceURL, outAccount{ID: act.From.ID, AadObjectID: act.From.AadObjectID}, renderActivity(msg)); err != nil {
 		h.a.log.WarnContext(ctx, "teams: answer click", "err", err)
 	}
@@ -367,7 +363,7 @@ func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb stri
 // submitForm files a request from a completed form and returns the card that replaces
 // the form: the acknowledgement, or the form again with the errors on its fields.
 func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string]json.RawMessage) Card {
-	fs := bot.FormSubmission{
+	fs := chat.FormSubmission{
 		Action:             str(data["action"]),
 		Target:             str(data["target"]),
 		Reason:             strings.TrimSpace(str(data[inputReason])),
@@ -379,11 +375,11 @@ func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string
 	if len(ans.Errors) == 0 && ans.Form == nil {
 		return RenderCard(ans)
 	}
-	form := bot.Form{Action: fs.Action, Target: fs.Target, TargetLabel: str(data["label"]), Warning: str(data["warning"])}
+	form := chat.Form{Action: fs.Action, Target: fs.Target, TargetLabel: str(data["label"]), Warning: str(data["warning"])}
 	var choices []Choice
 	if json.Unmarshal(data["choices"], &choices) == nil {
 		for _, c := range choices {
-			form.Verifications = append(form.Verifications, bot.Choice{Value: c.Value, Label: c.Title})
+			form.Verifications = append(form.Verifications, chat.Choice{Value: c.Value, Label: c.Title})
 		}
 	}
 	if ans.Form != nil {
@@ -396,20 +392,20 @@ func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string
 // clicked comes from the validated activity, which card was clicked from the activity
 // it replies to, and what the request is from the router's own state. It returns the card as it now is (when this process knows it) and the
 // router's answer for the clicker.
-func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Card, bool, bot.Message) {
+func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Card, bool, chat.Message) {
 	reqID := str(ca.data["request"])
 	if reqID == "" || len(reqID) > 64 {
-		return Card{}, false, bot.Refuse("That card names no request.")
+		return Card{}, false, chat.Refuse("That card names no request.")
 	}
 	// The card clicked is the message the invoke (or Action.Submit) replies to, in the
 	// conversation it came from: Teams reports both, the button's data cannot change them.
-	card := bot.CardRef{Platform: bot.PlatformTeams, Channel: act.Conversation.ID, ID: act.ReplyToID}
+	card := chat.CardRef{Platform: chat.PlatformTeams, Channel: act.Conversation.ID, ID: act.ReplyToID}
 	if pass := str(ca.data[dataDenyPass]); pass != "" {
 		// The 1:1 deny form: its pass names the approval card the Deny was clicked on.
 		ref, err := h.a.openDenyPass(pass, reqID, act.From.AadObjectID)
 		if err != nil || ca.verb != VerbDeny {
 			h.a.log.WarnContext(ctx, "teams: refused a deny form pass", "request", reqID, "err", err)
-			return Card{}, false, bot.Refuse("This deny form is not valid any more: click Deny on the approval card again.")
+			return Card{}, false, chat.Refuse("This deny form is not valid any more: click Deny on the approval card again.")
 		}
 		card = ref
 	}
@@ -423,11 +419,11 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 	if ca.verb == VerbDeny && just == "" {
 		const msg = "A justification is required to deny."
 		if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
-			return withJustificationError(c, msg), true, bot.Refuse(msg)
+			return withJustificationError(c, msg), true, chat.Refuse(msg)
 		}
-		return Card{}, false, bot.Refuse(msg)
+		return Card{}, false, chat.Refuse(msg)
 	}
-	ans := h.r.Decide(ctx, callerOf(act), bot.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry, Card: card})
+	ans := h.r.Decide(ctx, callerOf(act), chat.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry, Card: card})
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
 	switch {
 	case !ok:
@@ -441,7 +437,7 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 
 // askDenyInPrivate sends the clicker a deny form in their 1:1 chat, bound to the
 // approval card clicked, and answers the click with that card and a note.
-func (h *handler) askDenyInPrivate(ctx context.Context, act *Activity, reqID string, card bot.CardRef) (Card, bool, bot.Message) {
+func (h *handler) askDenyInPrivate(ctx context.Context, act *Activity, reqID string, card chat.CardRef) (Card, bool, chat.Message) {
 	pass := h.a.sealDenyPass(denyPass{Request: reqID, Conv: card.Channel, Card: card.ID, User: act.From.AadObjectID,
 		Expires: h.a.opts.Now().Add(denyPassTTL).Unix()})
 	form := renderDenyForm(reqID, pass)
@@ -450,7 +446,7 @@ func (h *handler) askDenyInPrivate(ctx context.Context, act *Activity, reqID str
 		h.a.log.WarnContext(ctx, "teams: send deny form", "request", reqID, "err", err)
 		note = "Teams did not send the justification from this card, and I could not message you privately: open a 1:1 chat with me and click Deny again."
 	}
-	ans := bot.Refuse(note)
+	ans := chat.Refuse(note)
 	if c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID); ok {
 		return withNote(c, note, false), true, ans
 	}

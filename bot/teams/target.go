@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"github.com/mfadesk/mfadesk/actions/guid"
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Messages to a request's target, and their clicks. The target has not written to
@@ -17,12 +17,12 @@ import (
 // TeamsAppInstallation.ReadWriteForUser.All); the connector otherwise refuses with
 // 403 or 404, which the agent is told in words.
 
-var _ bot.TargetNotifier = (*Adapter)(nil)
+var _ chat.TargetNotifier = (*Adapter)(nil)
 
 // TellTarget sends msg to a directory user in a proactive 1:1 chat.
-func (a *Adapter) TellTarget(ctx context.Context, to bot.TargetUser, msg bot.Message) error {
+func (a *Adapter) TellTarget(ctx context.Context, to chat.TargetUser, msg chat.Message) error {
 	if !guid.Valid(to.ObjectID) {
-		return &bot.UnreachableError{Platform: "Teams", Why: "the user has no directory object id"}
+		return &chat.UnreachableError{Platform: "Teams", Why: "the user has no directory object id"}
 	}
 	_, err := a.sendPersonal(ctx, a.opts.ServiceURL, outAccount{ID: to.ObjectID, AadObjectID: to.ObjectID}, renderActivity(msg))
 	var ce *ConnectorError
@@ -31,7 +31,7 @@ func (a *Adapter) TellTarget(ctx context.Context, to bot.TargetUser, msg bot.Mes
 		if name == "" {
 			name = to.UPN
 		}
-		return &bot.UnreachableError{Platform: "Teams", Why: "the mfadesk app is not installed for " + name + " in Teams"}
+		return &chat.UnreachableError{Platform: "Teams", Why: "the mfadesk app is not installed for " + name + " in Teams"}
 	}
 	if err != nil {
 		return fmt.Errorf("teams: tell target %s: %w", to.ObjectID, err)
@@ -42,13 +42,13 @@ func (a *Adapter) TellTarget(ctx context.Context, to bot.TargetUser, msg bot.Mes
 // targetRouter is the optional part of the Router that takes clicks on messages to a
 // target; *bot.Router implements it.
 type targetRouter interface {
-	TargetClick(ctx context.Context, c bot.Caller, tc bot.TargetClick) bot.Message
+	TargetClick(ctx context.Context, c chat.Caller, tc chat.TargetClick) chat.Message
 }
 
 // isTargetVerb reports whether an Action.Execute verb is a click on a message to a
-// target (bot.Button kinds rendered as verbs).
+// target (chat.Button kinds rendered as verbs).
 func isTargetVerb(verb string) bool {
-	return verb == string(bot.ButtonPick) || verb == string(bot.ButtonNotMe)
+	return verb == string(chat.ButtonPick) || verb == string(chat.ButtonNotMe)
 }
 
 // onTargetAction answers a number pick or "This is not me". The clicker is the
@@ -59,6 +59,6 @@ func (h *handler) onTargetAction(ctx context.Context, act *Activity, ca cardActi
 	if !ok || value == "" || len(value) > 80 {
 		return messageResponse("That button does not belong to a valid mfadesk confirmation.")
 	}
-	ans := tr.TargetClick(ctx, callerOf(act), bot.TargetClick{Kind: bot.ButtonKind(ca.verb), Value: value})
+	ans := tr.TargetClick(ctx, callerOf(act), chat.TargetClick{Kind: chat.ButtonKind(ca.verb), Value: value})
 	return messageResponse(ans.Text)
 }

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Deadlines of the calls into the router. Lookups may follow the page away; a
@@ -51,7 +51,7 @@ func (a *api) command(r *http.Request, body []byte) (any, int) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), lookupTimeout)
 	defer cancel()
-	msg := a.h.Handle(ctx, bot.Event{Caller: caller(p), Text: req.Text})
+	msg := a.h.Handle(ctx, chat.Event{Caller: caller(p), Text: req.Text})
 	a.s.say(p.ID, &Entry{From: "you", Text: req.Text}, &Entry{From: "mfadesk", Message: &msg})
 	return msg, http.StatusOK
 }
@@ -84,7 +84,7 @@ func (a *api) submit(r *http.Request, body []byte) (any, int) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
-	msg := a.h.Submit(ctx, caller(p), bot.FormSubmission{
+	msg := a.h.Submit(ctx, caller(p), chat.FormSubmission{
 		Action:             form.Action,
 		Target:             form.Target,
 		Reason:             req.Reason,
@@ -101,7 +101,7 @@ func (a *api) submit(r *http.Request, body []byte) (any, int) {
 
 // claimForm finds an unfiled form in the persona's conversation and marks it busy, so
 // a double click files it once.
-func (s *Server) claimForm(persona string, seq uint64) (*bot.Form, *bot.Message) {
+func (s *Server) claimForm(persona string, seq uint64) (*chat.Form, *chat.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range s.convo[persona] {
@@ -109,23 +109,23 @@ func (s *Server) claimForm(persona string, seq uint64) (*bot.Form, *bot.Message)
 			continue
 		}
 		if e.Filed != "" {
-			m := bot.Refuse("This form was already filed as request " + e.Filed + ".")
+			m := chat.Refuse("This form was already filed as request " + e.Filed + ".")
 			return nil, &m
 		}
 		if e.busy {
-			m := bot.Refuse("This form is being filed; wait for the answer.")
+			m := chat.Refuse("This form is being filed; wait for the answer.")
 			return nil, &m
 		}
 		e.busy = true
 		f := *e.Message.Form
 		return &f, nil
 	}
-	m := bot.Refuse("That form is no longer open; start again with reregister or revoke.")
+	m := chat.Refuse("That form is no longer open; start again with reregister or revoke.")
 	return nil, &m
 }
 
 // releaseForm records the outcome of a submission on its form entry.
-func (s *Server) releaseForm(persona string, seq uint64, msg bot.Message) {
+func (s *Server) releaseForm(persona string, seq uint64, msg chat.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range s.convo[persona] {
@@ -167,15 +167,15 @@ func (a *api) decide(r *http.Request, body []byte) (any, int) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
-	card := bot.CardRef{Platform: bot.PlatformWeb, Channel: approvalsChannel, ID: req.CardID}
-	msg := a.h.Decide(ctx, caller(p), bot.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Retry: req.Retry, Card: card})
+	card := chat.CardRef{Platform: chat.PlatformWeb, Channel: approvalsChannel, ID: req.CardID}
+	msg := a.h.Decide(ctx, caller(p), chat.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Retry: req.Retry, Card: card})
 	if len(msg.Errors) == 0 { // a field error is shown beside the field, not as a note
 		a.s.noteDecision(p.ID, req.RequestID, msg)
 	}
 	return msg, http.StatusOK
 }
 
-func (s *Server) noteDecision(persona, requestID string, msg bot.Message) {
+func (s *Server) noteDecision(persona, requestID string, msg chat.Message) {
 	s.mu.Lock()
 	if s.cardFor(requestID) != nil {
 		if s.notes[persona] == nil {

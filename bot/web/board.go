@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Limits on what the chat keeps in memory: the demo may run for hours, and the page
@@ -28,8 +28,8 @@ type Entry struct {
 	// From is "you" (what the persona typed) or "mfadesk".
 	From string `json:"from"`
 	// Text is what the persona typed; mfadesk's answers are in Message.
-	Text    string       `json:"text,omitempty"`
-	Message *bot.Message `json:"message,omitempty"`
+	Text    string        `json:"text,omitempty"`
+	Message *chat.Message `json:"message,omitempty"`
 	// Rev changes when the entry changes (its form was filed), so the page redraws it.
 	Rev int `json:"rev"`
 	// Filed is the request id once the entry's form has been submitted: a form is
@@ -41,11 +41,11 @@ type Entry struct {
 
 // Card is one approval card in the #mfa-approvals pane.
 type Card struct {
-	ID      string      `json:"id"`
-	Rev     int         `json:"rev"`
-	Posted  time.Time   `json:"posted"`
-	Updated time.Time   `json:"updated"`
-	Message bot.Message `json:"message"`
+	ID      string       `json:"id"`
+	Rev     int          `json:"rev"`
+	Posted  time.Time    `json:"posted"`
+	Updated time.Time    `json:"updated"`
+	Message chat.Message `json:"message"`
 	// Note is the last private answer to the viewing persona's click on this card
 	// (like a Slack ephemeral message under the card); only they see it.
 	Note *Entry `json:"note,omitempty"`
@@ -70,7 +70,7 @@ type State struct {
 }
 
 // PostApproval posts a card to the #mfa-approvals pane.
-func (s *Server) PostApproval(_ context.Context, card bot.Message) (bot.CardRef, error) {
+func (s *Server) PostApproval(_ context.Context, card chat.Message) (chat.CardRef, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cardSeq++
@@ -86,11 +86,11 @@ func (s *Server) PostApproval(_ context.Context, card bot.Message) (bot.CardRef,
 		s.cards = s.cards[n:]
 	}
 	s.changed()
-	return bot.CardRef{Platform: bot.PlatformWeb, Channel: approvalsChannel, ID: c.ID}, nil
+	return chat.CardRef{Platform: chat.PlatformWeb, Channel: approvalsChannel, ID: c.ID}, nil
 }
 
 // UpdateApproval replaces a posted card in place.
-func (s *Server) UpdateApproval(_ context.Context, ref bot.CardRef, card bot.Message) error {
+func (s *Server) UpdateApproval(_ context.Context, ref chat.CardRef, card chat.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ref.Channel != approvalsChannel {
@@ -110,8 +110,8 @@ func (s *Server) UpdateApproval(_ context.Context, ref bot.CardRef, card bot.Mes
 }
 
 // Tell puts a direct message into a persona's inbox; Caller.ChatID is the persona id.
-func (s *Server) Tell(_ context.Context, to bot.Caller, msg bot.Message) error {
-	if to.Platform != "" && to.Platform != bot.PlatformWeb {
+func (s *Server) Tell(_ context.Context, to chat.Caller, msg chat.Message) error {
+	if to.Platform != "" && to.Platform != chat.PlatformWeb {
 		return fmt.Errorf("tell %s: platform %q is not the web chat", to.ChatID, to.Platform)
 	}
 	if _, ok := s.persona(to.ChatID); !ok {
@@ -137,7 +137,7 @@ func (s *Server) PostAudit(_ context.Context, text string) error {
 	return nil
 }
 
-var _ bot.Notifier = (*Server)(nil)
+var _ chat.Notifier = (*Server)(nil)
 
 // card finds a card by id; s.mu must be held.
 func (s *Server) card(id string) *Card {

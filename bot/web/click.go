@@ -6,12 +6,13 @@ import (
 	"net/http"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 type clickRequest struct {
-	Persona string         `json:"persona"`
-	Kind    bot.ButtonKind `json:"kind"`
-	Value   string         `json:"value"`
+	Persona string          `json:"persona"`
+	Kind    chat.ButtonKind `json:"kind"`
+	Value   string          `json:"value"`
 }
 
 // click runs a File or Cancel button as the persona's own command (bot.ClickCommand):
@@ -28,14 +29,14 @@ func (a *api) click(r *http.Request, body []byte) (any, int) {
 	}
 	text, err := bot.ClickCommand(req.Kind, req.Value)
 	if err != nil {
-		msg := bot.Refuse(bot.ClickRefusal)
+		msg := chat.Refuse(chat.ClickRefusal)
 		a.s.say(p.ID, &Entry{From: "mfadesk", Message: &msg})
 		return msg, http.StatusOK
 	}
 	// A cancel is a write: it runs to its end even if the page goes.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
-	msg := a.h.Handle(ctx, bot.Event{Caller: caller(p), Text: text})
+	msg := a.h.Handle(ctx, chat.Event{Caller: caller(p), Text: text})
 	a.s.say(p.ID, &Entry{From: "you", Text: text}, &Entry{From: "mfadesk", Message: &msg})
 	return msg, http.StatusOK
 }

@@ -7,10 +7,10 @@
 //     answers, with request forms rendered as HTML forms (POST /api/submit →
 //     router.Submit; field errors shown beside the fields);
 //   - the "#mfa-approvals" channel: approval cards posted and updated in place through
-//     the bot.Notifier that Server implements for platform "web", with Approve / Deny
+//     the chat.Notifier that Server implements for platform "web", with Approve / Deny
 //     buttons (POST /api/decide → router.Decide) whose answer only the clicker sees;
-//   - the persona's inbox: bot.Notifier.Tell, keyed by Caller.ChatID = persona id;
-//   - the "#mfa-audit" channel: bot.Notifier.PostAudit.
+//   - the persona's inbox: chat.Notifier.Tell, keyed by Caller.ChatID = persona id;
+//   - the "#mfa-audit" channel: chat.Notifier.PostAudit.
 //
 // The page polls GET /api/state?persona=ID&since=VERSION every second. Polling rather
 // than Server-Sent Events keeps the page token in a header: EventSource cannot send one.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 //go:embed static
@@ -34,14 +34,10 @@ type Persona struct {
 	UPN      string `json:"upn"`
 }
 
-// Handler is the router the web chat needs: commands, form submissions and clicks.
-type Handler interface {
-	Handle(ctx context.Context, ev bot.Event) bot.Message
-	Submit(ctx context.Context, c bot.Caller, f bot.FormSubmission) bot.Message
-	Decide(ctx context.Context, c bot.Caller, d bot.Decision) bot.Message
-}
+// Handler is the inbound chat contract every adapter calls; *bot.Router implements it.
+type Handler = chat.Handler
 
-// Server is the web chat: the state of its panes, the bot.Notifier that fills them,
+// Server is the web chat: the state of its panes, the chat.Notifier that fills them,
 // and (through Handler) the page and its API.
 type Server struct {
 	personas []Persona
@@ -61,7 +57,7 @@ type Server struct {
 	audit   []AuditPost
 }
 
-// New builds the web chat for the given personas. It is a bot.Notifier from the start,
+// New builds the web chat for the given personas. It is a chat.Notifier from the start,
 // so it can be handed to bot.Assemble before the router exists; Handler then serves
 // it with that router.
 func New(personas []Persona, log *slog.Logger) (*Server, error) {
@@ -243,8 +239,8 @@ func (s *Server) persona(id string) (Persona, bool) {
 	return Persona{}, false
 }
 
-func caller(p Persona) bot.Caller {
-	return bot.Caller{Platform: bot.PlatformWeb, ChatID: p.ID, Name: p.Name, ObjectID: p.ObjectID}
+func caller(p Persona) chat.Caller {
+	return chat.Caller{Platform: chat.PlatformWeb, ChatID: p.ID, Name: p.Name, ObjectID: p.ObjectID}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

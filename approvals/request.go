@@ -18,6 +18,7 @@ import (
 	"github.com/mfadesk/mfadesk/actions"
 	textclip "github.com/mfadesk/mfadesk/actions/clip"
 	"github.com/mfadesk/mfadesk/actions/guid"
+	"github.com/mfadesk/mfadesk/approvals/reqid"
 )
 
 // Action is what an approved request does to its target.
@@ -298,9 +299,8 @@ func (r Request) Approvals() []Decision {
 }
 
 const (
-	idPrefix = "R-"
-	// idChars is the length of 128 bits in unpadded base32.
-	idChars = 26
+	idPrefix = reqid.Prefix
+	idChars  = reqid.Chars
 	// Limits keep one chat user from bloating the store and the audit channel.
 	maxShort   = 256
 	maxText    = 2000
@@ -308,7 +308,7 @@ const (
 	maxRisk    = 20
 )
 
-func idEncoding() *base32.Encoding { return base32.StdEncoding.WithPadding(base32.NoPadding) }
+func idEncoding() *base32.Encoding { return reqid.Encoding() }
 
 // newID returns a fresh, unguessable request id: "R-" and 128 random bits in base32.
 // Buttons carry only this id, so guessing one must be infeasible.
@@ -324,22 +324,8 @@ func newID() (string, error) {
 // "R-", surrounding spaces, or in the groups SpokenID shows, joined by spaces or
 // dashes) and returns it in canonical form, or an ErrInvalid error.
 func ParseID(s string) (string, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	t = strings.TrimPrefix(t, idPrefix)
-	if len(t) <= 2*idChars {
-		// Group separators only: the canonical check below still refuses anything else.
-		t = strings.Map(func(r rune) rune {
-			if r == ' ' || r == '-' || r == '\t' {
-				return -1
-			}
-			return r
-		}, t)
-	}
-	if len(t) == idChars {
-		if b, err := idEncoding().DecodeString(t); err == nil && len(b) == 16 &&
-			idEncoding().EncodeToString(b) == t {
-			return idPrefix + t, nil
-		}
+	if id, ok := reqid.Canonical(s); ok {
+		return id, nil
 	}
 	shown := s
 	if len(shown) > 40 || !utf8.ValidString(shown) {

@@ -1,35 +1,13 @@
 package bot
 
 import (
-	"errors"
-
 	"github.com/mfadesk/mfadesk/actions"
 	"github.com/mfadesk/mfadesk/approvals"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
-// errNotACommandButton is a click whose kind or value is not one mfadesk renders.
-var errNotACommandButton = errors.New("that button is not an mfadesk command")
-
-// ClickCommand returns the command a File or Cancel click stands for. The value comes
-// from the clicker's client, so it is parsed as strictly as typed text: only a
-// request form or a cancel can come out of it, never a lookup or any other verb.
-func ClickCommand(kind ButtonKind, value string) (string, error) {
-	switch kind {
-	case ButtonFile:
-		cmd, err := Parse(value)
-		if err != nil || (cmd.Verb != VerbReregister && cmd.Verb != VerbRevoke) {
-			return "", errNotACommandButton
-		}
-		return value, nil
-	case ButtonCancel:
-		id, err := approvals.ParseID(value)
-		if err != nil {
-			return "", errNotACommandButton
-		}
-		return string(VerbCancel) + " " + id, nil
-	}
-	return "", errNotACommandButton
-}
+// ClickCommand is chat.ClickCommand.
+var ClickCommand = chat.ClickCommand
 
 // fileButton is the "File a request" button under diagnose's next step. It names the
 // user by object id (unique and plain), falling back to the UPN.

@@ -74,3 +74,61 @@ const (
 
 // FormVerb is chat.FormVerb.
 func FormVerb(action string) string { return chat.FormVerb(action) }
+
+// The command grammar is part of the chat contract (adapters parse to route a command).
+type (
+	Verb       = chat.Verb
+	Answer     = chat.Answer
+	Command    = chat.Command
+	UsageError = chat.UsageError
+)
+
+// Verbs, limits and answer kinds of the command grammar.
+const (
+	VerbHelp       = chat.VerbHelp
+	VerbUser       = chat.VerbUser
+	VerbMethods    = chat.VerbMethods
+	VerbStatus     = chat.VerbStatus
+	VerbSignins    = chat.VerbSignins
+	VerbAudit      = chat.VerbAudit
+	VerbDiagnose   = chat.VerbDiagnose
+	VerbReregister = chat.VerbReregister
+	VerbRevoke     = chat.VerbRevoke
+	VerbTAP        = chat.VerbTAP
+	VerbPending    = chat.VerbPending
+	VerbShow       = chat.VerbShow
+	VerbCancel     = chat.VerbCancel
+	VerbVerify     = chat.VerbVerify
+	VerbUnfreeze   = chat.VerbUnfreeze
+	VerbMe         = chat.VerbMe
+	DefaultSignins = chat.DefaultSignins
+	MaxSignins     = chat.MaxSignins
+	DefaultDays    = chat.DefaultDays
+	MaxDays        = chat.MaxDays
+	AnswerInline   = chat.AnswerInline
+	AnswerForm     = chat.AnswerForm
+	AnswerLater    = chat.AnswerLater
+)
+
+// The command grammar's functions, under their old names.
+var (
+	Verbs          = chat.Verbs
+	Prefix         = chat.Prefix
+	Usage          = chat.Usage
+	UsageFor       = chat.UsageFor
+	Parse          = chat.Parse
+	ValidRequestID = chat.ValidRequestID
+)
+
+// Help and the links mfadesk writes are part of the chat contract (adapters render them).
+type Span = chat.Span
+
+// LinkURLs is chat.LinkURLs.
+var LinkURLs = chat.LinkURLs
+
+// The help and link functions, under their old names.
+var (
+	Help    = chat.Help
+	HelpFor = chat.HelpFor
+	Spans   = chat.Spans
+)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mfadesk/mfadesk/actions"
 	"github.com/mfadesk/mfadesk/approvals"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // Directory is what the router needs from the directory.
@@ -211,13 +212,7 @@ func (r *Router) refused(ctx context.Context, by approvals.Actor, attempt string
 	r.req.Refused(ctx, attempt, by, "", target, code, msg)
 }
 
-// IdentityAuditor is implemented by the Router for adapters that refuse a chat user
-// before any command reaches the core, because the chat account maps to no eligible
-// directory user (a Slack guest, an email that matches no one): those refusals are
-// audited too.
-type IdentityAuditor interface {
-	RefusedIdentity(ctx context.Context, c Caller, msg string)
-}
+type IdentityAuditor = chat.IdentityAuditor
 
 var _ IdentityAuditor = (*Router)(nil)
 

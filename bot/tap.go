@@ -23,24 +23,6 @@ const (
 	outcomeStarted = "started"
 )
 
-// parseLifetime reads tap's --lifetime: a number with m, h or d ("90m", "2h", "7d"),
-// or a Go duration ("1h30m"), in Graph's range.
-func parseLifetime(s string) (time.Duration, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	var d time.Duration
-	if n, err := strconv.Atoi(strings.TrimSuffix(t, "d")); err == nil && strings.HasSuffix(t, "d") && n > 0 && n <= 366 {
-		d = time.Duration(n) * 24 * time.Hour
-	} else if v, err := time.ParseDuration(t); err == nil {
-		d = v
-	} else {
-		return 0, fmt.Errorf("--lifetime %q is not a duration; use e.g. 1h, 90m or 7d.", clip(s, 20))
-	}
-	if err := actions.CheckTAPLifetime(d); err != nil {
-		return 0, fmt.Errorf("--lifetime: %s.", actions.Explain(err))
-	}
-	return d, nil
-}
-
 // A tap form carries its options in the form's action, "tap:<minutes>:once" or
 // "tap:<minutes>:multi", so that every platform's form returns them unchanged; Submit
 // checks them again, as it checks everything a form sends back.

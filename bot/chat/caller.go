@@ -33,3 +33,11 @@ type Handler interface {
 	Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	Decide(ctx context.Context, c Caller, d Decision) Message
 }
+
+// IdentityAuditor is implemented by the Router for adapters that refuse a chat user
+// before any command reaches the core, because the chat account maps to no eligible
+// directory user (a Slack guest, an email that matches no one): those refusals are
+// audited too.
+type IdentityAuditor interface {
+	RefusedIdentity(ctx context.Context, c Caller, msg string)
+}

@@ -2,7 +2,10 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"strings"
+
+	"github.com/mfadesk/mfadesk/approvals/reqid"
 )
 
 // Buttons on messages to a target.
@@ -65,4 +68,28 @@ const ClickRefusal = "That button does not belong to mfadesk; nothing was done."
 func FormVerb(action string) string {
 	v, _, _ := strings.Cut(action, ":")
 	return v
+}
+
+// errNotACommandButton is a click whose kind or value is not one mfadesk renders.
+var errNotACommandButton = errors.New("that button is not an mfadesk command")
+
+// ClickCommand returns the command a File or Cancel click stands for. The value comes
+// from the clicker's client, so it is parsed as strictly as typed text: only a
+// request form or a cancel can come out of it, never a lookup or any other verb.
+func ClickCommand(kind ButtonKind, value string) (string, error) {
+	switch kind {
+	case ButtonFile:
+		cmd, err := Parse(value)
+		if err != nil || (cmd.Verb != VerbReregister && cmd.Verb != VerbRevoke) {
+			return "", errNotACommandButton
+		}
+		return value, nil
+	case ButtonCancel:
+		id, ok := reqid.Canonical(value)
+		if !ok {
+			return "", errNotACommandButton
+		}
+		return string(VerbCancel) + " " + id, nil
+	}
+	return "", errNotACommandButton
 }

@@ -16,7 +16,6 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
-	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
@@ -303,7 +302,7 @@ func New(o Options) (*Adapter, error) {
 		ttl: o.IdentityTTL, max: o.IdentityCacheSize, now: o.Now, callTimeout: o.CallTimeout,
 		cache: map[string]cachedCaller{}, refused: a.refused,
 	}
-	if au, ok := o.Handler.(bot.IdentityAuditor); ok {
+	if au, ok := o.Handler.(chat.IdentityAuditor); ok {
 		a.ids.audit = au.RefusedIdentity
 	}
 	if o.Mode == ModeHTTP {

@@ -5,11 +5,10 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
-	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
-// Action ids of the buttons that stand for a command (bot.ClickCommand).
+// Action ids of the buttons that stand for a command (chat.ClickCommand).
 const (
 	actionFile   = "mfa_file"
 	actionCancel = "mfa_cancel"
@@ -21,7 +20,7 @@ var commandKinds = map[string]chat.ButtonKind{actionFile: chat.ButtonFile, actio
 // commandButton renders a File or Cancel button, or nil for another kind. The value is
 // the button's own (a command or a request id); the click is parsed again by the core.
 func commandButton(b chat.Button) goslack.BlockElement {
-	if _, err := bot.ClickCommand(b.Kind, b.Value); err != nil {
+	if _, err := chat.ClickCommand(b.Kind, b.Value); err != nil {
 		return nil
 	}
 	switch b.Kind {
@@ -44,7 +43,7 @@ func commandButton(b chat.Button) goslack.BlockElement {
 // path as the slash command (the form opens on the click's trigger id; other answers
 // go privately through response_url), so the router checks and audits it alike.
 func (a *Adapter) onCommandClick(ic goslack.InteractionCallback, act *goslack.BlockAction) reply {
-	text, err := bot.ClickCommand(commandKinds[act.ActionID], act.Value)
+	text, err := chat.ClickCommand(commandKinds[act.ActionID], act.Value)
 	if err != nil {
 		a.log.Warn("refused a command button", "user", ic.User.ID, "action", act.ActionID)
 		return a.answerLater(ic.ResponseURL, chat.Refuse(chat.ClickRefusal))
@@ -58,7 +57,7 @@ func (a *Adapter) onCommandClick(ic goslack.InteractionCallback, act *goslack.Bl
 		ChannelID: clickedCard(ic).Channel, ResponseURL: ic.ResponseURL, TriggerID: ic.TriggerID,
 	}
 	if act.ActionID == actionFile {
-		parsed, _ := bot.Parse(text) // ClickCommand parsed it already
+		parsed, _ := chat.Parse(text) // ClickCommand parsed it already
 		return reply{what: "open request form", follow: func(ctx context.Context) { a.openRequestForm(ctx, cmd, string(parsed.Verb)) }}
 	}
 	return reply{what: "answer " + text, follow: func(ctx context.Context) { a.answerCommand(ctx, cmd) }}

@@ -9,7 +9,6 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
-	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
@@ -65,7 +64,7 @@ func (a *Adapter) help(topic string) chat.Message {
 		defer cancel()
 		return h.Help(ctx, chat.PlatformSlack, topic)
 	}
-	return bot.HelpFor(chat.PlatformSlack, topic, "")
+	return chat.HelpFor(chat.PlatformSlack, topic, "")
 }
 
 // refused counts a caller refused before the router (Options.OnRefused).
@@ -92,15 +91,15 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 		a.log.Warn("refused slash command from another workspace", "team", cmd.TeamID, "enterprise", cmd.EnterpriseID, "user", cmd.UserID)
 		return refuseInline(notOurWorkspace)
 	}
-	parsed, err := bot.Parse(cmd.Text)
+	parsed, err := chat.Parse(cmd.Text)
 	if err != nil {
-		var ue *bot.UsageError
+		var ue *chat.UsageError
 		if errors.As(err, &ue) {
 			return refuseInline(ue.Text(chat.PlatformSlack))
 		}
 		return refuseInline("That command could not be read. Try " + a.command + " help.")
 	}
-	if parsed.Answer() == bot.AnswerInline {
+	if parsed.Answer() == chat.AnswerInline {
 		// Help needs no identity and no directory: it is answered at once.
 		help := a.help(parsed.Topic)
 		r := inline(help)
@@ -113,7 +112,7 @@ func (a *Adapter) onSlash(cmd goslack.SlashCommand) reply {
 		a.log.Warn("refused slash command with a bad response_url", "user", cmd.UserID, "err", err)
 		return refuseInline("mfadesk cannot answer this command here.")
 	}
-	if parsed.Answer() == bot.AnswerForm {
+	if parsed.Answer() == chat.AnswerForm {
 		return reply{what: "open request form", follow: func(ctx context.Context) { a.openRequestForm(ctx, cmd, string(parsed.Verb)) }}
 	}
 	return reply{

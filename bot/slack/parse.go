@@ -11,7 +11,7 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
-	"github.com/mfadesk/mfadesk/bot"
+	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
 // formContentType is how Slack posts both slash commands and interactions.
@@ -107,7 +107,7 @@ func validID(s, first string) bool {
 
 // validRequestID bounds button values and metadata, which are lookup keys, never
 // trusted as more.
-func validRequestID(s string) bool { return bot.ValidRequestID(s) }
+func validRequestID(s string) bool { return chat.ValidRequestID(s) }
 
 // DefaultResponseURLHosts are Slack's own hosts, commercial and GovSlack: where a
 // response_url may point unless Options.ResponseURLHosts says otherwise.

@@ -11,7 +11,6 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	textclip "github.com/mfadesk/mfadesk/actions/clip"
-	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
@@ -54,11 +53,11 @@ var mentionReplacer = strings.NewReplacer(
 
 // esc makes user or directory text safe inside mrkdwn: &, < and > are Slack's
 // control characters (they form links and mentions), and control characters other
-// than new lines are dropped. mfadesk's own links (bot.LinkURLs) become Slack links;
+// than new lines are dropped. mfadesk's own links (chat.LinkURLs) become Slack links;
 // any other address stays as text.
 func esc(s string) string {
 	var b strings.Builder
-	for _, sp := range bot.Spans(s) {
+	for _, sp := range chat.Spans(s) {
 		if sp.Link {
 			b.WriteString("<" + sp.Text + "|" + sp.Text + ">")
 			continue

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
@@ -136,11 +135,11 @@ func textBlock(s string) Element { return Element{Type: "TextBlock", Text: ownLi
 // reading "[verify here](https://…)" must not become a link on an approver's card.
 func noLinks(s string) string { return strings.ReplaceAll(s, "](", "]\u200b(") }
 
-// ownLinks is noLinks, except that mfadesk's own addresses (bot.LinkURLs) become
+// ownLinks is noLinks, except that mfadesk's own addresses (chat.LinkURLs) become
 // markdown links.
 func ownLinks(s string) string {
 	var b strings.Builder
-	for _, sp := range bot.Spans(s) {
+	for _, sp := range chat.Spans(s) {
 		if sp.Link {
 			b.WriteString("[" + sp.Text + "](" + sp.Text + ")")
 			continue

@@ -3,11 +3,10 @@ package teams
 import (
 	"context"
 
-	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
-// Card verbs of the buttons that stand for a command (bot.ClickCommand), and the data
+// Card verbs of the buttons that stand for a command (chat.ClickCommand), and the data
 // key that carries the command's argument.
 const (
 	VerbFile       = "file"
@@ -42,7 +41,7 @@ func orDefault(s, def string) string {
 // answer replaces the confirmation it was clicked on; a form comes as its own
 // message (in the 1:1 chat), so the diagnosis it was opened from stays readable.
 func (h *handler) runCommand(ctx context.Context, act *Activity, ca cardAction) (InvokeResponse, chat.Message) {
-	text, err := bot.ClickCommand(commandVerbs[ca.verb], str(ca.data[dataCommandKey]))
+	text, err := chat.ClickCommand(commandVerbs[ca.verb], str(ca.data[dataCommandKey]))
 	if err != nil {
 		h.a.log.WarnContext(ctx, "teams: refused a command button", "verb", ca.verb, "conversation", act.Conversation.ID)
 		msg := chat.Refuse(chat.ClickRefusal)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
@@ -15,7 +14,7 @@ type clickRequest struct {
 	Value   string          `json:"value"`
 }
 
-// click runs a File or Cancel button as the persona's own command (bot.ClickCommand):
+// click runs a File or Cancel button as the persona's own command (chat.ClickCommand):
 // the conversation shows the command it stands for and the router's answer, as if it
 // had been typed, so a click is checked and audited exactly like the words.
 func (a *api) click(r *http.Request, body []byte) (any, int) {
@@ -27,7 +26,7 @@ func (a *api) click(r *http.Request, body []byte) (any, int) {
 	if !ok {
 		return apiError{"unknown persona"}, http.StatusBadRequest
 	}
-	text, err := bot.ClickCommand(req.Kind, req.Value)
+	text, err := chat.ClickCommand(req.Kind, req.Value)
 	if err != nil {
 		msg := chat.Refuse(chat.ClickRefusal)
 		a.s.say(p.ID, &Entry{From: "mfadesk", Message: &msg})

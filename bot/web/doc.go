@@ -23,5 +23,5 @@
 // whose only server-filled parts are two attribute slots (the token and mfadesk's own
 // links), so no template package is linked; the page sets all text through
 // textContent, under a CSP without inline event handlers or remote sources, so no user
-// text is ever parsed as markup. Only bot.LinkURLs become links.
+// text is ever parsed as markup. Only chat.LinkURLs become links.
 package web

@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mfadesk/mfadesk/bot"
 	"github.com/mfadesk/mfadesk/bot/chat"
 )
 
@@ -172,7 +171,7 @@ func fillPage(token string) ([]byte, error) {
 	}
 	page = strings.NewReplacer(
 		tokenSlot, html.EscapeString(token),
-		linksSlot, html.EscapeString(strings.Join(bot.LinkURLs, " ")),
+		linksSlot, html.EscapeString(strings.Join(chat.LinkURLs, " ")),
 	).Replace(page)
 	return []byte(page), nil
 }

@@ -32,8 +32,8 @@ func (r *Router) OnChange(req approvals.Request) {
 		}
 	}
 	if !req.State.Open() {
-		if n, ok := r.notifiers[req.Requester.Platform]; ok {
-			to := Caller{Platform: req.Requester.Platform, ChatID: req.Requester.ChatID, ObjectID: req.Requester.ObjectID, Name: req.Requester.DisplayName}
+		if n, ok := r.notifiers[Platform(req.Requester.Platform)]; ok {
+			to := Caller{Platform: Platform(req.Requester.Platform), ChatID: req.Requester.ChatID, ObjectID: req.Requester.ObjectID, Name: req.Requester.DisplayName}
 			msg := OutcomeMessage(req, card)
 			if err := n.Tell(ctx, to, msg); err != nil {
 				r.log.ErrorContext(ctx, "tell requester", "request", req.ID, "err", err)

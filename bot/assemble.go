@@ -25,7 +25,7 @@ type AssembleOptions struct {
 	Policy  approvals.Policy
 	// ProtectedGroups are group object ids whose members are protected targets.
 	ProtectedGroups []string
-	Notifiers       map[string]Notifier
+	Notifiers       map[Platform]Notifier
 	Logger          *slog.Logger
 	Clock           func() time.Time
 	// Hook, if set, wraps the router's change hook (metrics count transitions there).

@@ -20,7 +20,7 @@ type StoreCards struct{ Store approvals.Store }
 
 // AddCard records ref for requestID.
 func (s StoreCards) AddCard(ctx context.Context, requestID string, ref CardRef) error {
-	return approvals.CardIndex{Store: s.Store}.AddCard(ctx, requestID, approvals.CardRef(ref))
+	return approvals.CardIndex{Store: s.Store}.AddCard(ctx, requestID, approvals.CardRef{Platform: string(ref.Platform), Channel: ref.Channel, ID: ref.ID})
 }
 
 // Cards returns the cards posted for requestID.
@@ -28,7 +28,7 @@ func (s StoreCards) Cards(ctx context.Context, requestID string) ([]CardRef, err
 	refs, err := approvals.CardIndex{Store: s.Store}.Cards(ctx, requestID)
 	out := make([]CardRef, len(refs))
 	for i, r := range refs {
-		out[i] = CardRef(r)
+		out[i] = CardRef{Platform: Platform(r.Platform), Channel: r.Channel, ID: r.ID}
 	}
 	return out, err
 }

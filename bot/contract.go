@@ -36,6 +36,9 @@ const (
 	ButtonRetry     = chat.ButtonRetry
 )
 
+// Platform and its constants, as in Caller.Platform.
+type Platform = chat.Platform
+
 // Platforms, as in Caller.Platform.
 const (
 	PlatformSlack = chat.PlatformSlack

@@ -26,7 +26,7 @@ func TestReplicasOnEtcd(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		b, n := newBackend(), &notifier{}
 		r, _, err := bot.Assemble(ctx, bot.AssembleOptions{
-			Backend: b, Store: st, Notifiers: map[string]bot.Notifier{"web": n},
+			Backend: b, Store: st, Notifiers: map[bot.Platform]bot.Notifier{"web": n},
 			Policy: approvals.Policy{HelpdeskGroupID: gHelpdesk, ApproversGroupID: gApprovers},
 		})
 		if err != nil {

@@ -217,7 +217,7 @@ func newHarnessPolicy(t *testing.T, edit func(*approvals.Policy)) *harness {
 		Backend:   b,
 		Store:     st,
 		Policy:    policy,
-		Notifiers: map[string]bot.Notifier{"web": n},
+		Notifiers: map[bot.Platform]bot.Notifier{"web": n},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 func TestPlatformSyntax(t *testing.T) {
 	r, _, hana := lookupRouter(t, nil)
 	tests := []struct {
-		platform string
+		platform Platform
 		prefix   string
 		foreign  []string
 	}{
@@ -22,7 +22,7 @@ func TestPlatformSyntax(t *testing.T) {
 		{PlatformWeb, "", []string{"/mfa", "@mfadesk"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.platform, func(t *testing.T) {
+		t.Run(string(tt.platform), func(t *testing.T) {
 			c := hana
 			c.Platform = tt.platform
 			ask := func(text string) string { return flat(r.Handle(context.Background(), Event{Caller: c, Text: text})) }

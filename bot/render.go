@@ -273,7 +273,7 @@ func RenderAudit(ev actions.Evidence) Message {
 }
 
 // RenderDiagnosis shows the findings with their evidence and the next step.
-func RenderDiagnosis(ev actions.Evidence, d actions.Diagnosis, platform string) Message {
+func RenderDiagnosis(ev actions.Evidence, d actions.Diagnosis, platform Platform) Message {
 	u := ev.User
 	var fs []Finding
 	for _, f := range d.Findings {

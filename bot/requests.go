@@ -60,7 +60,7 @@ func verificationLabel(m approvals.VerificationMethod) string {
 }
 
 func actorOf(c Caller) approvals.Actor {
-	return approvals.Actor{Platform: c.Platform, ChatID: c.ChatID, ObjectID: c.ObjectID, DisplayName: c.Name}
+	return approvals.Actor{Platform: string(c.Platform), ChatID: c.ChatID, ObjectID: c.ObjectID, DisplayName: c.Name}
 }
 
 // namedActor names the caller as the directory knows them, not as their chat profile
@@ -303,7 +303,7 @@ func joinErrors(errs FieldErrors) string {
 }
 
 // postCard posts the approval card on the requester's platform and remembers where.
-func (r *Router) postCard(ctx context.Context, platform, id string, card Message) bool {
+func (r *Router) postCard(ctx context.Context, platform Platform, id string, card Message) bool {
 	n, ok := r.notifiers[platform]
 	if !ok {
 		r.log.WarnContext(ctx, "no notifier for platform; approval card not posted", "platform", platform, "request", id)

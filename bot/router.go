@@ -31,7 +31,7 @@ type Router struct {
 	dir       Directory
 	gather    actions.Gatherer
 	req       Requests
-	notifiers map[string]Notifier
+	notifiers map[Platform]Notifier
 	cards     CardStore
 	groups    Groups
 	deletes   map[string]bool // method types a re-register deletes
@@ -53,7 +53,7 @@ type RouterOptions struct {
 	// (approvals needs the router's hooks before the router can have the service).
 	Requests Requests
 	// Notifiers speak first on each platform, keyed by Caller.Platform.
-	Notifiers map[string]Notifier
+	Notifiers map[Platform]Notifier
 	// Cards remembers posted approval cards (default: in memory).
 	Cards  CardStore
 	Groups Groups
@@ -80,7 +80,7 @@ func NewRouter(o RouterOptions) (*Router, error) {
 		o.Cards = &MemoryCards{}
 	}
 	if o.Notifiers == nil {
-		o.Notifiers = map[string]Notifier{}
+		o.Notifiers = map[Platform]Notifier{}
 	}
 	types := actions.DefaultReregisterTypes()
 	if t, ok := o.Directory.(interface{ ReregisterTypes() []actions.MethodType }); ok {
@@ -218,7 +218,7 @@ var _ IdentityAuditor = (*Router)(nil)
 
 // RefusedIdentity audits an adapter's refusal of who the chat user is.
 func (r *Router) RefusedIdentity(ctx context.Context, c Caller, msg string) {
-	r.refused(ctx, actorOf(c), "use mfadesk from "+c.Platform, approvals.Target{}, approvals.ErrIneligible, msg)
+	r.refused(ctx, actorOf(c), "use mfadesk from "+string(c.Platform), approvals.Target{}, approvals.ErrIneligible, msg)
 }
 
 // commandTarget names the user a command is about, as typed (a refused caller's
@@ -280,7 +280,7 @@ func (r *Router) lookupFailed(ctx context.Context, cmd Command, err error) Messa
 
 // Help answers help in the platform's syntax, with examples in the tenant's domain.
 // Adapters that answer help themselves (Slack, in the ack) call it too.
-func (r *Router) Help(ctx context.Context, platform, topic string) Message {
+func (r *Router) Help(ctx context.Context, platform Platform, topic string) Message {
 	return HelpFor(platform, topic, r.exampleDomain(ctx))
 }
 

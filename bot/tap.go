@@ -36,7 +36,7 @@ func tapFormAction(lifetime time.Duration, once bool) string {
 
 // parseFormAction reads a submitted form's action: reregister, revoke, or tap with its
 // options. Anything else is refused with one line.
-func parseFormAction(s, platform string) (approvals.Action, *approvals.TAPOptions, error) {
+func parseFormAction(s string, platform Platform) (approvals.Action, *approvals.TAPOptions, error) {
 	p := Prefix(platform)
 	switch approvals.Action(s) {
 	case approvals.ActionReregister, approvals.ActionRevoke:
@@ -204,10 +204,10 @@ func tapProgress(steps []approvals.Step) (issued, delivered bool) {
 // tellPrivately sends msg to a person on the platform they filed from: a Slack direct
 // message, a Teams 1:1 chat, the web chat's private inbox.
 func (r *Router) tellPrivately(ctx context.Context, to approvals.Actor, msg Message) error {
-	n, ok := r.notifiers[to.Platform]
+	n, ok := r.notifiers[Platform(to.Platform)]
 	if !ok {
 		return fmt.Errorf("no %q adapter to reach %s", to.Platform, to.String())
 	}
 	msg.Private = true
-	return n.Tell(ctx, Caller{Platform: to.Platform, ChatID: to.ChatID, ObjectID: to.ObjectID, Name: to.DisplayName}, msg)
+	return n.Tell(ctx, Caller{Platform: Platform(to.Platform), ChatID: to.ChatID, ObjectID: to.ObjectID, Name: to.DisplayName}, msg)
 }

@@ -60,12 +60,12 @@ func (r *Router) askTarget(ctx context.Context, agent approvals.Actor, reqID str
 		var ue *UnreachableError
 		switch {
 		case err == nil:
-			reached = append(reached, platformName(p))
+			reached = append(reached, p.Title())
 		case errors.As(err, &ue):
 			why = append(why, ue.Error())
 		default:
 			r.log.WarnContext(ctx, "send confirmation", "platform", p, "target", u.ID, "err", err)
-			why = append(why, platformName(p)+": the message could not be sent")
+			why = append(why, p.Title()+": the message could not be sent")
 		}
 	}
 	name := orDash(u.DisplayName)
@@ -86,23 +86,13 @@ func (r *Router) askTarget(ctx context.Context, agent approvals.Actor, reqID str
 }
 
 // platforms lists the configured platforms in a fixed order.
-func (r *Router) platforms() []string {
-	out := make([]string, 0, len(r.notifiers))
+func (r *Router) platforms() []Platform {
+	out := make([]Platform, 0, len(r.notifiers))
 	for p := range r.notifiers {
 		out = append(out, p)
 	}
 	slices.Sort(out)
 	return out
-}
-
-func platformName(p string) string {
-	switch p {
-	case "slack":
-		return "Slack"
-	case "teams":
-		return "Teams"
-	}
-	return p
 }
 
 // confirmMessage is what the target sees: who asks, for what, under which ticket, the
@@ -190,7 +180,7 @@ func (r *Router) notMe(ctx context.Context, ts TargetService, by approvals.Actor
 		}
 	}
 	for _, q := range out.Cancelled {
-		agent := Caller{Platform: q.Requester.Platform, ChatID: q.Requester.ChatID, ObjectID: q.Requester.ObjectID}
+		agent := Caller{Platform: Platform(q.Requester.Platform), ChatID: q.Requester.ChatID, ObjectID: q.Requester.ObjectID}
 		n, ok := r.notifiers[agent.Platform]
 		if !ok {
 			continue
@@ -226,7 +216,7 @@ func (r *Router) verify(ctx context.Context, c Caller, cmd Command, roles caller
 func evidenceFact(req approvals.Request) Fact {
 	if len(req.Performed) > 0 {
 		p := req.Performed[len(req.Performed)-1]
-		return Fact{Label: "Identity", Value: fmt.Sprintf("Verified by mfadesk: the user confirmed in %s at %s (number match)", platformName(p.Platform), p.At.UTC().Format("15:04 UTC"))}
+		return Fact{Label: "Identity", Value: fmt.Sprintf("Verified by mfadesk: the user confirmed in %s at %s (number match)", Platform(p.Platform).Title(), p.At.UTC().Format("15:04 UTC"))}
 	}
 	v := "Stated by the agent: " + orDash(verificationLabel(req.Verification.Method))
 	if req.Unreachable != "" {

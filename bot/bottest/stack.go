@@ -26,7 +26,7 @@ const (
 
 // Options adjust a Stack.
 type Options struct {
-	Notifiers map[string]bot.Notifier
+	Notifiers map[bot.Platform]bot.Notifier
 	// EditTenant changes the demo tenant before it is served.
 	EditTenant func(*graphtest.Tenant)
 	// EditPolicy changes the approvals policy (groups and resume are set already).

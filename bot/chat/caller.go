@@ -6,7 +6,7 @@ import "context"
 // mapped the chat user to (Slack: verified profile email; Teams: aadObjectId). An empty
 // ObjectID is an unknown caller and gets nothing.
 type Caller struct {
-	Platform string // slack, teams, web
+	Platform Platform
 	ChatID   string // the platform's user id
 	Name     string // display name, for messages only — never for decisions
 	ObjectID string
@@ -18,11 +18,28 @@ type Event struct {
 	Text   string
 }
 
+// Platform names a chat platform; its value is what cards, the audit log and metrics
+// record.
+type Platform string
+
+// Title is the platform's name as people write it ("Slack"), for sentences.
+func (p Platform) Title() string {
+	switch p {
+	case PlatformSlack:
+		return "Slack"
+	case PlatformTeams:
+		return "Teams"
+	case PlatformWeb:
+		return "the demo"
+	}
+	return string(p)
+}
+
 // Platforms, as in Caller.Platform and CardRef.Platform.
 const (
-	PlatformSlack = "slack"
-	PlatformTeams = "teams"
-	PlatformWeb   = "web"
+	PlatformSlack Platform = "slack"
+	PlatformTeams Platform = "teams"
+	PlatformWeb   Platform = "web"
 )
 
 // Handler is what every adapter needs from the bot: the answer to a typed command, to a

@@ -133,7 +133,7 @@ type Command struct {
 	Justification string
 	// Platform is the caller's (Caller.Platform), set by the router, not by Parse:
 	// answers show commands in that platform's syntax.
-	Platform string
+	Platform Platform
 	// Lifetime and Once are tap's --lifetime (default one hour) and --once.
 	Lifetime time.Duration
 	Once     bool
@@ -157,7 +157,7 @@ type UsageError struct {
 func (e *UsageError) Error() string { return e.Text(PlatformWeb) }
 
 // Text is the whole one-line answer in the syntax of the platform.
-func (e *UsageError) Text(platform string) string {
+func (e *UsageError) Text(platform Platform) string {
 	p := Prefix(platform)
 	out := e.Msg
 	if e.Suggest != "" {
@@ -172,7 +172,7 @@ func (e *UsageError) Text(platform string) string {
 // Prefix is what a person types before a verb on a platform: "/mfa " in Slack,
 // "@mfadesk " in a Teams channel (a 1:1 chat needs no mention, and Parse accepts the
 // words with or without it), nothing in the demo's web chat.
-func Prefix(platform string) string {
+func Prefix(platform Platform) string {
 	switch platform {
 	case PlatformSlack:
 		return "/mfa "
@@ -193,7 +193,7 @@ func Usage(v Verb) string {
 }
 
 // UsageFor is the usage line as typed on a platform, e.g. "/mfa signins <user> …".
-func UsageFor(platform string, v Verb) string { return Prefix(platform) + Usage(v) }
+func UsageFor(platform Platform, v Verb) string { return Prefix(platform) + Usage(v) }
 
 // verbNames are the verbs, for "did you mean …?".
 func verbNames() []string {
@@ -226,7 +226,7 @@ func Parse(text string) (Command, error) {
 	v := Verb(strings.ToLower(toks[0]))
 	spec, ok := specOf(v)
 	if !ok {
-		ue := &UsageError{Msg: fmt.Sprintf("Unknown verb %q.", clip(toks[0], 32))}
+		ue := &UsageError{Msg: fmt.Sprintf("Unknown verb %q.", Clip(toks[0], 32))}
 		if near := suggest.Closest(toks[0], verbNames(), 2); near != "" {
 			ue.Suggest = strings.TrimSpace(near + " " + strings.Join(quoteAll(toks[1:]), " "))
 			if len(ue.Suggest) > 200 {
@@ -249,7 +249,7 @@ func Parse(text string) (Command, error) {
 		name, val, hasVal := strings.Cut(strings.TrimPrefix(t, "--"), "=")
 		name = strings.ToLower(name)
 		if !contains(spec.flags, name) {
-			return Command{}, usage(fmt.Sprintf("%s takes no flag --%s.", v, clip(name, 32)))
+			return Command{}, usage(fmt.Sprintf("%s takes no flag --%s.", v, Clip(name, 32)))
 		}
 		switch name {
 		case "failed", "once":
@@ -308,7 +308,7 @@ func Parse(text string) (Command, error) {
 		}
 		ref, err := actions.ParseUserRef(pos[0])
 		if err != nil {
-			return Command{}, &UsageError{Msg: capitalize(err.Error()) + ".", Verb: v}
+			return Command{}, &UsageError{Msg: Capitalize(err.Error()) + ".", Verb: v}
 		}
 		cmd.User, cmd.Justification = ref, strings.Join(pos[1:], " ")
 	case spec.user:
@@ -320,7 +320,7 @@ func Parse(text string) (Command, error) {
 		}
 		ref, err := actions.ParseUserRef(pos[0])
 		if err != nil {
-			ue := &UsageError{Msg: capitalize(err.Error()) + ".", Verb: v}
+			ue := &UsageError{Msg: Capitalize(err.Error()) + ".", Verb: v}
 			if bareName.MatchString(pos[0]) && !strings.Contains(pos[0], "@") {
 				ue.Bare = pos[0]
 			}
@@ -334,7 +334,7 @@ func Parse(text string) (Command, error) {
 		}
 		id := strings.ToUpper(strings.Join(pos, ""))
 		if !ValidRequestID(id) {
-			return Command{}, usage(fmt.Sprintf("%q is not a request id.", clip(strings.Join(pos, " "), 40)))
+			return Command{}, usage(fmt.Sprintf("%q is not a request id.", Clip(strings.Join(pos, " "), 40)))
 		}
 		cmd.ID = id
 	default:
@@ -440,10 +440,13 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// clip keeps n code points of s and marks a cut with "…".
-func clip(s string, n int) string { return textclip.Runes(s, n+1) }
+// Clip keeps n code points of s and marks a cut with "…" (the rule is actions/clip's);
+// messages everywhere clip through it.
+func Clip(s string, n int) string { return textclip.Runes(s, n+1) }
 
-func capitalize(s string) string {
+// Capitalize upper-cases the first code point of s (a sentence made from a lower-case
+// fragment).
+func Capitalize(s string) string {
 	if s == "" {
 		return s
 	}
@@ -462,7 +465,7 @@ func parseLifetime(s string) (time.Duration, error) {
 	} else if v, err := time.ParseDuration(t); err == nil {
 		d = v
 	} else {
-		return 0, fmt.Errorf("--lifetime %q is not a duration; use e.g. 1h, 90m or 7d.", clip(s, 20))
+		return 0, fmt.Errorf("--lifetime %q is not a duration; use e.g. 1h, 90m or 7d.", Clip(s, 20))
 	}
 	if err := actions.CheckTAPLifetime(d); err != nil {
 		return 0, fmt.Errorf("--lifetime: %s.", actions.Explain(err))

@@ -34,9 +34,9 @@ type Decision struct {
 // CardRef locates a posted approval card so it can be updated in place. Adapters fill
 // it in and read it back; the bot only stores it.
 type CardRef struct {
-	Platform string // slack, teams, web
-	Channel  string // Slack channel id, Teams conversation id
-	ID       string // Slack message ts, Teams activity id
+	Platform Platform // slack, teams, web
+	Channel  string   // Slack channel id, Teams conversation id
+	ID       string   // Slack message ts, Teams activity id
 }
 
 // Notifier is what the bot needs from a platform adapter to speak first (outside a

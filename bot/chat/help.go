@@ -12,12 +12,12 @@ func Help(topic string) Message { return HelpFor(PlatformWeb, topic, "") }
 
 // HelpFor is Help in the platform's own syntax (Prefix), with examples in the
 // tenant's domain ("" shows a placeholder).
-func HelpFor(platform, topic, domain string) Message {
+func HelpFor(platform Platform, topic, domain string) Message {
 	p := Prefix(platform)
 	if topic != "" {
 		s, ok := specOf(Verb(topic))
 		if !ok {
-			ue := &UsageError{Msg: fmt.Sprintf("Unknown verb %q.", clip(topic, 32))}
+			ue := &UsageError{Msg: fmt.Sprintf("Unknown verb %q.", Clip(topic, 32))}
 			if near := suggest.Closest(topic, verbNames(), 2); near != "" {
 				ue.Suggest = "help " + near
 			}

@@ -36,11 +36,11 @@ type TargetNotifier interface {
 
 // UnreachableError says why a platform cannot reach a user, in words for the agent.
 type UnreachableError struct {
-	Platform string
+	Platform Platform
 	Why      string
 }
 
-func (e *UnreachableError) Error() string { return e.Platform + ": " + e.Why }
+func (e *UnreachableError) Error() string { return string(e.Platform) + ": " + e.Why }
 
 // TargetClick is a click on a message to a target.
 type TargetClick struct {

@@ -58,7 +58,7 @@ func (a *Adapter) sameOrg(teamID, userTeamID, enterpriseID string) bool {
 // domain), else the built-in one; both in Slack's syntax.
 func (a *Adapter) help(topic string) chat.Message {
 	if h, ok := a.h.(interface {
-		Help(ctx context.Context, platform, topic string) chat.Message
+		Help(ctx context.Context, platform chat.Platform, topic string) chat.Message
 	}); ok {
 		ctx, cancel := context.WithTimeout(a.base, a.callTimeout)
 		defer cancel()

@@ -58,7 +58,7 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit})
 	o.Handler = stack.Router
 	o.Resolver = DirectoryResolver(graph.IdentityLookup{Client: stack.Client}) // as serve wires it
 	a, err := New(o)

@@ -19,7 +19,7 @@ import (
 // that cause, and Graph sees no write. A guest in the helpdesk group gets no form.
 func TestDisabledApproverRefused(t *testing.T) {
 	e := newEnv(t)
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"teams": e.ad}})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"teams": e.ad}})
 	tenant, fakeGraph, router := stack.Tenant, stack.Graph, stack.Router
 	h := e.ad.Handler(router)
 	post := func(body []byte) *httptest.ResponseRecorder {

@@ -25,7 +25,7 @@ type teamsStack struct {
 
 func newTeamsStack(t *testing.T, mod ...func(*Options)) *teamsStack {
 	e := newEnv(t, mod...)
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"teams": e.ad}})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"teams": e.ad}})
 	return &teamsStack{env: e, stack: stack, h: e.ad.Handler(stack.Router)}
 }
 

@@ -18,7 +18,7 @@ import (
 // cancels (audited) and nothing runs.
 func TestFileAndCancelButtons(t *testing.T) {
 	e := newEnv(t)
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"teams": e.ad}})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"teams": e.ad}})
 	tenant, router := stack.Tenant, stack.Router
 	h := e.ad.Handler(router)
 	post := func(body []byte) *httptest.ResponseRecorder {

@@ -22,7 +22,7 @@ import (
 func TestWholeFlow(t *testing.T) {
 	e := newEnv(t)
 
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"teams": e.ad}})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"teams": e.ad}})
 	tenant, fakeGraph, router := stack.Tenant, stack.Graph, stack.Router
 	h := e.ad.Handler(router)
 	post := func(body []byte) *httptest.ResponseRecorder {

@@ -19,7 +19,7 @@ import (
 // (cards, card updates, invoke answers, audit posts).
 func TestTAPOnlyInTheRequesters1to1(t *testing.T) {
 	e := newEnv(t)
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"teams": e.ad}})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"teams": e.ad}})
 	tenant, router := stack.Tenant, stack.Router
 	h := e.ad.Handler(router)
 	var answers []string

@@ -19,7 +19,7 @@ import (
 // app is named as such, and the request then needs two approvers.
 func TestTargetConfirmsInTeams(t *testing.T) {
 	e := newEnv(t)
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"teams": e.ad},
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"teams": e.ad},
 		EditPolicy: func(p *approvals.Policy) { p.MinEvidence = approvals.DefaultMinEvidence() }})
 	tenant := stack.Tenant
 	h := e.ad.Handler(stack.Router)

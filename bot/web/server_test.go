@@ -56,7 +56,7 @@ func newChatLogged(t *testing.T, log *slog.Logger) *chat {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"web": srv}, Logger: log})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"web": srv}, Logger: log})
 	router, svc, fake := stack.Router, stack.Approvals, stack.Graph
 	hs := httptest.NewServer(srv.Handler(router))
 	t.Cleanup(hs.Close)

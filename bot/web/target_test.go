@@ -28,7 +28,7 @@ func TestTargetPersona(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack := bottest.New(t, bottest.Options{Notifiers: map[string]bot.Notifier{"web": srv},
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"web": srv},
 		EditPolicy: func(p *approvals.Policy) { p.MinEvidence = approvals.DefaultMinEvidence() }})
 	hs := httptest.NewServer(srv.Handler(stack.Router))
 	t.Cleanup(hs.Close)

@@ -116,7 +116,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer, log *slog.Log
 		Backend:   client,
 		Store:     store,
 		Policy:    policy,
-		Notifiers: map[string]bot.Notifier{bot.PlatformWeb: chat},
+		Notifiers: map[bot.Platform]bot.Notifier{bot.PlatformWeb: chat},
 		Logger:    log,
 	})
 	if err != nil {

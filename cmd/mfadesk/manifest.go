@@ -11,14 +11,14 @@ import (
 )
 
 func cmdManifest(_ context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 || (args[0] != bot.PlatformSlack && args[0] != bot.PlatformTeams) {
+	if len(args) == 0 || (bot.Platform(args[0]) != bot.PlatformSlack && bot.Platform(args[0]) != bot.PlatformTeams) {
 		fmt.Fprintln(stderr, "Usage: mfadesk manifest slack [--mode socket|http] [--base-url URL] [--format yaml|json]\n       mfadesk manifest teams --out app.zip (--bot-id GUID | --config FILE) [--version X.Y.Z]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
 		return errUsage
 	}
-	if args[0] == bot.PlatformSlack {
+	if bot.Platform(args[0]) == bot.PlatformSlack {
 		fs := newFlags("manifest slack", "manifest slack [--mode socket|http] [--base-url URL] [--format yaml|json]", stderr)
 		mode := fs.String("mode", "socket", "socket (no inbound port; recommended) or http (request URLs under --base-url)")
 		base := fs.String("base-url", "", "for http mode: where mfadesk is reachable, e.g. https://mfadesk.contoso.com")

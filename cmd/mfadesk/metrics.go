@@ -59,9 +59,9 @@ func (m *metrics) handler() http.Handler {
 // observeAck wraps an inbound platform endpoint to record how fast it answers, and
 // counts requests refused as unauthenticated (401, 403: a bad signature or token)
 // among the refused callers: they never reach the router.
-func (m *metrics) observeAck(endpoint string, h http.Handler) http.Handler {
-	obs := m.ackLatency.WithLabelValues(endpoint)
-	unauth := m.refused.WithLabelValues(endpoint, "unauthenticated")
+func (m *metrics) observeAck(endpoint bot.Platform, h http.Handler) http.Handler {
+	obs := m.ackLatency.WithLabelValues(string(endpoint))
+	unauth := m.refused.WithLabelValues(string(endpoint), "unauthenticated")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -74,8 +74,8 @@ func (m *metrics) observeAck(endpoint string, h http.Handler) http.Handler {
 }
 
 // refusedBy returns the hook an adapter calls for a caller it refused itself.
-func (m *metrics) refusedBy(platform string) func(reason string) {
-	return func(reason string) { m.refused.WithLabelValues(platform, reason).Inc() }
+func (m *metrics) refusedBy(platform bot.Platform) func(reason string) {
+	return func(reason string) { m.refused.WithLabelValues(string(platform), reason).Inc() }
 }
 
 // statusWriter remembers the status code a handler wrote.
@@ -157,7 +157,7 @@ func (c countingHandler) Handle(ctx context.Context, ev bot.Event) bot.Message {
 }
 
 // Help passes the router's help through (adapters that answer help themselves).
-func (c countingHandler) Help(ctx context.Context, platform, topic string) bot.Message {
+func (c countingHandler) Help(ctx context.Context, platform bot.Platform, topic string) bot.Message {
 	return c.r.Help(ctx, platform, topic)
 }
 

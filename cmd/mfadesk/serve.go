@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	shared, _ := store.(*approvals.EtcdStore)
 
 	// Outbound sides first: the router posts through them.
-	notifiers := map[string]bot.Notifier{}
+	notifiers := map[bot.Platform]bot.Notifier{}
 	var slackOpts slack.Options
 	if cfg.Slack.Enabled {
 		slackOpts = slack.Options{

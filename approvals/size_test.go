@@ -46,13 +46,13 @@ func storeFigures(t testing.TB, h *harness, bucket string) (size int64, fill flo
 
 // TestAppendOnlyBucketsFillPages: the audit log only ever grows at the end, so its
 // pages are filled instead of split in half (bbolt's default fill percent left them
-// 43% full). bbolt splits a page only once it overflows and keeps at least two keys
-// for the new page, so with one or two ~560-byte events per commit a 4 KiB page
-// ends up holding four: about 57%.
+// 43% full). bbolt splits a page only once it overflows and keeps at least three
+// entries for the new page, so with one ~560-byte event per commit a 4 KiB page held
+// five: 57%. 8 KiB pages hold about fourteen, and a split leaves eleven: ~85%.
 func TestAppendOnlyBucketsFillPages(t *testing.T) {
 	h := runLifecycles(t, 300)
-	if _, fill := storeFigures(t, h, bucketAudit); fill < 0.52 {
-		t.Errorf("audit leaf pages %.0f%% full, want at least 52%%", fill*100)
+	if _, fill := storeFigures(t, h, bucketAudit); fill < 0.80 {
+		t.Errorf("audit leaf pages %.0f%% full, want at least 80%%", fill*100)
 	}
 }
 

@@ -5,6 +5,7 @@ package approvals
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/mfadesk/mfadesk/actions"
 )
@@ -63,17 +64,33 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 		}
 		return pre, e
 	}
-	if err := s.requireMember(ctx, by.ObjectID, s.policy.ApproversGroupID, ErrNotApprover,
-		"Only members of the approvers group can decide requests."); err != nil {
-		return pre, err
-	}
-	var prot Protection
-	needed := 1
+	const notApprover = "Only members of the approvers group can decide requests."
+	var (
+		prot   Protection
+		needed = 1
+		shared *sharedAnswers
+	)
 	if verdict == VerdictApprove {
-		// The target may have gained a role since the request was filed.
-		if prot, needed, err = s.assessTarget(ctx, pre.Action, pre.Target, pre.Verification); err != nil {
+		// One question for the decision and the claim this approval may lead to: the
+		// approver's standing, the target's protection (it may have gained a role since
+		// the request was filed), and what the claim re-checks, asked of the request as
+		// this approval would leave it. The claim uses the answers only if it follows
+		// at once (sharedAnswers).
+		probe := pre
+		probe.Decisions = append(slices.Clone(pre.Decisions), Decision{By: by, Verdict: VerdictApprove})
+		q := s.claimQuestion(probe)
+		at := s.now()
+		ans := s.ask(ctx, q)
+		self := ans.Members[len(ans.Members)-1] // the approver is the last question
+		if err := memberRefusal(self.OK, self.Err, ErrNotApprover, notApprover); err != nil {
 			return pre, err
 		}
+		if prot, needed, err = s.targetAssessment(ans.Protection, ans.ProtectionErr, pre.Target, pre.Verification); err != nil {
+			return pre, err
+		}
+		shared = &sharedAnswers{id: pre.ID, q: q, ans: ans, at: at}
+	} else if err := s.requireMember(ctx, by.ObjectID, s.policy.ApproversGroupID, ErrNotApprover, notApprover); err != nil {
+		return pre, err
 	}
 	r := pre
 	err = s.update(ctx, func(w *wtx) error {
@@ -131,7 +148,7 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 		return r, err
 	}
 	if r.State == StateApproved {
-		return s.execute(ctx, r.ID, false)
+		return s.executeShared(ctx, r.ID, false, shared)
 	}
 	return r, nil
 }

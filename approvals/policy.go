@@ -127,6 +127,11 @@ func (p Policy) normalized() (Policy, error) {
 // too, because an unknown answer must not open the door.
 func (s *Service) requireMember(ctx context.Context, userOID, groupID string, code Code, msg string) error {
 	ok, err := s.dir.IsMember(ctx, userOID, groupID)
+	return memberRefusal(ok, err, code, msg)
+}
+
+// memberRefusal is requireMember's rule applied to the directory's answer.
+func memberRefusal(ok bool, err error, code Code, msg string) error {
 	var ie *IneligibleError
 	if errors.As(err, &ie) {
 		return &Error{Code: ErrIneligible, Msg: "Your directory account " + ie.Why + ", so mfadesk cannot act for you.", Err: err}
@@ -147,6 +152,11 @@ func (s *Service) requireMember(ctx context.Context, userOID, groupID string, co
 // how many distinct approvals the request needs.
 func (s *Service) assessTarget(ctx context.Context, action Action, t Target, v Verification) (Protection, int, error) {
 	prot, err := s.dir.Protection(ctx, t.ObjectID)
+	return s.targetAssessment(prot, err, t, v)
+}
+
+// targetAssessment is assessTarget's rules applied to the directory's answer.
+func (s *Service) targetAssessment(prot Protection, err error, t Target, v Verification) (Protection, int, error) {
 	if err != nil {
 		return Protection{}, 0, &Error{Code: ErrDirectoryUnavailable,
 			Msg: fmt.Sprintf("The directory could not be asked whether %s is a protected account, so nothing was done; try again shortly.", t),

@@ -164,10 +164,17 @@ func TestClaimFailsClosedWhenTheDirectoryIsDown(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, nil)
 	r := h.submit(nil)
-	// The directory answers the decision's own checks, and fails right after.
+	// The directory answers the decision's own checks, and fails right after the
+	// approval is written; the write took longer than the claim may reuse the
+	// decision's answers for (shareFor), so the claim asks again.
 	down := errors.New("graph: 503 Service Unavailable")
-	dir := &hookDir{fakeDir: h.dir, onProtection: func() { h.dir.setErrors(down, down) }}
-	svc, err := New(ctx, Options{Store: h.store, Directory: dir, Executor: h.exec, Policy: h.policy, Clock: h.clock.Now})
+	onAudit := func(e Event, _ Head) {
+		if e.Kind == EventApproved {
+			h.dir.setErrors(down, down)
+			h.clock.Advance(shareFor + time.Second)
+		}
+	}
+	svc, err := New(ctx, Options{Store: h.store, Directory: h.dir, Executor: h.exec, Policy: h.policy, Clock: h.clock.Now, OnAudit: onAudit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,26 +198,6 @@ func TestClaimFailsClosedWhenTheDirectoryIsDown(t *testing.T) {
 		t.Fatalf("retry = %+v, %v (executor calls %d)", got, err, h.exec.total())
 	}
 	h.mustVerify()
-}
-
-// hookDir calls onProtection before the second Protection answer: the first is the
-// decision's re-assessment, the second the claim's, so the directory fails between.
-type hookDir struct {
-	*fakeDir
-	onProtection func()
-	mu           sync.Mutex
-	calls        int
-}
-
-func (d *hookDir) Protection(ctx context.Context, user string) (Protection, error) {
-	d.mu.Lock()
-	d.calls++
-	n := d.calls
-	d.mu.Unlock()
-	if n == 2 {
-		d.onProtection()
-	}
-	return d.fakeDir.Protection(ctx, user)
 }
 
 // Item 6: a record set to approved in the file, with no approval in the chain, is

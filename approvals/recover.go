@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -55,6 +54,12 @@ func claimable(r Request, recovering bool) bool {
 // recheck): a request that no longer passes is failed with the reason, audited, and
 // never reaches the Executor.
 func (s *Service) execute(ctx context.Context, id string, recovering bool) (Request, error) {
+	return s.executeShared(ctx, id, recovering, nil)
+}
+
+// executeShared is execute with the answers of the decision that approved the
+// request, if any (see sharedAnswers).
+func (s *Service) executeShared(ctx context.Context, id string, recovering bool, shared *sharedAnswers) (Request, error) {
 	// From here on the approval has been given: finishing must not hinge on the
 	// caller still waiting.
 	ctx = context.WithoutCancel(ctx)
@@ -84,7 +89,7 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 		return pre, nil
 	}
 	if refusal == nil {
-		refusal = s.recheckDirectory(ctx, pre)
+		refusal = s.recheckDirectory(ctx, pre, shared)
 	}
 
 	var (
@@ -311,57 +316,43 @@ func (s *Service) checkStored(tx Tx, r Request, now time.Time) (*Error, error) {
 // on: the requester is still an eligible helpdesk member, every approver whose
 // approval counts is still an eligible approver, and the target's protection (read
 // now) still lets the request run with the approvals it has. A directory that cannot
-// be asked refuses (fail closed) with ErrDirectoryUnavailable. The questions are
-// independent and asked concurrently, so the claim waits for the slowest answer
-// rather than their sum; the refusal reported is the first in that order.
-func (s *Service) recheckDirectory(ctx context.Context, r Request) *Error {
-	approvals := r.Approvals()
-	checks := make([]func() *Error, 0, len(approvals)+2)
-	checks = append(checks, func() *Error { return s.memberRecheck(ctx, r, r.Requester.ObjectID, s.policy.HelpdeskGroupID) })
-	for _, d := range approvals {
-		checks = append(checks, func() *Error { return s.memberRecheck(ctx, r, d.By.ObjectID, s.policy.ApproversGroupID) })
+// be asked refuses (fail closed) with ErrDirectoryUnavailable. The questions are put
+// as one (see ask), so the claim waits for one answer; the decision that led here may
+// hand over the answers it got for exactly this question moments ago (see
+// sharedAnswers). The refusal reported is the first in that order.
+func (s *Service) recheckDirectory(ctx context.Context, r Request, shared *sharedAnswers) *Error {
+	q := s.claimQuestion(r)
+	ans, ok := shared.answersFor(q, r.ID, s.now())
+	if !ok {
+		ans = s.ask(ctx, q)
 	}
-	checks = append(checks, func() *Error {
-		_, needed, err := s.assessTarget(ctx, r.Action, r.Target, r.Verification)
-		var e *Error
-		if errors.As(err, &e) {
-			if e.Code == ErrDirectoryUnavailable {
-				return unavailableAtClaim(r, e.Err)
-			}
-			return &Error{Code: e.Code, Msg: fmt.Sprintf("Request %s was not carried out because it no longer passes the policy: %s", r.ID, lowerFirst(e.Msg))}
-		}
-		distinct := map[string]bool{}
-		for _, d := range approvals {
-			oid, _ := normOID(d.By.ObjectID)
-			distinct[oid] = true
-		}
-		if needed = max(needed, r.ApprovalsNeeded); len(distinct) < needed {
-			return refusef(ErrProtectedTarget, "Request %s was not carried out because %s is now a protected account and needs %d distinct approvals, but has %d; file it again.", r.ID, r.Target, needed, len(distinct))
-		}
-		return nil
-	})
-	results := make([]*Error, len(checks))
-	var wg sync.WaitGroup
-	for i, check := range checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = check()
-		}()
-	}
-	wg.Wait()
-	for _, e := range results {
-		if e != nil {
+	for i, m := range q.Members {
+		if e := s.memberRecheck(r, m.User, m.Group, ans.Members[i].OK, ans.Members[i].Err); e != nil {
 			return e
 		}
+	}
+	_, needed, err := s.targetAssessment(ans.Protection, ans.ProtectionErr, r.Target, r.Verification)
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Code == ErrDirectoryUnavailable {
+			return unavailableAtClaim(r, e.Err)
+		}
+		return &Error{Code: e.Code, Msg: fmt.Sprintf("Request %s was not carried out because it no longer passes the policy: %s", r.ID, lowerFirst(e.Msg))}
+	}
+	distinct := map[string]bool{}
+	for _, d := range r.Approvals() {
+		oid, _ := normOID(d.By.ObjectID)
+		distinct[oid] = true
+	}
+	if needed = max(needed, r.ApprovalsNeeded); len(distinct) < needed {
+		return refusef(ErrProtectedTarget, "Request %s was not carried out because %s is now a protected account and needs %d distinct approvals, but has %d; file it again.", r.ID, r.Target, needed, len(distinct))
 	}
 	return nil
 }
 
-// memberRecheck asks whether user is still in group, for the claim of r: the
+// memberRecheck weighs the directory's answer to whether user is still in group, for the claim of r: the
 // requester in the helpdesk group, an approver in the approvers group.
-func (s *Service) memberRecheck(ctx context.Context, r Request, user, group string) *Error {
-	ok, err := s.dir.IsMember(ctx, user, group)
+func (s *Service) memberRecheck(r Request, user, group string, ok bool, err error) *Error {
 	// A disabled, guest or deleted account is an answer, not an outage: the request
 	// fails with that cause rather than waiting for a retry.
 	cause := ""

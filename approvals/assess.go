@@ -42,8 +42,7 @@ type Assessor interface {
 }
 
 // ask puts q to the directory: as one question when it can take one, otherwise as
-// concurrent single questions, so the caller waits for the slowest answer, not their
-// sum.
+// concurrent single questions (AskEach).
 func (s *Service) ask(ctx context.Context, q Question) Answers {
 	if a, ok := s.dir.(Assessor); ok {
 		ans := a.Assess(ctx, q)
@@ -57,18 +56,24 @@ func (s *Service) ask(ctx context.Context, q Question) Answers {
 		}
 		return out
 	}
+	return AskEach(ctx, s.dir, q)
+}
+
+// AskEach answers q with d's single questions, asked concurrently so the caller waits
+// for the slowest answer, not their sum: what a Directory without Assess answers.
+func AskEach(ctx context.Context, d Directory, q Question) Answers {
 	ans := Answers{Members: make([]MemberAnswer, len(q.Members))}
 	var wg sync.WaitGroup
 	for i, m := range q.Members {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := s.dir.IsMember(ctx, m.User, m.Group)
+			ok, err := d.IsMember(ctx, m.User, m.Group)
 			ans.Members[i] = MemberAnswer{OK: ok, Err: err}
 		}()
 	}
 	if q.Target != "" {
-		ans.Protection, ans.ProtectionErr = s.dir.Protection(ctx, q.Target)
+		ans.Protection, ans.ProtectionErr = d.Protection(ctx, q.Target)
 	}
 	wg.Wait()
 	return ans

@@ -21,9 +21,9 @@ import (
 // A user who fails the rule gets an *approvals.IneligibleError naming the cause; a
 // directory that cannot be asked gets a wrapped error (callers fail closed).
 func standing(ctx context.Context, dir Directory, objectID string, groups []string) (actions.User, []string, error) {
-	ref, err := actions.ParseUserRef(objectID)
-	if err != nil || ref.Kind != actions.RefObjectID {
-		return actions.User{}, nil, &approvals.IneligibleError{Why: "is not linked to a directory object id"}
+	ref, err := linkedRef(objectID)
+	if err != nil {
+		return actions.User{}, nil, err
 	}
 	var (
 		u      actions.User
@@ -44,6 +44,12 @@ func standing(ctx context.Context, dir Directory, objectID string, groups []stri
 		u, err = dir.User(ctx, ref)
 		wg.Wait()
 	}
+	return standingRule(ref, u, in, err, memErr)
+}
+
+// standingRule is the caller rule applied to the directory's answers about ref: the
+// account (u, err) and its memberships (in, memErr).
+func standingRule(ref actions.UserRef, u actions.User, in []string, err, memErr error) (actions.User, []string, error) {
 	switch {
 	case actions.KindOf(err) == actions.KindNotFound:
 		return actions.User{}, nil, &approvals.IneligibleError{Why: "no longer exists in the directory"}
@@ -60,6 +66,16 @@ func standing(ctx context.Context, dir Directory, objectID string, groups []stri
 		return u, nil, fmt.Errorf("check the groups of %s: %w", ref.Value, memErr)
 	}
 	return u, in, nil
+}
+
+// linkedRef is the caller rule's first step: a person is named by a directory object
+// id, or is not linked at all.
+func linkedRef(objectID string) (actions.UserRef, error) {
+	ref, err := actions.ParseUserRef(objectID)
+	if err != nil || ref.Kind != actions.RefObjectID {
+		return actions.UserRef{}, &approvals.IneligibleError{Why: "is not linked to a directory object id"}
+	}
+	return ref, nil
 }
 
 // standingReader is a directory that reads a person's account and group memberships

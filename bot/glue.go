@@ -64,6 +64,13 @@ func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (ap
 	}
 	u, err := d.Dir.User(ctx, actions.UserRef{Kind: actions.RefObjectID, Value: oid})
 	wg.Wait()
+	return d.protectionFrom(ctx, objectID, u, err, more, rolesErr, in, inErr)
+}
+
+// protectionFrom is the protected-target rule applied to the directory's answers: the
+// account with its directory roles (u, err), its other roles (more, rolesErr) and its
+// protected groups (in, inErr). Every answer is required (fail closed).
+func (d ApprovalsDirectory) protectionFrom(ctx context.Context, objectID string, u actions.User, err error, more []string, rolesErr error, in []string, inErr error) (approvals.Protection, error) {
 	if err != nil {
 		return approvals.Protection{}, fmt.Errorf("check protection of %s: %w", objectID, err)
 	}
@@ -94,6 +101,63 @@ func (d ApprovalsDirectory) Protection(ctx context.Context, objectID string) (ap
 	}
 	p.Protected = len(p.Reasons) > 0
 	return p, nil
+}
+
+// assessReader is a directory that reads several people's standing and a target's
+// protection reads together (the Graph client: one $batch).
+type assessReader interface {
+	Assess(ctx context.Context, people []actions.StandingQuery, target string, protectedGroups []string) actions.Assessment
+}
+
+var _ approvals.Assessor = ApprovalsDirectory{}
+
+// Assess answers a decision's or a claim's whole question. With a directory that reads
+// it in one go (assessReader, which reads the scoped and PIM roles too), the caller
+// rule (standingRule) and the protected-target rule (protectionFrom) weigh its
+// answers exactly as they weigh IsMember's and Protection's; otherwise each question
+// is asked on its own.
+func (d ApprovalsDirectory) Assess(ctx context.Context, q approvals.Question) approvals.Answers {
+	ar, ok := d.Dir.(assessReader)
+	if _, roles := d.Dir.(privilegedRoles); !ok || !roles || q.Target == "" {
+		return approvals.AskEach(ctx, d, q)
+	}
+	ans := approvals.Answers{Members: make([]approvals.MemberAnswer, len(q.Members))}
+	var (
+		people []actions.StandingQuery
+		refs   []actions.UserRef
+		asked  []int // which member each query answers
+	)
+	for i, m := range q.Members {
+		ref, err := linkedRef(m.User)
+		if err != nil {
+			ans.Members[i].Err = err
+			continue
+		}
+		people = append(people, actions.StandingQuery{ID: ref.Value, Groups: []string{m.Group}})
+		refs = append(refs, ref)
+		asked = append(asked, i)
+	}
+	target := strings.ToLower(q.Target)
+	a := ar.Assess(ctx, people, target, d.ProtectedGroups)
+	if len(a.People) != len(people) {
+		err := fmt.Errorf("the directory answered %d of %d standings", len(a.People), len(people))
+		for _, i := range asked {
+			ans.Members[i].Err = err
+		}
+		ans.ProtectionErr = err
+		return ans
+	}
+	for k, i := range asked {
+		p := a.People[k]
+		_, in, err := standingRule(refs[k], p.User, p.In, p.UserErr, p.MemErr)
+		if err != nil {
+			ans.Members[i].Err = fmt.Errorf("check membership of %s in %s: %w", q.Members[i].User, q.Members[i].Group, err)
+			continue
+		}
+		ans.Members[i].OK = hasGroup(in, q.Members[i].Group)
+	}
+	ans.Protection, ans.ProtectionErr = d.protectionFrom(ctx, q.Target, a.Target, a.TargetErr, a.Roles, a.RolesErr, a.Protected, a.ProtectedErr)
+	return ans
 }
 
 // groupNamer is the directory's optional lookup of group display names.

@@ -187,6 +187,13 @@ func (c *Client) gatherNow(ctx context.Context, ref actions.UserRef, id string, 
 	if err := c.send(ctx, adapter, id, q, fs, &ev); err != nil {
 		return ev, err
 	}
+	return ev, c.interpret(ctx, ref, id, known, q, fs, &ev)
+}
+
+// interpret fills ev from the answered fetches of plan (which may have ridden in a
+// larger $batch). Only the user's own read is required; any other source that failed
+// is noted as missing.
+func (c *Client) interpret(ctx context.Context, ref actions.UserRef, id string, known models.Userable, q actions.Query, fs []*fetch, ev *actions.Evidence) error {
 	get := func(s actions.Source) *fetch {
 		for _, f := range fs {
 			if f.src == s {
@@ -200,13 +207,13 @@ func (c *Client) gatherNow(ctx context.Context, ref actions.UserRef, id string, 
 		f := get(actions.SourceUser)
 		if f.err != nil {
 			if actions.KindOf(f.err) == actions.KindNotFound {
-				return ev, &actions.Error{Kind: actions.KindNotFound, Op: f.op, Message: fmt.Sprintf("No user %s in the directory.", ref), Err: f.err}
+				return &actions.Error{Kind: actions.KindNotFound, Op: f.op, Message: fmt.Sprintf("No user %s in the directory.", ref), Err: f.err}
 			}
-			return ev, f.err
+			return f.err
 		}
 		mu, err := parseAs[models.Userable](f.body, models.CreateUserFromDiscriminatorValue)
 		if err != nil || mu == nil || mu.GetId() == nil {
-			return ev, &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph returned an empty user", Err: errors.Join(errNoBody, err)}
+			return &actions.Error{Kind: actions.KindUnavailable, Op: f.op, Message: "Microsoft Graph returned an empty user", Err: errors.Join(errNoBody, err)}
 		}
 		known = mu
 	}
@@ -217,7 +224,7 @@ func (c *Client) gatherNow(ctx context.Context, ref actions.UserRef, id string, 
 			continue
 		}
 		if f.err == nil {
-			f.err = c.read(ctx, f, &ev, q)
+			f.err = c.read(ctx, f, ev, q)
 		}
 		if f.err != nil {
 			ev.Missing[f.src] = f.err
@@ -231,7 +238,7 @@ func (c *Client) gatherNow(ctx context.Context, ref actions.UserRef, id string, 
 	}
 	ev.User.GroupsNote = ev.Note(actions.SourceGroups)
 	ev.User.SignInNote = ev.Note(actions.SourceLastSignIn)
-	return ev, nil
+	return nil
 }
 
 // send answers fs: report sources from the cache where it has them, then the rest

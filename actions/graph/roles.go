@@ -37,6 +37,26 @@ func (c *Client) PrivilegedRoles(ctx context.Context, userID string) ([]string, 
 	}
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
+	// Round trip 1: the user's own roles, groups and PIM for Groups eligibilities.
+	fs, err := c.userRoleFetches(op, userID)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.runAll(ctx, fs); err != nil {
+		return nil, err
+	}
+	return c.privilegedRolesFrom(ctx, op, fs)
+}
+
+// privilegedRolesFrom finishes PrivilegedRoles from the answered userRoleFetches
+// (which may have ridden in a larger $batch): the rest of a long membership list,
+// the roles of the groups found and the names of scopes.
+func (c *Client) privilegedRolesFrom(ctx context.Context, op string, fs []*fetch) ([]string, error) {
+	for _, f := range fs {
+		if f.err != nil {
+			return nil, f.err
+		}
+	}
 	var out []string
 	seen := map[string]bool{}
 	add := func(roles []string, via string) {
@@ -53,8 +73,7 @@ func (c *Client) PrivilegedRoles(ctx context.Context, userID string) ([]string, 
 			}
 		}
 	}
-	// Round trip 1: the user's own roles, groups and PIM for Groups eligibilities.
-	own, groups, err := c.userRoleReads(ctx, op, userID)
+	own, groups, err := c.parseUserRoleReads(ctx, op, fs)
 	if err != nil {
 		return nil, err
 	}
@@ -268,32 +287,35 @@ func (c *Client) runAll(ctx context.Context, fs []*fetch) error {
 	return nil
 }
 
-// userRoleReads reads, in one $batch, the user's own active and eligible roles, the
-// role-assignable groups they are an active (transitive) member of, and the groups
-// they are eligible to join or own through PIM for Groups (an owner can add
-// themselves). A long membership list is paged on afterwards.
-func (c *Client) userRoleReads(ctx context.Context, op, userID string) ([]heldRole, []roleGroup, error) {
+// userRoleFetches are the reads, for one $batch, of the user's own active and
+// eligible roles, the role-assignable groups they are an active (transitive) member
+// of, and the groups they are eligible to join or own through PIM for Groups (an
+// owner can add themselves). A long membership list is paged on afterwards.
+func (c *Client) userRoleFetches(op, userID string) ([]*fetch, error) {
 	fs, err := c.roleFetches(op, userID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	q := url.Values{}
 	q.Set("$select", "id,displayName,isAssignableToRole")
 	q.Set("$top", "999")
 	member, err := c.getFetch(op, "/users/"+url.PathEscape(userID)+"/transitiveMemberOf", q)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	q = url.Values{}
 	q.Set("$filter", "principalId eq "+actions.Quote(strings.ToLower(userID)))
 	elig, err := c.getFetch(op, groupEligibilityPath, q)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	fs = append(fs, member, elig)
-	if err := c.runAll(ctx, fs); err != nil {
-		return nil, nil, err
-	}
+	return append(fs, member, elig), nil
+}
+
+// parseUserRoleReads reads the answered userRoleFetches, paging on through a long
+// membership list.
+func (c *Client) parseUserRoleReads(ctx context.Context, op string, fs []*fetch) ([]heldRole, []roleGroup, error) {
+	member, elig := fs[len(roleListPaths)], fs[len(roleListPaths)+1]
 	var own []heldRole
 	for i := range roleListPaths {
 		rs, err := parseRoles(op, fs[i], i == 1)
@@ -329,6 +351,7 @@ func (c *Client) userRoleReads(ctx context.Context, op, userID string) ([]heldRo
 		if pages >= maxMorePages*4 {
 			return nil, nil, &actions.Error{Kind: actions.KindUnavailable, Op: op, Message: "too many groups to check for roles"}
 		}
+		var err error
 		if raw, err = c.nextPage(ctx, page.NextLink, "/transitiveMemberOf"); err != nil {
 			return nil, nil, err
 		}

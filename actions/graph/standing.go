@@ -33,25 +33,65 @@ func (c *Client) Standing(ctx context.Context, id string, groupIDs []string) (u 
 	}
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
-	uri, err := c.sdk.Users().ByUserId(id).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: identitySelect},
-	})
+	fs, err := c.standingFetches(ctx, id, groupIDs)
 	if err != nil {
-		return actions.User{}, nil, fmt.Errorf("%s: build request: %w", op, err), nil
-	}
-	fs := []*fetch{{op: "look up " + id, path: "/users", ri: uri}}
-	if len(groupIDs) > 0 {
-		body := users.NewItemCheckMemberGroupsPostRequestBody()
-		body.SetGroupIds(groupIDs)
-		mri, err := c.sdk.Users().ByUserId(id).CheckMemberGroups().ToPostRequestInformation(ctx, body, nil)
-		if err != nil {
-			return actions.User{}, nil, nil, fmt.Errorf("check groups of %s: build request: %w", id, err)
-		}
-		fs = append(fs, &fetch{op: "check groups of " + id, path: "/checkMemberGroups", ri: mri})
+		return actions.User{}, nil, err, err
 	}
 	if err := c.runBatch(ctx, c.adapter, fs); err != nil {
 		return actions.User{}, nil, fmt.Errorf("%s: %w", op, err), nil
 	}
+	u, in, userErr, memErr = parseStanding(id, fs)
+	return u, in, userErr, memErr
+}
+
+// standingFetches are Standing's reads of id: the account, and checkMemberGroups when
+// groupIDs is not empty.
+func (c *Client) standingFetches(ctx context.Context, id string, groupIDs []string) ([]*fetch, error) {
+	op := "read the standing of " + id
+	uri, err := c.sdk.Users().ByUserId(id).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: identitySelect},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: build request: %w", op, err)
+	}
+	fs := []*fetch{{op: "look up " + id, path: "/users", ri: uri}}
+	if len(groupIDs) > 0 {
+		mf, err := c.memberGroupsFetch(ctx, id, groupIDs)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, mf)
+	}
+	return fs, nil
+}
+
+// memberGroupsFetch is MemberGroups' request, to run in a $batch.
+func (c *Client) memberGroupsFetch(ctx context.Context, id string, groupIDs []string) (*fetch, error) {
+	body := users.NewItemCheckMemberGroupsPostRequestBody()
+	body.SetGroupIds(groupIDs)
+	mri, err := c.sdk.Users().ByUserId(id).CheckMemberGroups().ToPostRequestInformation(ctx, body, nil)
+	if err != nil {
+		return nil, fmt.Errorf("check groups of %s: build request: %w", id, err)
+	}
+	return &fetch{op: "check groups of " + id, path: "/checkMemberGroups", ri: mri}, nil
+}
+
+// parseMemberGroups reads an answered checkMemberGroups.
+func parseMemberGroups(id string, f *fetch) ([]string, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	var res struct {
+		Value []string `json:"value"`
+	}
+	if err := json.Unmarshal(f.body, &res); err != nil {
+		return nil, fmt.Errorf("check groups of %s: decode: %w", id, err)
+	}
+	return res.Value, nil
+}
+
+// parseStanding reads the answered standingFetches of id.
+func parseStanding(id string, fs []*fetch) (u actions.User, in []string, userErr, memErr error) {
 	if userErr = fs[0].err; userErr == nil {
 		mu, err := parseAs[models.Userable](fs[0].body, models.CreateUserFromDiscriminatorValue)
 		switch {
@@ -66,16 +106,7 @@ func (c *Client) Standing(ctx context.Context, id string, groupIDs []string) (u 
 		userErr = &actions.Error{Kind: actions.KindNotFound, Op: "look up " + id, Message: fmt.Sprintf("No user %s in the directory.", id), Err: userErr}
 	}
 	if len(fs) > 1 {
-		if memErr = fs[1].err; memErr == nil {
-			var res struct {
-				Value []string `json:"value"`
-			}
-			if err := json.Unmarshal(fs[1].body, &res); err != nil {
-				memErr = fmt.Errorf("check groups of %s: decode: %w", id, err)
-			} else {
-				in = res.Value
-			}
-		}
+		in, memErr = parseMemberGroups(id, fs[1])
 	}
 	return u, in, userErr, memErr
 }

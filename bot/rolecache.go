@@ -61,19 +61,43 @@ func (r *Router) rolesFor(ctx context.Context, c Caller, v Verb) (callerRoles, e
 		// nothing about the next minute.
 		return roles, nil
 	}
-	if r.roleCache.m == nil {
-		r.roleCache.m = map[string]cachedRoles{}
+	r.roleCache.keepLocked(c.ObjectID, roles, now)
+	return roles, nil
+}
+
+// keep stores a standing answer read live at now, for lookups (see rolesFor); an
+// answer that grants nothing drops what was kept.
+func (rc *roleCache) keep(objectID string, roles callerRoles, now time.Time) {
+	if !roles.helpdesk && !roles.approver {
+		rc.drop(objectID)
+		return
 	}
-	if len(r.roleCache.m) >= maxCachedRoles {
-		for id, e := range r.roleCache.m {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.keepLocked(objectID, roles, now)
+}
+
+// keepLocked is keep for a caller holding mu.
+func (rc *roleCache) keepLocked(objectID string, roles callerRoles, now time.Time) {
+	if rc.m == nil {
+		rc.m = map[string]cachedRoles{}
+	}
+	if len(rc.m) >= maxCachedRoles {
+		for id, e := range rc.m {
 			if now.Sub(e.at) >= lookupRolesMaxAge || now.Before(e.at) {
-				delete(r.roleCache.m, id)
+				delete(rc.m, id)
 			}
 		}
-		if len(r.roleCache.m) >= maxCachedRoles {
-			clear(r.roleCache.m)
+		if len(rc.m) >= maxCachedRoles {
+			clear(rc.m)
 		}
 	}
-	r.roleCache.m[c.ObjectID] = cachedRoles{roles: roles, at: now}
-	return roles, nil
+	rc.m[objectID] = cachedRoles{roles: roles, at: now}
+}
+
+// drop forgets the standing kept for objectID.
+func (rc *roleCache) drop(objectID string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	delete(rc.m, objectID)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
@@ -107,6 +108,55 @@ func parseStanding(id string, fs []*fetch) (u actions.User, in []string, userErr
 	}
 	if len(fs) > 1 {
 		in, memErr = parseMemberGroups(id, fs[1])
+	}
+	return u, in, userErr, memErr
+}
+
+// StandingByName is Standing for a person named by UPN or mail (a chat platform's
+// verified email): the account (identitySelect) and checkMemberGroups, both keyed by
+// the name, in one JSON $batch, where Identity and then Standing took two round trips.
+// Graph keys /users/{name} by UPN; a name that is no UPN (a mail address) is looked up
+// as Identity does (refusing a mail address that matches several users) and then read
+// by object id.
+func (c *Client) StandingByName(ctx context.Context, ref actions.UserRef, groupIDs []string) (u actions.User, in []string, userErr, memErr error) {
+	if checked, err := actions.ParseUserRef(ref.Value); err != nil || checked.Kind != ref.Kind {
+		err := &actions.Error{Kind: actions.KindInvalidInput, Op: "read the directory", Message: fmt.Sprintf("%q is not a UPN, mail address or object id", ref.Value)}
+		return actions.User{}, nil, err, err
+	}
+	if ref.Kind == actions.RefObjectID {
+		return c.Standing(ctx, ref.Value, groupIDs)
+	}
+	if len(groupIDs) > 20 {
+		err := fmt.Errorf("read the standing of %s: at most 20 groups per call, got %d", ref, len(groupIDs))
+		return actions.User{}, nil, err, err
+	}
+	byID := func() (actions.User, []string, error, error) {
+		u, err := c.Identity(ctx, ref)
+		if err != nil {
+			return actions.User{}, nil, err, nil
+		}
+		return c.Standing(ctx, u.ID, groupIDs)
+	}
+	if c.cfg.Unbatched {
+		return byID()
+	}
+	bctx, cancel := c.ctx(ctx)
+	defer cancel()
+	fs, err := c.standingFetches(bctx, ref.Value, groupIDs)
+	if err != nil {
+		return actions.User{}, nil, err, err
+	}
+	if err := c.runBatch(bctx, c.adapter, fs); err != nil {
+		err = fmt.Errorf("read the standing of %s: %w", ref, err)
+		return actions.User{}, nil, err, nil
+	}
+	u, in, userErr, memErr = parseStanding(ref.Value, fs)
+	if actions.KindOf(userErr) == actions.KindNotFound {
+		// Not a UPN; perhaps a mail address.
+		return byID()
+	}
+	if userErr == nil {
+		c.ids.put(ref.Value, u.ID, !strings.EqualFold(u.UPN, ref.Value))
 	}
 	return u, in, userErr, memErr
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/mfadesk/mfadesk/actions/graphtest"
 )
 
 // graphPaths lists the Graph requests recorded since n (one per HTTP request, a
@@ -31,8 +33,12 @@ func (e *flowEnv) graphPaths(n int) []string {
 // TestRoundTrips pins the Graph requests (a $batch counts once) of a Slack user's
 // first diagnose, a warm diagnose, and an approval up to the first write, wired as
 // serve wires them, so a regression fails. Before this work: 5, 3 and 17.
-//   - first diagnose: the Slack identity (1), the caller's standing ($batch of the
-//     account and checkMemberGroups, 1), the target's name (1), the evidence (1);
+//   - first diagnose (4 before this work): the Slack identity and the caller's
+//     standing together ($batch of the account by email and checkMemberGroups, 1;
+//     the core maps the email and keeps the standing for the lookup), the target's
+//     name (1), the evidence (1). The target is read only once the caller is
+//     authorised, and its reports are keyed by object id, so its name costs a round
+//     trip of its own (none when named by object id or already resolved);
 //   - warm diagnose: the evidence only (names and the lookup standing are reused);
 //   - approval (8 requests, 4 after another, before this work): the approver's name
 //     for the record (1), then one $batch for the decision and the claim together
@@ -49,8 +55,8 @@ func TestRoundTrips(t *testing.T) {
 	}
 	first := diagnose()
 	warm := diagnose()
-	if len(first) != 4 {
-		t.Errorf("first diagnose: %d Graph requests, want 4:\n%s", len(first), strings.Join(first, "\n"))
+	if len(first) != 3 {
+		t.Errorf("first diagnose: %d Graph requests, want 3:\n%s", len(first), strings.Join(first, "\n"))
 	}
 	if len(warm) != 1 {
 		t.Errorf("warm diagnose: %d Graph requests, want 1:\n%s", len(warm), strings.Join(warm, "\n"))
@@ -81,5 +87,39 @@ func TestRoundTrips(t *testing.T) {
 	}
 	if len(before) != 2 {
 		t.Errorf("approval: %d Graph requests before the write, want 2:\n%s", len(before), strings.Join(before, "\n"))
+	}
+}
+
+// TestRefusedCallerReadsNoTarget: mapping a Slack user and reading their standing in
+// one $batch does not let the target be read before the caller is authorised: a
+// caller the caller rule refuses causes no read of the target.
+func TestRefusedCallerReadsNoTarget(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		edit func(u *graphtest.TenantUser)
+		want string
+	}{
+		{"no group", func(u *graphtest.TenantUser) { u.MemberOf = nil }, "not in the helpdesk or approvers group"},
+		{"disabled", func(u *graphtest.TenantUser) { u.User["accountEnabled"] = false }, "disabled"},
+		{"guest", func(u *graphtest.TenantUser) { u.User["userType"] = "Guest" }, "guest"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newFlowEnv(t)
+			var target string
+			e.graph.Tenant(func(tn *graphtest.Tenant) {
+				tt.edit(tn.FindUser(tn.Email("hana.helpdesk")))
+				target = tn.FindUser(tn.Email("mfatest2")).ID()
+			})
+			n := len(e.graph.Records())
+			_, ru := e.slash(userHana, "diagnose "+e.tenant.Email("mfatest2"))
+			if got := e.fake.WaitResponses(ru, 1)[0]["text"].(string); !strings.Contains(got, tt.want) {
+				t.Fatalf("answer %q, want %q", got, tt.want)
+			}
+			for _, p := range e.graphPaths(n) {
+				if strings.Contains(p, "mfatest2") || strings.Contains(p, target) {
+					t.Errorf("the target was read for a refused caller:\n%s", p)
+				}
+			}
+		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/actions/graphtest"
 	"github.com/mfadesk/mfadesk/approvals"
 	"github.com/mfadesk/mfadesk/bot"
@@ -60,7 +59,7 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	}
 	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit})
 	o.Handler = stack.Router
-	o.Resolver = DirectoryResolver(graph.IdentityLookup{Client: stack.Client}) // as serve wires it
+	o.Resolver = stack.Router // as serve wires it
 	a, err := New(o)
 	if err != nil {
 		t.Fatal(err)

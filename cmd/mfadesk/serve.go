@@ -169,9 +169,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	}()
 	if cfg.Slack.Enabled {
 		slackOpts.Handler = h
-		// Slack's verified profile email → directory user; the core's caller rule then refuses disabled and guest accounts.
-		// The identity fields only: one Graph round trip per new Slack user.
-		slackOpts.Resolver = slack.DirectoryResolver(graph.IdentityLookup{Client: dir})
+		// Slack's verified profile email → directory user, mapped by the core; the core's caller rule then refuses disabled and guest accounts.
+		// The identity fields and the standing in one Graph round trip per new Slack user (Router.ObjectIDByEmail).
+		slackOpts.Resolver = router
 		slackAdapter, err = slack.New(slackOpts)
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)

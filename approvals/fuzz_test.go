@@ -2,6 +2,7 @@ package approvals
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -30,10 +31,18 @@ func sampleRequest(t testing.TB) Request {
 // panic, must refuse what is not a valid record, and what it accepts must encode
 // back to a record it accepts again, byte-identical on the second round.
 func FuzzDecodeRequest(f *testing.F) {
-	valid, err := encodeRequest(sampleRequest(f))
+	// The seeds edit the record's JSON (a version 1 record, still read as such); the
+	// packed form is a seed too.
+	valid, err := json.Marshal(sampleRequest(f))
 	if err != nil {
 		f.Fatal(err)
 	}
+	packed, err := encodeRequest(sampleRequest(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(packed)
+	f.Add(packed[:len(packed)/2])
 	f.Add(valid)
 	f.Add(valid[:len(valid)/2])
 	f.Add(append(bytes.Clone(valid), []byte(` {}`)...))
@@ -67,12 +76,20 @@ func FuzzDecodeRequest(f *testing.F) {
 }
 
 func TestDecodeRequestRefusesGarbage(t *testing.T) {
-	valid, err := encodeRequest(sampleRequest(t))
+	// The cases edit the record's JSON; each is refused as stored by version 1
+	// (plain) and as stored now (packed).
+	valid, err := json.Marshal(sampleRequest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := decodeRequest(valid); err != nil {
-		t.Fatalf("valid record refused: %v", err)
+	packed, err := encodeRequest(sampleRequest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ok := range [][]byte{valid, packed} {
+		if _, err := decodeRequest(ok); err != nil {
+			t.Fatalf("valid record refused: %v", err)
+		}
 	}
 	for name, data := range map[string][]byte{
 		"empty":           nil,
@@ -86,6 +103,13 @@ func TestDecodeRequestRefusesGarbage(t *testing.T) {
 	} {
 		if _, err := decodeRequest(data); err == nil {
 			t.Errorf("%s: decoded without error", name)
+		}
+		p, err := packRecord(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decodeRequest(p); err == nil {
+			t.Errorf("%s, packed: decoded without error", name)
 		}
 	}
 }

@@ -386,8 +386,10 @@ func TestPhoneNumbersMaskedBeforeHashing(t *testing.T) {
 	}
 	var raw []byte
 	if err := h.store.View(ctx, func(tx Tx) error {
-		raw = bytes.Clone(tx.Get(bucketRequests, []byte(r.ID)))
-		return nil
+		// The stored record, as its bytes read once unpacked (pack.go).
+		var err error
+		raw, err = unpackRecord(bytes.Clone(tx.Get(bucketRequests, []byte(r.ID))))
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -489,13 +489,17 @@ func encodeRequest(r Request) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode request %s: %w", r.ID, err)
 	}
-	return b, nil
+	return packRecord(b) // see pack.go
 }
 
 // decodeRequest parses a stored record strictly: one JSON object, no unknown fields,
 // no trailing data, and the invariants every stored request satisfies. A record that
 // fails is treated as corrupt rather than half-trusted.
 func decodeRequest(b []byte) (Request, error) {
+	b, err := unpackRecord(b)
+	if err != nil {
+		return Request{}, fmt.Errorf("decode request record: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var r Request

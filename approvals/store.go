@@ -45,7 +45,7 @@ type Tx interface {
 
 // Buckets and meta keys. Keys within:
 //
-//	requests          request id → request record (JSON)
+//	requests          request id → request record (JSON, compressed: pack.go)
 //	open              target object id → id of its open request
 //	by_requester      requester object id "/" created (8-byte big-endian unix ns) id → ""
 //	audit             sequence number (8-byte big-endian) → event (canonical JSON)
@@ -62,8 +62,9 @@ const (
 	keyHead           = "audit_head"
 
 	// schemaVersion is the layout above. A later layout bumps it and migrates older
-	// files inside New's transaction.
-	schemaVersion = 1
+	// files inside New's transaction. Version 2 stores request records compressed
+	// (pack.go); it reads version 1's plain records as they are.
+	schemaVersion = 2
 
 	// DefaultLockTimeout is how long OpenBolt waits for another process to let go of
 	// the file before giving up.
@@ -272,6 +273,11 @@ func ensureSchema(ctx context.Context, st Store) error {
 			return tx.Put(bucketMeta, []byte(keySchema), []byte(strconv.Itoa(schemaVersion)))
 		case schemaVersion:
 			return nil
+		case 1:
+			// Version 1 records stay readable and are packed when next written; only
+			// the stamp changes, so mfadesk versions that cannot read packed records
+			// refuse the file rather than misread it.
+			return tx.Put(bucketMeta, []byte(keySchema), []byte(strconv.Itoa(schemaVersion)))
 		}
 		// No older layouts exist yet; each future version adds its step here.
 		return &Error{Code: ErrSchema, Msg: fmt.Sprintf("no migration from schema version %d", n)}

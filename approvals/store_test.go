@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func TestSchemaVersion(t *testing.T) {
 		schema string // "" leaves the file without one
 		want   string
 	}{
-		{"newer version is refused", "2", "newer than this mfadesk understands"},
+		{"newer version is refused", strconv.Itoa(schemaVersion + 1), "newer than this mfadesk understands"},
 		{"garbage version is refused", "two", "unreadable schema version"},
 	}
 	for _, tc := range tests {

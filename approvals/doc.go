@@ -46,7 +46,10 @@
 //   - the target's protection, read now, still allows the request with the approvals
 //     it has (ErrProtectedTarget, ErrWeakVerification).
 //
-// The directory is asked outside any transaction, the questions concurrently; the
+// The directory is asked outside any transaction, all questions as one (Assessor:
+// one Graph $batch; otherwise concurrently). The last approval asks the claim's
+// question itself, and the claim that follows at once reuses those answers only for
+// the same request, people and target and for at most 5 s (shareFor); the
 // checks of the record and its chain run again in the transaction that claims. When the directory cannot be asked,
 // the request fails closed at once (ErrDirectoryUnavailable) rather than staying
 // approved with nothing running it: it is marked Retryable, so an approver may Retry

@@ -16,8 +16,9 @@ import (
 
 // Resolver maps a Slack user's verified profile email to the directory user's object
 // id. It must return an error unless exactly one directory user matches (the Graph
-// directory looks the email up as mail, UPN and proxy address). The lead wires it to
-// the Graph directory.
+// directory looks the email up as mail, UPN and proxy address). serve wires the core's
+// bot.Router (ObjectIDByEmail), which reads the account and the caller's standing in
+// one Graph round trip.
 type Resolver interface {
 	ObjectIDByEmail(ctx context.Context, email string) (string, error)
 }

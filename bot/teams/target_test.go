@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,5 +231,81 @@ func TestTargetClickPastInvokeWindow(t *testing.T) {
 	working("unknown card", r, c)
 	if len(got) != 1 || got[0].Method != http.MethodPost || !strings.Contains(mustString(got[0].Body), "already") {
 		t.Fatalf("click on an unknown card delivered %d times: %+v", len(got), got)
+	}
+}
+
+// stepClock is a clock a test moves by hand.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stepClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestTargetConfirmationExpiredInTeams: the target picks the agent's number after the
+// confirmation expired (the approvals clock moved past its ten minutes): the invoke
+// answers with one line under the card saying it expired and to ask the agent for a
+// new one, and nothing else reaches the target; the request stays pending with no evidence, the
+// confirmation stays open, nothing is written, and the refusal is audited.
+func TestTargetConfirmationExpiredInTeams(t *testing.T) {
+	clock := &stepClock{t: time.Now()}
+	e := newEnv(t)
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"teams": e.ad}, Clock: clock.Now,
+		EditPolicy: func(p *approvals.Policy) { p.MinEvidence = approvals.DefaultMinEvidence() }})
+	s := &teamsStack{env: e, stack: stack, h: e.ad.Handler(stack.Router)}
+	reqID, number, conv, cardID, card := s.targetCard(t)
+	right := pickValue(t, card, number)
+	confID, _, _ := strings.Cut(right, ":")
+
+	clock.Advance(approvals.DefaultConfirmTTL)
+	before := len(s.fc.Calls())
+	r, c := decodeInvoke(t, s.post(invoke(t, "f:t-late", conv, cardID, "pick", map[string]any{"request": right}, s.person("mfatest2"))))
+	s.ad.wg.Wait()
+	if r.Type != CardContentType {
+		t.Fatalf("late pick answered %+v", r)
+	}
+	last := c.Body[len(c.Body)-1]
+	if !strings.Contains(last.Text, "expired") || !strings.Contains(last.Text, "ask the helpdesk agent to send a new one") || strings.Contains(last.Text, "\n") || last.Color != "attention" {
+		t.Fatalf("late pick's note %+v, want one line saying it expired and what to do", last)
+	}
+	// The answer is the invoke's alone; the audit channel gets the refusal.
+	audited := 0
+	for _, call := range s.fc.Calls()[before:] {
+		switch body := mustString(call.Body); {
+		case strings.Contains(body, auditChannel) && strings.Contains(body, "access_refused") && strings.Contains(body, "[expired]"):
+			audited++
+		default:
+			t.Errorf("the invoke answered, yet this was sent: %+v", call)
+		}
+	}
+	if audited != 1 {
+		t.Errorf("%d audit lines of the refused pick, want 1", audited)
+	}
+	req, err := stack.Approvals.Get(t.Context(), reqID)
+	if err != nil || req.State != approvals.StatePending || len(req.Performed) != 0 {
+		t.Fatalf("request after the late pick: %v %s %+v", err, req.State, req.Performed)
+	}
+	if c, err := stack.Approvals.Confirmation(t.Context(), confID); err != nil || c.State != approvals.ConfirmOpen {
+		t.Fatalf("confirmation after the late pick: %v %s", err, c.State)
+	}
+	hist, err := stack.Approvals.History(t.Context(), reqID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := hist[len(hist)-1]; ev.Kind != approvals.EventRefused || ev.Code != approvals.ErrExpired || ev.Actor.ChatID != "29:mfatest2" {
+		t.Fatalf("last event %+v, want the target's refused late pick", ev)
+	}
+	if n := graphWrites(stack.Graph); n != 0 {
+		t.Fatalf("%d Graph writes", n)
 	}
 }

@@ -492,11 +492,22 @@ function choose(id) {
   for (const pane in shown) { shown[pane].clear(); $(pane).replaceChildren(); }
   denyState.clear();
   for (const b of document.querySelectorAll(".persona")) b.setAttribute("aria-pressed", String(b.dataset.persona === id));
+  showPersona(id);
   const p = persona(id);
   $("convo-who").textContent = "as " + p.name;
   renderChips(p);
   poll();
   $("text").focus();
+}
+
+// showPersona scrolls the persona row (one line on a narrow screen) sideways, and
+// only sideways, so the chosen persona is in view.
+function showPersona(id) {
+  const row = $("personas");
+  const b = row.querySelector('[data-persona="' + CSS.escape(id) + '"]');
+  if (!b) return;
+  const r = row.getBoundingClientRect(), q = b.getBoundingClientRect();
+  if (q.left < r.left || q.right > r.right) row.scrollLeft += q.left - r.left - 8;
 }
 
 function renderChips(p) {

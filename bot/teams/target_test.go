@@ -309,3 +309,35 @@ func TestTargetConfirmationExpiredInTeams(t *testing.T) {
 		t.Fatalf("%d Graph writes", n)
 	}
 }
+
+// TestTargetPickSubmitFallback: a client without Action.Execute sends the target's
+// pick as an Action.Submit message; it is answered once (the connector may re-send
+// it) by replacing the confirmation card with the thanks. Before, such a pick was
+// dropped without an answer.
+func TestTargetPickSubmitFallback(t *testing.T) {
+	s := newTeamsStack(t)
+	reqID, number, conv, cardID, card := s.targetCard(t)
+	msg := activityJSON(t, map[string]any{
+		"type": "message", "channelId": "msteams", "id": "f:pick-submit", "serviceUrl": vectorSvc, "text": "",
+		"from": s.person("mfatest2"), "recipient": map[string]any{"id": "28:" + testAppID},
+		"conversation": map[string]any{"id": conv, "conversationType": "personal", "tenantId": testTenant},
+		"channelData":  map[string]any{"tenant": map[string]any{"id": testTenant}},
+		"replyToId":    cardID,
+		"value":        map[string]any{"mfadesk": "pick", "request": pickValue(t, card, number)},
+	})
+	before := len(s.fc.Calls())
+	s.post(msg)
+	s.post(msg) // re-sent by the connector
+	var puts []teamstest.ConnCall
+	for _, c := range s.fc.Calls()[before:] {
+		if c.Conv == conv || strings.HasPrefix(c.Conv, "a:personal-29:") { // the target's 1:1 chat, by object id or Teams id
+			puts = append(puts, c)
+		}
+	}
+	if len(puts) != 1 || puts[0].Method != http.MethodPut || puts[0].ActID != cardID || !strings.Contains(mustString(puts[0].Body), "Thank you") {
+		t.Fatalf("the confirmation was not answered once: %+v", puts)
+	}
+	if q, err := s.stack.Approvals.Get(t.Context(), reqID); err != nil || len(q.Performed) != 1 {
+		t.Fatalf("performed evidence: %v %+v", err, q.Performed)
+	}
+}

@@ -440,17 +440,18 @@ function sync(pane, map, items, key, rev, render, emptyText) {
   else if (atBottom || pane !== "audit") node.scrollTop = node.scrollHeight;
 }
 
-// tour is the empty conversation: the five-minute walk through the two-person rule.
+// tour is the empty conversation: the walk through the two-person rule.
 function tour() {
   const p = persona(me);
   const domain = (p.upn.split("@")[1]) || "mfademo.example";
   const box = el("div", "empty tour", null, "tour");
-  box.appendChild(el("div", "title", "Try the two-person rule in five steps"));
+  box.appendChild(el("div", "title", "Try the two-person rule in six steps"));
   const ol = el("ol");
   for (const step of [
     "As Hana Helpdesk, type: diagnose mfatest2@" + domain + " — the Authenticator was added but never verified.",
     "Type: reregister mfatest2@" + domain + " and fill in the form (reason, identity check, ticket).",
-    "Click Approve on the card in #mfa-approvals: Hana may not approve her own request.",
+    "Switch to MFA Test 2, the user it is about: pick the number Hana was told in the inbox (the card then says Verified by mfadesk), or press This is not me.",
+    "As Hana, click Approve on the card in #mfa-approvals: Hana may not approve her own request.",
     "Switch to Alex Approver at the top and approve: the card updates with what ran on the tenant.",
     "Watch #mfa-audit fill with hash-chained events; Nora Norights may do nothing at all.",
   ]) ol.appendChild(el("li", null, step));

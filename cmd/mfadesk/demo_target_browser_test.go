@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -20,7 +21,7 @@ import (
 // picking Hana's number puts "Verified by mfadesk … (number match)" on the card Hana
 // sees; once Alex approved it, the notice of the change arrives, with "This is not
 // me". Then Hana files a revoke, and MFA Test 2 presses "This is not me": the
-// request is cancelled, the audit channel shows the alert with the freeze, Hana's
+// request is cancelled (its card says by whom), the audit channel shows the alert with the freeze, Hana's
 // inbox says why, and a new request about the user is refused as frozen.
 func TestDemoTargetInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -79,6 +80,7 @@ func TestDemoTargetInBrowser(t *testing.T) {
 	if got := b.text("not me", `String(`+confirmation(reregister)+`.querySelectorAll('[data-testid="not_me"]').length)`); got != "1" {
 		t.Fatalf("%s \"This is not me\" buttons", got)
 	}
+	b.shot("target-confirmation.png")
 	b.do("pick Hana's number", chromedp.Evaluate[chromedp.Void](`[...`+confirmation(reregister)+`.querySelectorAll('[data-testid="pick"]')].find((e) => e.textContent === "`+number+`").click()`))
 	b.waitJS("the thanks in the inbox", `[...document.querySelectorAll('[data-testid="inbox-message"]')].some((e) => e.textContent.includes("you confirmed request `+reregister+`"))`)
 	b.as("hana")
@@ -98,6 +100,10 @@ func TestDemoTargetInBrowser(t *testing.T) {
 	b.do("press This is not me", chromedp.Evaluate[chromedp.Void](confirmation(revoke)+`.querySelector('[data-testid="not_me"]').click()`))
 	b.waitJS("the user told", `[...document.querySelectorAll('[data-testid="inbox-message"]')].some((e) => e.textContent.includes("Nothing will be changed on your account: 1 request(s) were cancelled"))`)
 	b.waitJS("the card cancelled", card(revoke)+`.dataset.state === "cancelled"`)
+	if txt := b.text("the cancelled card", card(revoke)+`.textContent`); !strings.Contains(txt, "said they did not ask for it") || strings.Contains(txt, "requester cancelled") {
+		t.Errorf("the card of the request the user denied:\n%s", txt)
+	}
+	b.shot("target-not-me.png")
 	b.waitJS("the alert with the freeze", `[...document.querySelectorAll('[data-testid="audit-line"]')].some((e) => e.textContent.includes("ALERT") && e.textContent.includes("This is not me") && e.textContent.includes("frozen until"))`)
 	b.waitJS("the freeze in the audit chain", `[...document.querySelectorAll('[data-testid="audit-line"]')].some((e) => e.textContent.includes("target_frozen"))`)
 	b.as("hana")
@@ -114,4 +120,16 @@ func TestDemoTargetInBrowser(t *testing.T) {
 	b.mu.Unlock()
 	d.stop()
 	verifyDemoAudit(t, d.db)
+}
+
+// shot saves a screenshot among the test's artifacts, for a human reader.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.t.ArtifactDir(), name), png, 0o644); err != nil {
+		b.t.Errorf("save screenshot: %v", err)
+	}
 }

@@ -368,9 +368,11 @@ async function decide(cardId, id, approve, justification, buttons, then, retry) 
 function renderInbox(e) {
   const box = el("div", "inbox-item" + (e.message.Refusal ? " refusal" : ""), null, "inbox-message");
   box.appendChild(el("div", "who", "mfadesk · " + hhmm(e.time)));
-  box.appendChild(richEl("div", "text", e.message.Text));
-  // A message to the target: the three numbers and "This is not me".
+  // A message to the target: the three numbers and "This is not me", under its
+  // headline ("Is this you?", "Your account was changed").
   const target = (e.message.Buttons || []).filter((b) => b.Kind === "pick" || b.Kind === "not_me");
+  if (target.length && e.message.Title) box.appendChild(el("div", "title", e.message.Title));
+  box.appendChild(richEl("div", "text", e.message.Text));
   if (target.length) {
     const row = el("div", "actions", null, "target-actions");
     for (const b of target) {

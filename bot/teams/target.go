@@ -75,7 +75,11 @@ const notTargetButton = "That button does not belong to a valid mfadesk confirma
 // refusal (the target may pick again), or replaced by the answer when it settled the
 // confirmation; a plain message when this process does not know the card.
 func (h *handler) runTarget(ctx context.Context, act *Activity, ca cardAction) (InvokeResponse, chat.Message) {
-	tr, _ := h.r.(targetRouter)
+	tr, ok := h.r.(targetRouter)
+	if !ok {
+		msg := chat.Refuse(notTargetButton)
+		return messageResponse(msg.Text), msg
+	}
 	ans := tr.TargetClick(ctx, callerOf(act), chat.TargetClick{Kind: chat.ButtonKind(ca.verb), Value: str(ca.data["request"])})
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
 	switch {

@@ -113,6 +113,21 @@ func TestDemoTargetInBrowser(t *testing.T) {
 		t.Errorf("a request about the frozen user answered %q", got)
 	}
 
+	// On a phone the personas are one row that scrolls sideways: the page opens with
+	// the chosen persona (the last, here) scrolled into view, under a compact header.
+	b.as("mfatest2")
+	b.do("reopen on a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(d.url))
+	b.waitJS("MFA Test 2 chosen", `document.querySelector('[data-testid="persona-mfatest2"]').getAttribute("aria-pressed") === "true"`)
+	if got := b.text("the chosen persona in view", `(() => {
+		const r = document.querySelector('[data-testid="persona-switcher"]').getBoundingClientRect();
+		const q = document.querySelector('[data-testid="persona-mfatest2"]').getBoundingClientRect();
+		const h = document.querySelector('[data-testid="header"]').getBoundingClientRect().height;
+		return (q.left >= r.left - 1 && q.right <= r.right + 1 ? "in view" : "out of view " + q.left + ".." + q.right + " of " + r.left + ".." + r.right) + ", header " + (h <= 130 ? "compact" : h + " px");
+	})()`); got != "in view, header compact" {
+		t.Errorf("on a phone: %s", got)
+	}
+	b.shot("target-phone.png")
+
 	b.mu.Lock()
 	if len(b.exceptions) > 0 {
 		t.Errorf("the page threw: %s", strings.Join(b.exceptions, "; "))

@@ -298,6 +298,10 @@ func TestTargetConfirmationExpiredInSlack(t *testing.T) {
 	if ev := hist[len(hist)-1]; ev.Kind != approvals.EventRefused || ev.Code != approvals.ErrExpired || ev.Actor.ChatID != userTarget {
 		t.Fatalf("last event %+v, want the target's refused late pick", ev)
 	}
+	e.fake.WaitFor("the refused pick in the audit channel", func() bool {
+		s := e.auditText()
+		return strings.Contains(s, "access_refused") && strings.Contains(s, "[expired]")
+	})
 	card := e.approvalCard(reqID)
 	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
 	e.interact(ic)

@@ -73,7 +73,7 @@ func (s *Service) notMe(ctx context.Context, target Target, by Actor, about stri
 			return err
 		}
 		if found && open.State == StatePending {
-			open.State = StateCancelled
+			open.State, open.NotMe = StateCancelled, true
 			if err := w.save(&open); err != nil {
 				return err
 			}

@@ -285,6 +285,9 @@ type Request struct {
 	Performed   []Performed `json:"performed,omitempty"`
 	Unreachable string      `json:"unreachable,omitempty"`
 	Updated     time.Time   `json:"updated"`
+	// NotMe is set on a request cancelled because its target said "This is not me"
+	// (Service.NotMe), not by its requester: cards and notices must say who stopped it.
+	NotMe bool `json:"not_me,omitempty"`
 }
 
 // Approvals returns the approving decisions so far.

@@ -158,7 +158,11 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 func closedFacts(req approvals.Request) []Section {
 	switch req.State {
 	case approvals.StateCancelled:
-		// Only the requester may cancel, and the cancellation is the request's last write.
+		// The requester cancels, or the target by "This is not me"; the cancellation
+		// is the request's last write.
+		if req.NotMe {
+			return []Section{{Facts: []Fact{{Label: "Cancelled", Value: fmt.Sprintf("at %s because %s said they did not ask for it (This is not me); nothing ran", fmtTime(req.Updated), req.Target.String())}}}}
+		}
 		return []Section{{Facts: []Fact{{Label: "Cancelled", Value: fmt.Sprintf("by %s at %s; nothing ran", req.Requester.String(), fmtTime(req.Updated))}}}}
 	case approvals.StateExpired:
 		return []Section{{Facts: []Fact{{Label: "Expired", Value: fmt.Sprintf("at %s, before an approver decided; nothing ran", fmtTime(req.Expires))}}}}
@@ -217,6 +221,9 @@ func runWordsFor(req approvals.Request) runWords {
 		approvals.StateExpired:   "the request expired before an approver decided",
 		approvals.StateCancelled: "the requester cancelled the request",
 	}[req.State]
+	if req.NotMe {
+		why = "the user said they did not ask for it"
+	}
 	if why == "" {
 		why = "the request is " + string(req.State)
 	}

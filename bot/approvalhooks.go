@@ -66,6 +66,10 @@ func OutcomeMessage(req approvals.Request, card Message) Message {
 	case approvals.StateExpired:
 		text += " (no approver decided by " + fmtTime(req.Expires) + "); nothing ran"
 	case approvals.StateCancelled:
+		if req.NotMe {
+			text += " (at " + fmtTime(req.Updated) + ", because " + req.Target.String() + " said they did not ask for it); nothing ran"
+			break
+		}
 		text += " (cancelled by " + req.Requester.String() + " at " + fmtTime(req.Updated) + "); nothing ran"
 	case approvals.StateFailed:
 		if req.Error != "" {

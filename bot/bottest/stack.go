@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/actions/graphtest"
@@ -32,6 +33,9 @@ type Options struct {
 	// EditPolicy changes the approvals policy (groups and resume are set already).
 	EditPolicy func(*approvals.Policy)
 	Logger     *slog.Logger // default: discard
+	// Clock is the router's and approvals' clock (default time.Now): tests that
+	// need time to pass (an expired confirmation) advance it instead of sleeping.
+	Clock func() time.Time
 }
 
 // Stack is the assembled bot.
@@ -76,7 +80,7 @@ func New(t testing.TB, o Options) *Stack {
 		o.EditPolicy(&policy)
 	}
 	router, svc, err := bot.Assemble(context.Background(), bot.AssembleOptions{
-		Backend: client, Store: store, Policy: policy, Notifiers: o.Notifiers, Logger: o.Logger,
+		Backend: client, Store: store, Policy: policy, Notifiers: o.Notifiers, Logger: o.Logger, Clock: o.Clock,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -258,3 +258,57 @@ func TestTargetNoticeAndUnfreeze(t *testing.T) {
 		t.Fatalf("me: %v", p)
 	}
 }
+
+// TestTargetConfirmationExpiredInSlack: the target picks the agent's number after the
+// confirmation expired (the approvals clock moved past its ten minutes): one line
+// says it expired and to ask the agent for a new one; the request stays pending with
+// no evidence, the approval is still refused, nothing is written, and the refusal is
+// audited.
+func TestTargetConfirmationExpiredInSlack(t *testing.T) {
+	clock := newClock()
+	e := newFlowEnvPolicy(t, func(p *approvals.Policy) { p.MinEvidence = approvals.DefaultMinEvidence() }, clock.Now)
+	e.fake.AddUser(userTarget, e.tenant.Email("mfatest2"), nil)
+	reqID, answer := e.file("reregister")
+	number := pickRe.FindStringSubmatch(answer)[1]
+	dm, buttons := e.targetDM(1)
+	var right string
+	for _, v := range buttons[actionPick] {
+		if strings.HasSuffix(v, ":"+number) {
+			right = v
+		}
+	}
+	confID, _, _ := strings.Cut(right, ":")
+
+	clock.Advance(approvals.DefaultConfirmTTL)
+	got := e.clickDM(userTarget, actionPick, right, dm)
+	if !strings.Contains(got, "expired") || !strings.Contains(got, "ask the helpdesk agent to send a new one") || strings.Contains(got, "\n") {
+		t.Fatalf("late pick answered %q, want one line saying it expired and what to do", got)
+	}
+	req, err := e.stack.Approvals.Get(t.Context(), reqID)
+	if err != nil || req.State != approvals.StatePending || len(req.Performed) != 0 {
+		t.Fatalf("request after the late pick: %v %s %+v", err, req.State, req.Performed)
+	}
+	if c, err := e.stack.Approvals.Confirmation(t.Context(), confID); err != nil || c.State != approvals.ConfirmOpen {
+		t.Fatalf("confirmation after the late pick: %v %s", err, c.State)
+	}
+	hist, err := e.stack.Approvals.History(t.Context(), reqID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := hist[len(hist)-1]; ev.Kind != approvals.EventRefused || ev.Code != approvals.ErrExpired || ev.Actor.ChatID != userTarget {
+		t.Fatalf("last event %+v, want the target's refused late pick", ev)
+	}
+	e.fake.WaitFor("the refused pick in the audit channel", func() bool {
+		s := e.auditText()
+		return strings.Contains(s, "access_refused") && strings.Contains(s, "[expired]")
+	})
+	card := e.approvalCard(reqID)
+	ic, ru := e.click(userAlex, actionApprove, reqID, testApprovals, card.TS)
+	e.interact(ic)
+	if p := e.fake.WaitResponses(ru, 1)[0]; !strings.Contains(p["text"].(string), "confirm") {
+		t.Fatalf("approval after the expired pick answered %v", p["text"])
+	}
+	if n := e.graphWrites(); n != 0 {
+		t.Fatalf("%d Graph writes", n)
+	}
+}

@@ -32,8 +32,9 @@ func newFlowEnv(t *testing.T) *flowEnv {
 	return newFlowEnvPolicy(t, nil)
 }
 
-// newFlowEnvPolicy is newFlowEnv with the approvals policy changed by edit.
-func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
+// newFlowEnvPolicy is newFlowEnv with the approvals policy changed by edit and,
+// when given, the router and approvals on their own clock.
+func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy), stackClock ...func() time.Time) *flowEnv {
 	t.Helper()
 	tenant := graphtest.MustTenant("demo")
 	fake := slacktest.New(t)
@@ -57,7 +58,11 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit})
+	so := bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit}
+	if len(stackClock) > 0 {
+		so.Clock = stackClock[0] // the router's and approvals' time, apart from the adapter's
+	}
+	stack := bottest.New(t, so)
 	o.Handler = stack.Router
 	o.Resolver = stack.Router // as serve wires it
 	a, err := New(o)

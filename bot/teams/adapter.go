@@ -316,6 +316,13 @@ func (a *Adapter) PostAudit(ctx context.Context, text string) error {
 // sendPersonal opens (or reopens: the call is idempotent) the 1:1 chat with member and
 // posts act in it. It returns the activity id.
 func (a *Adapter) sendPersonal(ctx context.Context, serviceURL string, member outAccount, act *outActivity) (string, error) {
+	_, id, err := a.sendPersonalAt(ctx, serviceURL, member, act)
+	return id, err
+}
+
+// sendPersonalAt is sendPersonal that also returns the 1:1 conversation's id, for a
+// card whose clicks must later be answered with the card as it is.
+func (a *Adapter) sendPersonalAt(ctx context.Context, serviceURL string, member outAccount, act *outActivity) (conv, id string, err error) {
 	res, err := a.conn.createConversation(ctx, serviceURL, conversationParams{
 		IsGroup:     false,
 		Bot:         a.botAccount(),
@@ -324,9 +331,10 @@ func (a *Adapter) sendPersonal(ctx context.Context, serviceURL string, member ou
 		TenantID:    a.opts.TenantID,
 	})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return a.conn.sendActivity(ctx, serviceURL, res.ID, act)
+	id, err = a.conn.sendActivity(ctx, serviceURL, res.ID, act)
+	return res.ID, id, err
 }
 
 // renderActivity turns a message into an activity: a plain-text message when it is one

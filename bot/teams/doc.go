@@ -2,7 +2,10 @@
 //
 //   - the Bot Framework endpoint (Adapter.Handler, mounted at POST /api/messages):
 //     token validation, tenant check, activity decoding, @mention stripping, and
-//     routing of commands, request forms and Approve / Deny clicks to the bot's router;
+//     routing of commands, request forms, Approve / Deny clicks and a target's
+//     number / "This is not me" clicks to the bot's router; a click's work runs off
+//     the invoke, whose answer comes at once, and a result later than the invoke
+//     window updates the card clicked (or comes as a 1:1 message), once;
 //   - the rendering of chat.Message as Adaptive Cards 1.5 (FactSet, tables, findings
 //     with their severity in words, the request form, approval cards with
 //     Action.Execute buttons and Action.Submit fallbacks);

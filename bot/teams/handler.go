@@ -225,11 +225,12 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 	if !ok {
 		return errorResponse(http.StatusBadRequest, "BadRequest", "not an Action.Execute")
 	}
-	if isTargetVerb(ca.verb) {
-		return h.onTargetAction(ctx, act, ca)
-	}
-	switch ca.verb {
-	case VerbSubmit, VerbApprove, VerbDeny, VerbRetry, VerbFile, VerbCancel:
+	switch {
+	case isTargetVerb(ca.verb):
+		if !h.targetValueOK(ca) {
+			return messageResponse(notTargetButton)
+		}
+	case ca.verb == VerbSubmit, ca.verb == VerbApprove, ca.verb == VerbDeny, ca.verb == VerbRetry, ca.verb == VerbFile, ca.verb == VerbCancel:
 	default:
 		return errorResponse(http.StatusBadRequest, "BadRequest", "unknown action")
 	}
@@ -283,6 +284,9 @@ func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) (
 	if commandVerbs[ca.verb] != "" {
 		return h.runCommand(ctx, act, ca)
 	}
+	if isTargetVerb(ca.verb) {
+		return h.runTarget(ctx, act, ca)
+	}
 	card, ok, ans := h.decide(ctx, act, ca)
 	if ok {
 		return cardResponse(card), ans
@@ -295,6 +299,15 @@ func (h *handler) runAction(ctx context.Context, act *Activity, ca cardAction) (
 // form card, and a refused decision is told to the clicker in a 1:1 chat. A decision
 // that went through needs nothing more: the card is updated for everyone.
 func (h *handler) deliverLate(ctx context.Context, act *Activity, ca cardAction, resp InvokeResponse, ans chat.Message) {
+	if isTargetVerb(ca.verb) {
+		// The target's card shows the answer (or, unknown here, a 1:1 message does).
+		if card, ok := resp.Value.(Card); ok {
+			h.replaceCard(ctx, act, card)
+		} else {
+			h.tellClicker(ctx, act, ans)
+		}
+		return
+	}
 	if card, ok := resp.Value.(Card); ok && commandVerbs[ca.verb] != "" {
 		h.replaceCard(ctx, act, card) // a cancel's answer, in place of the confirmation
 		return
@@ -357,6 +370,13 @@ func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb stri
 		} else if ans.Refusal {
 			h.tellClicker(ctx, act, ans)
 		}
+	case string(chat.ButtonPick), string(chat.ButtonNotMe):
+		if !h.targetValueOK(ca) {
+			h.tellClicker(ctx, act, chat.Refuse(notTargetButton))
+			return
+		}
+		resp, ans := h.runTarget(ctx, act, ca)
+		h.deliverLate(ctx, act, ca, resp, ans)
 	}
 }
 

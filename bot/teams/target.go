@@ -24,7 +24,13 @@ func (a *Adapter) TellTarget(ctx context.Context, to chat.TargetUser, msg chat.M
 	if !guid.Valid(to.ObjectID) {
 		return &chat.UnreachableError{Platform: "Teams", Why: "the user has no directory object id"}
 	}
-	_, err := a.sendPersonal(ctx, a.opts.ServiceURL, outAccount{ID: to.ObjectID, AadObjectID: to.ObjectID}, renderActivity(msg))
+	card := RenderCard(msg)
+	conv, id, err := a.sendPersonalAt(ctx, a.opts.ServiceURL, outAccount{ID: to.ObjectID, AadObjectID: to.ObjectID}, cardActivity(card, msg.Text))
+	if err == nil && id != "" {
+		// Remembered so that a click answered "working on it" shows this card, and a
+		// retried invoke gets the card as the click left it.
+		a.cards.put(conv, id, card)
+	}
 	var ce *ConnectorError
 	if errors.As(err, &ce) && (ce.Status == http.StatusForbidden || ce.Status == http.StatusNotFound) {
 		name := to.DisplayName
@@ -51,14 +57,52 @@ func isTargetVerb(verb string) bool {
 	return verb == string(chat.ButtonPick) || verb == string(chat.ButtonNotMe)
 }
 
-// onTargetAction answers a number pick or "This is not me". The clicker is the
-// activity's validated sender; the router resolves and checks them.
-func (h *handler) onTargetAction(ctx context.Context, act *Activity, ca cardAction) InvokeResponse {
-	tr, ok := h.r.(targetRouter)
+// targetValueOK reports whether a pick or "This is not me" click carries a value
+// worth handing to the router; anything else is answered at once.
+func (h *handler) targetValueOK(ca cardAction) bool {
+	_, ok := h.r.(targetRouter)
 	value := str(ca.data["request"])
-	if !ok || value == "" || len(value) > 80 {
-		return messageResponse("That button does not belong to a valid mfadesk confirmation.")
+	return ok && value != "" && len(value) <= 80
+}
+
+// notTargetButton is the answer to a target click that names no confirmation.
+const notTargetButton = "That button does not belong to a valid mfadesk confirmation."
+
+// runTarget answers a number pick or "This is not me". The clicker is the activity's
+// validated sender; the router resolves and checks them. It runs off the invoke (a
+// directory lookup and a store write can outlast the invoke window), and returns the
+// invoke answer: the card clicked, with the answer under it when the answer is a
+// refusal (the target may pick again), or replaced by the answer when it settled the
+// confirmation; a plain message when this process does not know the card.
+func (h *handler) runTarget(ctx context.Context, act *Activity, ca cardAction) (InvokeResponse, chat.Message) {
+	tr, ok := h.r.(targetRouter)
+	if !ok {
+		msg := chat.Refuse(notTargetButton)
+		return messageResponse(msg.Text), msg
 	}
-	ans := tr.TargetClick(ctx, callerOf(act), chat.TargetClick{Kind: chat.ButtonKind(ca.verb), Value: value})
-	return messageResponse(ans.Text)
+	ans := tr.TargetClick(ctx, callerOf(act), chat.TargetClick{Kind: chat.ButtonKind(ca.verb), Value: str(ca.data["request"])})
+	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
+	switch {
+	case !ok:
+		return messageResponse(ans.Text), ans
+	case ans.Refusal:
+		return cardResponse(withNote(c, ans.Text, true)), ans
+	}
+	// Settled: the buttons go, so the card cannot be clicked again, and the answer
+	// stands under what the user was asked (or told, on a notice).
+	done := withNote(withoutActions(c), ans.Text, false)
+	h.a.cards.put(act.Conversation.ID, act.ReplyToID, done)
+	return cardResponse(done), ans
+}
+
+// withoutActions returns the card without its buttons.
+func withoutActions(c Card) Card {
+	out := c
+	out.Body = nil
+	for _, e := range c.Body {
+		if e.Type != "ActionSet" {
+			out.Body = append(out.Body, e)
+		}
+	}
+	return out
 }

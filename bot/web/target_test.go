@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -108,5 +109,69 @@ func TestTargetPersona(t *testing.T) {
 	}
 	if m := c.command("hana", "revoke mfatest2@"+domain); !m.Refusal || !strings.Contains(m.Text, "frozen") {
 		t.Fatalf("a request about a frozen user: %+v", m)
+	}
+}
+
+// TestNotMeCardNamesTheUser: after the target pressed "This is not me", the request's
+// card and the requester's notice of the outcome say the user denied it; they do
+// not say the requester cancelled it. Before, both said "cancelled by" the agent,
+// which hid the alarm from whoever read the card later.
+func TestNotMeCardNamesTheUser(t *testing.T) {
+	tenant := graphtest.MustTenant("demo")
+	var personas []web.Persona
+	for _, p := range []struct{ id, local string }{{"hana", "hana.helpdesk"}, {"mia", "mfatest2"}} {
+		u := tenant.FindUser(p.local + "@" + domain)
+		personas = append(personas, web.Persona{ID: p.id, Name: p.local, ObjectID: u.ID(), UPN: u.UPN()})
+	}
+	srv, err := web.New(personas, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"web": srv}})
+	hs := httptest.NewServer(srv.Handler(stack.Router))
+	t.Cleanup(hs.Close)
+	c := &chat{t: t, url: hs.URL, svc: stack.Approvals, fake: stack.Graph, server: srv}
+	c.token = pageToken(t, hs.URL)
+
+	hana := bot.Caller{Platform: "web", ChatID: "hana", ObjectID: personas[0].ObjectID}
+	ans := stack.Router.Submit(t.Context(), hana, bot.FormSubmission{Action: "revoke", Target: personas[1].ObjectID,
+		Reason: "Caller says the phone was stolen", Verification: "video_with_id", VerificationDetail: "video call, badge matched", Ticket: "INC-4712"})
+	if ans.RequestID == "" {
+		t.Fatalf("submit: %+v", ans)
+	}
+	var notMe bot.Button
+	for _, e := range c.state("mia").Inbox {
+		for _, b := range e.Message.Buttons {
+			if b.Kind == bot.ButtonNotMe {
+				notMe = b
+			}
+		}
+	}
+	var m bot.Message
+	if code := c.call(http.MethodPost, "/api/target", map[string]string{"persona": "mia", "kind": string(notMe.Kind), "value": notMe.Value}, &m); code != http.StatusOK || !strings.Contains(m.Text, "1 request(s) were cancelled") {
+		t.Fatalf("not-me: %d %q", code, m.Text)
+	}
+	text := func(m bot.Message) string {
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	st := c.state("hana")
+	var card string
+	for _, k := range st.Approvals {
+		if k.Message.RequestID == ans.RequestID {
+			card = text(k.Message)
+		}
+	}
+	if !strings.Contains(card, "said they did not ask for it") || strings.Contains(card, "requester cancelled") || strings.Contains(card, `"Label":"Cancelled","Value":"by Hana`) {
+		t.Errorf("the card of the denied request:\n%s", card)
+	}
+	outcome := ""
+	for _, e := range st.Inbox {
+		if e.Message.RequestID == ans.RequestID {
+			outcome = text(*e.Message)
+		}
+	}
+	if !strings.Contains(outcome, "said they did not ask for it") || strings.Contains(outcome, "cancelled by") {
+		t.Errorf("the requester's notice of the outcome:\n%s", outcome)
 	}
 }

@@ -22,12 +22,15 @@ import (
 
 // Demo personas: who the demo user can act as, by their UPN's local part in the demo
 // tenant. Between them they cover every branch of the two-person rule: Hana files,
-// Alex or Sam approves, Hana cannot approve her own, Nora may do nothing.
+// Alex or Sam approves, Hana cannot approve her own, Nora may do nothing. MFA Test 2
+// is an employee the requests are about: their inbox gets the confirmation with its
+// three numbers and "This is not me", and the notice after a change.
 var demoPersonas = []struct{ id, local, role string }{
 	{"hana", "hana.helpdesk", "helpdesk agent"},
 	{"alex", "alex.approver", "approver, also helpdesk"},
 	{"sam", "sam.approver", "second approver"},
 	{"nora", "nora.norights", "no rights"},
+	{"mfatest2", "mfatest2", "target employee"},
 }
 
 type demoOptions struct {
@@ -147,6 +150,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer, log *slog.Log
 	fmt.Fprintf(stdout, "  tenant:   fake Microsoft Graph tenant %s at %s\n", tenant.Domain, graphURL)
 	fmt.Fprintf(stdout, "  database: %s (requests expire after %s)\n", dbPath, o.expiry)
 	fmt.Fprintf(stdout, "  try, as Hana: diagnose mfatest2@%s, then reregister mfatest2@%s; approve as Alex\n", tenant.Domain, tenant.Domain)
+	fmt.Fprintln(stdout, "  then, as MFA Test 2: pick the number Hana was told (or press This is not me) in the inbox")
 	fmt.Fprintln(stdout, "  stop with Ctrl-C")
 
 	var serveErr error

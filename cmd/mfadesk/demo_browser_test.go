@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -228,7 +229,7 @@ func TestDemoInBrowser(t *testing.T) {
 	b := newBrowser(t, ctx)
 
 	b.do("open the demo", chromedp.Navigate(d.url))
-	b.waitJS("four personas", `document.querySelectorAll('button.persona').length === 4`)
+	b.waitJS("every persona", `document.querySelectorAll('button.persona').length === `+strconv.Itoa(len(demoPersonas)))
 	b.waitJS("Hana chosen first", `document.querySelector('[data-testid="persona-hana"]').getAttribute("aria-pressed") === "true"`)
 
 	// Diagnose finds the registration that was never finished.

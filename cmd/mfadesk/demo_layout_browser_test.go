@@ -96,7 +96,7 @@ func TestDemoLayoutInBrowser(t *testing.T) {
 	card := func(id string) string { return `document.querySelector('` + cardSel(id) + `')` }
 
 	b.do("open the demo at 1024×768", chromedp.EmulateViewport(1024, 768), chromedp.Navigate(d.url))
-	b.waitJS("four personas", `document.querySelectorAll('button.persona').length === 4`)
+	b.waitJS("every persona", `document.querySelectorAll('button.persona').length === `+strconv.Itoa(len(demoPersonas)))
 
 	// 16.2, 16.9: evidence one item a line; the security-info page is a link.
 	b.send("diagnose mfatest2@" + demoDomain)

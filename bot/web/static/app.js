@@ -368,9 +368,11 @@ async function decide(cardId, id, approve, justification, buttons, then, retry) 
 function renderInbox(e) {
   const box = el("div", "inbox-item" + (e.message.Refusal ? " refusal" : ""), null, "inbox-message");
   box.appendChild(el("div", "who", "mfadesk · " + hhmm(e.time)));
-  box.appendChild(richEl("div", "text", e.message.Text));
-  // A message to the target: the three numbers and "This is not me".
+  // A message to the target: the three numbers and "This is not me", under its
+  // headline ("Is this you?", "Your account was changed").
   const target = (e.message.Buttons || []).filter((b) => b.Kind === "pick" || b.Kind === "not_me");
+  if (target.length && e.message.Title) box.appendChild(el("div", "title", e.message.Title));
+  box.appendChild(richEl("div", "text", e.message.Text));
   if (target.length) {
     const row = el("div", "actions", null, "target-actions");
     for (const b of target) {
@@ -440,17 +442,18 @@ function sync(pane, map, items, key, rev, render, emptyText) {
   else if (atBottom || pane !== "audit") node.scrollTop = node.scrollHeight;
 }
 
-// tour is the empty conversation: the five-minute walk through the two-person rule.
+// tour is the empty conversation: the walk through the two-person rule.
 function tour() {
   const p = persona(me);
   const domain = (p.upn.split("@")[1]) || "mfademo.example";
   const box = el("div", "empty tour", null, "tour");
-  box.appendChild(el("div", "title", "Try the two-person rule in five steps"));
+  box.appendChild(el("div", "title", "Try the two-person rule in six steps"));
   const ol = el("ol");
   for (const step of [
     "As Hana Helpdesk, type: diagnose mfatest2@" + domain + " — the Authenticator was added but never verified.",
     "Type: reregister mfatest2@" + domain + " and fill in the form (reason, identity check, ticket).",
-    "Click Approve on the card in #mfa-approvals: Hana may not approve her own request.",
+    "Switch to MFA Test 2, the user it is about: pick the number Hana was told in the inbox (the card then says Verified by mfadesk), or press This is not me.",
+    "As Hana, click Approve on the card in #mfa-approvals: Hana may not approve her own request.",
     "Switch to Alex Approver at the top and approve: the card updates with what ran on the tenant.",
     "Watch #mfa-audit fill with hash-chained events; Nora Norights may do nothing at all.",
   ]) ol.appendChild(el("li", null, step));
@@ -492,11 +495,22 @@ function choose(id) {
   for (const pane in shown) { shown[pane].clear(); $(pane).replaceChildren(); }
   denyState.clear();
   for (const b of document.querySelectorAll(".persona")) b.setAttribute("aria-pressed", String(b.dataset.persona === id));
+  showPersona(id);
   const p = persona(id);
   $("convo-who").textContent = "as " + p.name;
   renderChips(p);
   poll();
   $("text").focus();
+}
+
+// showPersona scrolls the persona row (one line on a narrow screen) sideways, and
+// only sideways, so the chosen persona is in view.
+function showPersona(id) {
+  const row = $("personas");
+  const b = row.querySelector('[data-persona="' + CSS.escape(id) + '"]');
+  if (!b) return;
+  const r = row.getBoundingClientRect(), q = b.getBoundingClientRect();
+  if (q.left < r.left || q.right > r.right) row.scrollLeft += q.left - r.left - 8;
 }
 
 function renderChips(p) {

@@ -471,7 +471,6 @@ func (s *Service) evidenceRefusal(tx Tx, r Request) (*Error, error) {
 		r.ID, r.Target, r.Action), nil
 }
 
-
 func verifiedKey(target, agent string) []byte { return []byte(verifiedPrefix + target + "/" + agent) }
 
 func putConfirmation(tx Tx, c Confirmation) error {

@@ -554,3 +554,7 @@ func (p *Policy) normalizeEvidence() error {
 	}
 	return nil
 }
+
+// MinimumFor is the evidence the policy wants for an action and target class: the
+// bot asks the manager to attest only where performed evidence is wanted.
+func (p Policy) MinimumFor(a Action, protected bool) Minimum { return p.minimumFor(a, protected) }

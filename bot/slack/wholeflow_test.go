@@ -36,6 +36,13 @@ func newFlowEnv(t *testing.T) *flowEnv {
 // newFlowEnvPolicy is newFlowEnv with the approvals policy changed by edit.
 func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	t.Helper()
+	return newFlowEnvWith(t, edit, nil, "")
+}
+
+// newFlowEnvWith is newFlowEnvPolicy with the tenant changed by editTenant and a
+// security channel (when not empty).
+func newFlowEnvWith(t *testing.T, edit func(*approvals.Policy), editTenant func(*graphtest.Tenant), security string) *flowEnv {
+	t.Helper()
 	tenant := graphtest.MustTenant("demo")
 	fake := slacktest.New(t)
 	for _, p := range []struct{ id, local string }{{userHana, "hana.helpdesk"}, {userAlex, "alex.approver"}, {"U0SAM", "sam.approver"}, {"U0NORA", "nora.norights"}} {
@@ -49,6 +56,7 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	o := Options{
 		Mode: ModeHTTP, BotToken: fake.BotToken, SigningSecret: testSecret, APIURL: fake.APIURL(), TeamID: testTeam,
 		ApprovalsChannel: testApprovals, AuditChannel: testAudit, Logger: logger, Now: clock.Now,
+		SecurityChannel:  security,
 		ResponseURLHosts: []string{"127.0.0.1"},
 		// The fake tenant answers in milliseconds; a generous budget keeps the test
 		// independent of how loaded the machine is (the default is 2 s).
@@ -58,7 +66,7 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy)) *flowEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit})
+	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit, EditTenant: editTenant})
 	o.Handler = stack.Router
 	o.Resolver = DirectoryResolver(graph.IdentityLookup{Client: stack.Client}) // as serve wires it
 	a, err := New(o)

@@ -72,15 +72,15 @@ func (r *Router) targetManager(ctx context.Context, mr managerReader, u actions.
 }
 
 // askManager asks the target's manager to attest for a filed request and returns the
-// sentence for the agent: who was asked where, or why nobody was.
-func (r *Router) askManager(ctx context.Context, agent approvals.Actor, req approvals.Request, u actions.User) string {
+// sentence for the agent: who was asked where, or (asked false) why nobody was.
+func (r *Router) askManager(ctx context.Context, agent approvals.Actor, req approvals.Request, u actions.User) (text string, asked bool) {
 	as, mr, ok := r.attestations()
 	if !ok {
-		return ""
+		return "", false
 	}
 	m, why := r.targetManager(ctx, mr, u)
 	if why != "" {
-		return " " + why
+		return " " + why, false
 	}
 	att, err := as.StartAttestation(ctx, approvals.NewAttestation{RequestID: req.ID, Agent: agent,
 		Manager: approvals.Target{ObjectID: m.ID, UPN: m.UPN, DisplayName: m.DisplayName}})
@@ -88,13 +88,13 @@ func (r *Router) askManager(ctx context.Context, agent approvals.Actor, req appr
 		if approvals.CodeOf(err) == "" {
 			r.log.ErrorContext(ctx, "start attestation", "request", req.ID, "err", err)
 		}
-		return " " + approvals.UserMessage(err)
+		return " " + approvals.UserMessage(err), false
 	}
 	reached, reason := r.tellUser(ctx, m, attestMessage(att))
 	if len(reached) > 0 {
-		return fmt.Sprintf(" The manager, %s, was asked in %s to attest (valid until %s).", orDash(m.DisplayName), strings.Join(reached, " and "), fmtTime(att.Expires))
+		return fmt.Sprintf(" The manager, %s, was asked in %s to attest (valid until %s).", orDash(m.DisplayName), strings.Join(reached, " and "), fmtTime(att.Expires)), true
 	}
-	return fmt.Sprintf(" The manager, %s, could not be asked to attest (%s).", orDash(m.DisplayName), reason)
+	return fmt.Sprintf(" The manager, %s, could not be asked to attest (%s).", orDash(m.DisplayName), reason), false
 }
 
 // tellUser sends msg privately to a directory user on every platform that can reach
@@ -200,7 +200,11 @@ func (r *Router) attest(ctx context.Context, c Caller, cmd Command, roles caller
 	if err != nil {
 		return r.lookupFailed(ctx, cmd, err)
 	}
-	return Message{Private: true, Text: strings.TrimSpace(r.askManager(ctx, namedActor(c, roles.user), req, u))}
+	text, asked := r.askManager(ctx, namedActor(c, roles.user), req, u)
+	if !asked {
+		return Refuse(strings.TrimSpace(text))
+	}
+	return Message{Private: true, Text: strings.TrimSpace(text)}
 }
 
 // noticeManager sends the target's manager a copy of the notice after a write (the

@@ -266,7 +266,8 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	}
 	ack += r.askTarget(ctx, requester, req.ID, req.Action, req.Ticket, u)
 	if r.needsPerformed(req) {
-		ack += r.askManager(ctx, requester, req, u)
+		text, _ := r.askManager(ctx, requester, req, u)
+		ack += text
 	}
 	return filedAnswer(Message{Private: true, Text: ack, RequestID: req.ID})
 }

@@ -194,3 +194,37 @@ func TestAttesterCannotApproveInTheDemo(t *testing.T) {
 		t.Fatalf("state %s decisions %+v", r.State, r.Decisions)
 	}
 }
+
+// TestAttestAgain: `attest <request-id>` sends the manager a new message and
+// withdraws the old one; only the requester may ask; without notify_manager the
+// manager gets no copy of the notice.
+func TestAttestAgain(t *testing.T) {
+	w := newAttestWorld(t, "nora.norights", false)
+	ans := w.file(t)
+	first := w.lastInbox(t, "nora")
+	if m := w.c.command("alex", "attest "+ans.RequestID); !m.Refusal {
+		t.Fatalf("an approver asked again: %+v", m)
+	}
+	m := w.c.command("hana", "attest "+ans.RequestID)
+	if m.Refusal || !strings.Contains(m.Text, "The manager, Nora Norights, was asked in the demo to attest") {
+		t.Fatalf("attest again: %+v", m)
+	}
+	second := w.lastInbox(t, "nora")
+	if second.Seq == first.Seq {
+		t.Fatal("no new message to the manager")
+	}
+	if got := w.c.submit(form{Persona: "nora", Entry: first.Seq, Reason: "saw her in person at desk 4"}); !got.Refusal || !strings.Contains(got.Text, "withdrawn") {
+		t.Fatalf("the withdrawn attestation: %+v", got)
+	}
+	if got := w.c.submit(form{Persona: "nora", Entry: second.Seq, Reason: "saw her in person at desk 4"}); got.Refusal {
+		t.Fatalf("the new attestation: %+v", got)
+	}
+	if got := w.c.decide("alex", ans.RequestID, true, ""); got.Refusal {
+		t.Fatalf("approve: %+v", got)
+	}
+	for _, e := range w.c.state("nora").Inbox {
+		if e.Message != nil && strings.Contains(e.Message.Text, "As the manager of") {
+			t.Fatalf("a copy of the notice without notify_manager: %s", e.Message.Text)
+		}
+	}
+}

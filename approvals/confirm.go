@@ -72,11 +72,15 @@ const (
 
 // Performed is evidence mfadesk gathered itself about who asked.
 type Performed struct {
-	Method   string    `json:"method"` // number_match
+	Method   string    `json:"method"` // number_match or manager_attestation
 	At       time.Time `json:"at"`
 	Platform string    `json:"platform"`
 	ChatID   string    `json:"chat_id,omitempty"`
 	ObjectID string    `json:"object_id"`
+	// Name and Line are a manager attestation's attester, as the directory names
+	// them, and how they verified (phone numbers masked).
+	Name string `json:"name,omitempty"`
+	Line string `json:"line,omitempty"`
 }
 
 // Confirmation is one number-matching challenge sent to a target. Answer is the
@@ -432,15 +436,22 @@ func DefaultMinEvidence() map[Action]Minimum {
 
 // evidenceRefusal is the one home of the evidence rule, applied at approval and
 // again at the claim: a request whose policy wants performed evidence has a
-// target_confirmed event in the chain, or was marked unreachable and has two
-// approvals needed. The chain is read rather than the record, which is not hashed.
+// target_confirmed or a valid manager_attested event in the chain, or was marked
+// unreachable and has two approvals needed; and, whatever the minimum, no approver
+// attested for it. The chain is read rather than the record, which is not hashed.
 func (s *Service) evidenceRefusal(tx Tx, r Request) (*Error, error) {
-	if s.policy.minimumFor(r.Action, r.Protection.Protected) != MinimumPerformed {
-		return nil, nil
-	}
+	performed := s.policy.minimumFor(r.Action, r.Protection.Protected) == MinimumPerformed
+	// The chain is read whatever the minimum: the record, which is not hashed, cannot
+	// be trusted to say whether someone attested.
 	events, err := requestEvents(tx, r.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read the audit events of %s: %w", r.ID, err)
+	}
+	// An approver who attested as the manager makes the approval not count, whatever
+	// the minimum: one person would both vouch and decide.
+	attested, e := attestedRefusal(r, events)
+	if e != nil || !performed || attested {
+		return e, nil
 	}
 	unreachable := false
 	for _, e := range events {
@@ -456,7 +467,7 @@ func (s *Service) evidenceRefusal(tx Tx, r Request) (*Error, error) {
 	if unreachable && r.ApprovalsNeeded >= 2 {
 		return nil, nil
 	}
-	return refusef(ErrNotConfirmed, "Request %s needs %s to confirm it in chat (number match) before it can be approved; the agent's claim alone is not enough for %s.",
+	return refusef(ErrNotConfirmed, "Request %s needs %s to confirm it in chat (number match), or their manager to attest, before it can be approved; the agent's claim alone is not enough for %s.",
 		r.ID, r.Target, r.Action), nil
 }
 
@@ -543,3 +554,7 @@ func (p *Policy) normalizeEvidence() error {
 	}
 	return nil
 }
+
+// MinimumFor is the evidence the policy wants for an action and target class: the
+// bot asks the manager to attest only where performed evidence is wanted.
+func (p Policy) MinimumFor(a Action, protected bool) Minimum { return p.minimumFor(a, protected) }

@@ -112,7 +112,11 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 			return err
 		}
 		if verdict == VerdictApprove {
-			if err := s.targetRefusal(w, cur); err != nil {
+			// The rules apply to the request as this approval would leave it (an
+			// approver who attested as the manager is refused here).
+			probe := cur
+			probe.Decisions = append(slices.Clone(cur.Decisions), Decision{By: by, At: w.now, Verdict: verdict})
+			if err := s.targetRefusal(w, probe); err != nil {
 				return err
 			}
 		}

@@ -58,14 +58,75 @@ func (s *Service) NotMe(ctx context.Context, target Target, by Actor, about stri
 }
 
 func (s *Service) notMe(ctx context.Context, target Target, by Actor, about string) (NotMeOutcome, error) {
-	var out NotMeOutcome
 	if _, ok := normOID(by.ObjectID); !ok || !sameOID(by.ObjectID, target.ObjectID) {
-		return out, refusef(ErrNotTarget, "Only %s can say this was not them; nothing was changed.", target)
+		return NotMeOutcome{}, refusef(ErrNotTarget, "Only %s can say this was not them; nothing was changed.", target)
 	}
+	return s.deny(ctx, target, by, "the user", about)
+}
+
+// ManagerDirectory is the optional part of a Directory that reads a user's manager:
+// "This is not them" from a manager's copy of a notice is checked against it, live.
+type ManagerDirectory interface {
+	// ManagerOf returns the object id of the user's manager, "" when they have none.
+	ManagerOf(ctx context.Context, userObjectID string) (string, error)
+}
+
+// NotThem records that the target's manager denies the target asked. The clicker
+// must be the manager: the manager an attestation was sent to (attestationID set),
+// or the target's manager as the directory says now (a copy of a notice). It then
+// does what "This is not me" does: cancel, withdraw, freeze.
+func (s *Service) NotThem(ctx context.Context, target Target, by Actor, attestationID, about string) (NotMeOutcome, error) {
+	target, by = target.normalized(), by.normalized()
+	out, err := s.notThem(ctx, target, by, attestationID, about)
+	if err != nil {
+		s.recordRefusal(ctx, "say \"This is not them\"", by, "", "", target, err)
+		return out, fmt.Errorf("deny as the manager of %s: %w", target, err)
+	}
+	return out, nil
+}
+
+func (s *Service) notThem(ctx context.Context, target Target, by Actor, attestationID, about string) (NotMeOutcome, error) {
+	if _, ok := normOID(by.ObjectID); !ok {
+		return NotMeOutcome{}, refusef(ErrNotManager, "Your chat account is not linked to a directory user; nothing was changed.")
+	}
+	if attestationID != "" {
+		a, err := s.Attestation(ctx, attestationID)
+		if err != nil {
+			return NotMeOutcome{}, err
+		}
+		if !sameOID(a.Manager.ObjectID, by.ObjectID) {
+			return NotMeOutcome{}, refusef(ErrNotManager, "Only %s, who was asked, can say this was not %s; nothing was changed.", a.Manager, a.Target)
+		}
+		return s.deny(ctx, a.Target, by, "their manager", about)
+	}
+	md, ok := s.dir.(ManagerDirectory)
+	if !ok {
+		return NotMeOutcome{}, refusef(ErrDirectoryUnavailable, "The directory cannot say who manages %s here; nothing was changed.", target)
+	}
+	mgr, err := md.ManagerOf(ctx, target.ObjectID)
+	if err != nil {
+		return NotMeOutcome{}, &Error{Code: ErrDirectoryUnavailable, Err: err,
+			Msg: fmt.Sprintf("The directory could not be asked who manages %s; nothing was changed. Try again shortly.", target)}
+	}
+	if mgr == "" || !sameOID(mgr, by.ObjectID) {
+		return NotMeOutcome{}, refusef(ErrNotManager, "Only the manager of %s can say this was not them; nothing was changed.", target)
+	}
+	if sameOID(by.ObjectID, target.ObjectID) {
+		return NotMeOutcome{}, refusef(ErrManagerConflict, "You manage yourself in the directory; use This is not me instead.")
+	}
+	return s.deny(ctx, target, by, "their manager", about)
+}
+
+// deny is the one home of what a denial does, in one transaction with its audit
+// events: cancel the target's pending request, withdraw open confirmations and
+// attestations, freeze the target for Policy.FreezeFor. who is "the user" or
+// "their manager", for the audit log.
+func (s *Service) deny(ctx context.Context, target Target, by Actor, who, about string) (NotMeOutcome, error) {
+	var out NotMeOutcome
 	err := s.update(ctx, func(w *wtx) error {
 		out = NotMeOutcome{}
 		if err := w.audit(Event{Kind: EventTargetDenied, Actor: by, Target: target,
-			Detail: clip("the user said this is not them ("+about+")", maxShort)}); err != nil {
+			Detail: clip(who+" said this is not them ("+about+")", maxShort)}); err != nil {
 			return err
 		}
 		open, found, err := openRequest(w.tx, target.ObjectID)
@@ -79,7 +140,7 @@ func (s *Service) notMe(ctx context.Context, target Target, by Actor, about stri
 			}
 			out.Cancelled = append(out.Cancelled, open)
 			if err := w.audit(Event{Kind: EventCancelled, RequestID: open.ID, Action: open.Action, State: open.State,
-				Actor: by, Target: open.Target, Detail: "cancelled because the user said this is not them"}); err != nil {
+				Actor: by, Target: open.Target, Detail: "cancelled because " + who + " said this is not them"}); err != nil {
 				return err
 			}
 		}
@@ -93,6 +154,16 @@ func (s *Service) notMe(ctx context.Context, target Target, by Actor, about stri
 				return err
 			}
 			out.Withdrawn = append(out.Withdrawn, c)
+		}
+		atts, err := openAttestations(w.tx, target.ObjectID)
+		if err != nil {
+			return err
+		}
+		for _, a := range atts {
+			a.State = ConfirmDenied
+			if err := putAttestation(w.tx, a); err != nil {
+				return err
+			}
 		}
 		f := Freeze{Target: target, Since: w.now, Until: w.now.Add(s.policy.FreezeFor), By: by}
 		b, err := json.Marshal(f)

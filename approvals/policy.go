@@ -79,6 +79,9 @@ type Policy struct {
 	ConfirmTTL time.Duration
 	// FreezeFor is how long "This is not me" freezes the target (default 24 hours).
 	FreezeFor time.Duration
+	// NotifyManager sends the target's manager a copy of the notice after every
+	// executed write (the bot reads it; approvals does not).
+	NotifyManager bool
 }
 
 // normalized fills in defaults and refuses a policy that would fail open.

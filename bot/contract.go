@@ -64,6 +64,7 @@ type (
 	TargetNotifier   = chat.TargetNotifier
 	UnreachableError = chat.UnreachableError
 	TargetClick      = chat.TargetClick
+	SecurityPoster   = chat.SecurityPoster
 )
 
 // Buttons that stand for a command or answer a confirmation.
@@ -104,6 +105,7 @@ const (
 	VerbVerify     = chat.VerbVerify
 	VerbUnfreeze   = chat.VerbUnfreeze
 	VerbMe         = chat.VerbMe
+	VerbAttest     = chat.VerbAttest
 	DefaultSignins = chat.DefaultSignins
 	MaxSignins     = chat.MaxSignins
 	DefaultDays    = chat.DefaultDays

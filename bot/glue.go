@@ -34,6 +34,25 @@ func (d ApprovalsDirectory) IsMember(ctx context.Context, userObjectID, groupID 
 	return hasGroup(in, groupID), nil
 }
 
+var _ approvals.ManagerDirectory = ApprovalsDirectory{}
+
+// ManagerOf returns the object id of the user's manager, "" when they have none (or
+// the directory here cannot say, which refuses what rests on it).
+func (d ApprovalsDirectory) ManagerOf(ctx context.Context, userObjectID string) (string, error) {
+	mr, ok := d.Dir.(managerReader)
+	if !ok {
+		return "", errors.New("this directory cannot read managers")
+	}
+	m, err := mr.Manager(ctx, userObjectID)
+	if actions.KindOf(err) == actions.KindNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the manager of %s: %w", userObjectID, err)
+	}
+	return m.ID, nil
+}
+
 // Protection says whether a target is protected: any directory role (an app-only token
 // bypasses Entra's own rule that a helpdesk admin cannot reset an admin), or membership
 // of a configured protected group.

@@ -180,6 +180,9 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
+	if strings.HasPrefix(f.Action, attestFormPrefix) {
+		return r.submitAttestation(ctx, c, f)
+	}
 	action, tapOpts, err := parseFormAction(f.Action, c.Platform)
 	if err != nil {
 		return Refuse(err.Error())
@@ -262,6 +265,10 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 		ack += " The approval card could not be posted; approvers can find it with " + Prefix(c.Platform) + "pending."
 	}
 	ack += r.askTarget(ctx, requester, req.ID, req.Action, req.Ticket, u)
+	if r.needsPerformed(req) {
+		text, _ := r.askManager(ctx, requester, req, u)
+		ack += text
+	}
 	return filedAnswer(Message{Private: true, Text: ack, RequestID: req.ID})
 }
 

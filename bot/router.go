@@ -142,6 +142,8 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 		return r.requestForm(ctx, ev.Caller, cmd, roles)
 	case VerbVerify:
 		return r.verify(ctx, ev.Caller, cmd, roles)
+	case VerbAttest:
+		return r.attest(ctx, ev.Caller, cmd, roles)
 	case VerbUnfreeze:
 		return r.unfreeze(ctx, ev.Caller, cmd, roles)
 	case VerbPending, VerbShow, VerbCancel:

@@ -147,6 +147,9 @@ func (r *Router) TargetClick(ctx context.Context, c Caller, tc TargetClick) Mess
 		}
 		return Message{Private: true, Text: "Thank you: you confirmed it is you. The helpdesk agent can go on."}
 	case ButtonNotMe:
+		if strings.HasPrefix(tc.Value, "M-") || strings.HasPrefix(tc.Value, notThemPrefix) {
+			return r.notThem(ctx, by, tc.Value)
+		}
 		return r.notMe(ctx, ts, by, tc.Value)
 	}
 	return Refuse("That button does not belong to a valid mfadesk confirmation.")
@@ -172,11 +175,25 @@ func (r *Router) notMe(ctx context.Context, ts TargetService, by approvals.Actor
 	if err != nil {
 		return Refuse(approvals.UserMessage(err))
 	}
-	alert := fmt.Sprintf("ALERT: %s said \"This is not me\" about a helpdesk request; %d request(s) cancelled, account frozen until %s.",
-		out.Freeze.Target, len(out.Cancelled), fmtTime(out.Freeze.Until))
+	r.denied(ctx, out, fmt.Sprintf("%s said \"This is not me\"", out.Freeze.Target), "the user")
+	return Message{Private: true, Text: fmt.Sprintf("Thank you. Nothing will be changed on your account: %d request(s) were cancelled, new ones are refused until %s, and IT security was alerted.",
+		len(out.Cancelled), fmtTime(out.Freeze.Until))}
+}
+
+// denied tells people what a denial did: an alert to the audit channel and, where
+// one is configured, the security channel; each agent whose request was cancelled.
+// who is "the user" or "their manager".
+func (r *Router) denied(ctx context.Context, out approvals.NotMeOutcome, said, who string) {
+	alert := fmt.Sprintf("ALERT: %s about a helpdesk request; %d request(s) cancelled, account %s frozen until %s.",
+		said, len(out.Cancelled), out.Freeze.Target, fmtTime(out.Freeze.Until))
 	for _, p := range r.platforms() {
 		if err := r.notifiers[p].PostAudit(ctx, alert); err != nil {
 			r.log.WarnContext(ctx, "post not-me alert", "platform", p, "err", err)
+		}
+		if sp, ok := r.notifiers[p].(SecurityPoster); ok {
+			if err := sp.PostSecurity(ctx, alert); err != nil {
+				r.log.WarnContext(ctx, "post not-me alert to the security channel", "platform", p, "err", err)
+			}
 		}
 	}
 	for _, q := range out.Cancelled {
@@ -185,13 +202,49 @@ func (r *Router) notMe(ctx context.Context, ts TargetService, by approvals.Actor
 		if !ok {
 			continue
 		}
-		m := Message{Private: true, Text: fmt.Sprintf("Request %s was cancelled because %s said it was not them; the account is frozen until %s.", q.ID, q.Target, fmtTime(out.Freeze.Until))}
+		m := Message{Private: true, Text: fmt.Sprintf("Request %s was cancelled because %s said it was not them; the account is frozen until %s.", q.ID, whoOf(who, q.Target), fmtTime(out.Freeze.Until))}
 		if err := n.Tell(ctx, agent, m); err != nil {
 			r.log.WarnContext(ctx, "tell agent of not-me", "request", q.ID, "err", err)
 		}
 	}
-	return Message{Private: true, Text: fmt.Sprintf("Thank you. Nothing will be changed on your account: %d request(s) were cancelled, new ones are refused until %s, and IT security was alerted.",
-		len(out.Cancelled), fmtTime(out.Freeze.Until))}
+}
+
+// whoOf names who denied: the target, or the target's manager.
+func whoOf(who string, t approvals.Target) string {
+	if who == "the user" {
+		return t.String()
+	}
+	return "the manager of " + t.String()
+}
+
+// notThem is "This is not them" from the manager: on an attestation (value is its
+// id) or on the manager's copy of a notice (notThemPrefix and the target's object id).
+func (r *Router) notThem(ctx context.Context, by approvals.Actor, value string) Message {
+	as, _, ok := r.attestations()
+	if !ok {
+		return Refuse("Manager attestations are not enabled on this mfadesk.")
+	}
+	var target approvals.Target
+	attID := ""
+	if oid, ok := strings.CutPrefix(value, notThemPrefix); ok {
+		ref, err := actions.ParseUserRef(oid)
+		if err != nil || ref.Kind != actions.RefObjectID {
+			return Refuse("That button does not belong to a valid mfadesk message.")
+		}
+		target = approvals.Target{ObjectID: ref.Value}
+		if u, err := r.dir.User(ctx, ref); err == nil {
+			target = approvals.Target{ObjectID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName}
+		}
+	} else {
+		attID = value
+	}
+	out, err := as.NotThem(ctx, target, by, attID, value)
+	if err != nil {
+		return Refuse(approvals.UserMessage(err))
+	}
+	r.denied(ctx, out, fmt.Sprintf("the manager of %s, %s, said \"This is not them\"", out.Freeze.Target, by), "their manager")
+	return Message{Private: true, Text: fmt.Sprintf("Thank you. Nothing will be changed on the account of %s: %d request(s) were cancelled, new ones are refused until %s, and IT security was alerted.",
+		out.Freeze.Target, len(out.Cancelled), fmtTime(out.Freeze.Until))}
 }
 
 // verify asks a user to confirm before a request is filed (the `verify` command).
@@ -216,6 +269,10 @@ func (r *Router) verify(ctx context.Context, c Caller, cmd Command, roles caller
 func evidenceFact(req approvals.Request) Fact {
 	if len(req.Performed) > 0 {
 		p := req.Performed[len(req.Performed)-1]
+		if p.Method == approvals.MethodManagerAttestation {
+			return Fact{Label: "Identity", Value: fmt.Sprintf("Verified by mfadesk: the manager, %s, attested in %s at %s — '%s'",
+				p.Name, Platform(p.Platform).Title(), p.At.UTC().Format("15:04 UTC"), p.Line)}
+		}
 		return Fact{Label: "Identity", Value: fmt.Sprintf("Verified by mfadesk: the user confirmed in %s at %s (number match)", Platform(p.Platform).Title(), p.At.UTC().Format("15:04 UTC"))}
 	}
 	v := "Stated by the agent: " + orDash(verificationLabel(req.Verification.Method))
@@ -267,24 +324,40 @@ func (r *Router) noticeTarget(ctx context.Context, req approvals.Request) {
 	if !sent {
 		r.log.WarnContext(ctx, "the target could not be told of the change on any platform", "request", req.ID)
 	}
+	if r.req.Policy().NotifyManager {
+		r.noticeManager(ctx, req)
+	}
 }
 
 // NoticeMessage is the notice to the target after a change to their account.
-func NoticeMessage(req approvals.Request) Message {
+func NoticeMessage(req approvals.Request) Message { return noticeMessage(req, false) }
+
+// noticeMessage is the notice to the target or, forManager, the manager's copy.
+func noticeMessage(req approvals.Request, forManager bool) Message {
 	var approvers []string
 	for _, d := range req.Approvals() {
 		approvers = append(approvers, d.By.String())
 	}
-	text := fmt.Sprintf("Your sign-in security was changed at %s: %s (request %s). Asked by %s from the IT helpdesk, approved by %s. If you did not ask for this, press This is not me now.",
-		fmtTime(req.Updated), orDash(actionTitle[req.Action]), req.ID, req.Requester, orDash(strings.Join(approvers, " and ")))
+	whose, ask, button, value := "Your", "If you did not ask for this, press This is not me now.", "This is not me", req.Target.ObjectID
+	if forManager {
+		whose = "As the manager of " + req.Target.String() + ", you get this copy: their"
+		ask = "If " + req.Target.String() + " did not ask for this, press This is not them now."
+		button, value = "This is not them", notThemPrefix+req.Target.ObjectID
+	}
+	text := fmt.Sprintf("%s sign-in security was changed at %s: %s (request %s). Asked by %s from the IT helpdesk, approved by %s. %s",
+		whose, fmtTime(req.Updated), orDash(actionTitle[req.Action]), req.ID, req.Requester, orDash(strings.Join(approvers, " and ")), ask)
 	var done []string
 	for _, s := range req.Steps {
 		if s.Outcome == string(actions.OutcomeDone) {
 			done = append(done, strings.TrimSpace(s.Name+" "+s.Target))
 		}
 	}
-	m := Message{Title: "Your account was changed", Text: text, Private: true,
-		Buttons: []Button{{Kind: ButtonNotMe, Label: "This is not me", Value: req.Target.ObjectID}}}
+	title := "Your account was changed"
+	if forManager {
+		title = "The account of " + req.Target.String() + " was changed"
+	}
+	m := Message{Title: title, Text: text, Private: true,
+		Buttons: []Button{{Kind: ButtonNotMe, Label: button, Value: value}}}
 	// The text is a section too: adapters show sections, and the summary only in
 	// notifications.
 	m.Sections = []Section{{Text: text}}

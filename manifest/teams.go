@@ -29,7 +29,7 @@ const teamsMenuMax = 12
 
 // typedOnly are verbs left out of the Teams command menus, which hold at most
 // teamsMenuMax: the rarely used or approver-only ones, which people type.
-var typedOnly = map[bot.Verb]bool{"audit": true, "unfreeze": true, "cancel": true, "tap": true}
+var typedOnly = map[bot.Verb]bool{"audit": true, "unfreeze": true, "cancel": true, "tap": true, "attest": true}
 
 // teamsVerbs are the bot's commands for the manifest's command menus, in the order of
 // its help, at most teamsMenuMax of them; Teams only inserts the text, and the bot

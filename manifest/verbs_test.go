@@ -8,7 +8,7 @@ import (
 
 // Both manifests list the bot's verbs from bot.Verbs, so a new verb reaches them.
 func TestManifestsListTheBotsVerbs(t *testing.T) {
-	const want = "help | user|methods|status|signins|audit|diagnose|reregister|revoke|tap|verify|unfreeze <user> | me|pending | show|cancel <id>"
+	const want = "help | user|methods|status|signins|audit|diagnose|reregister|revoke|tap|verify|unfreeze <user> | me|pending | show|cancel|attest <id>"
 	if got := slackUsageHint(); got != want {
 		t.Errorf("Slack usage hint %q, want %q", got, want)
 	}

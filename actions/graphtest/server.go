@@ -191,6 +191,7 @@ func (s *Server) routes() {
 		handle("GET /roleManagement/directory/roleEligibilityScheduleInstances", s.roleAssignments(true))
 		handle("GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances", s.groupEligibility)
 		handle("GET /users", s.listUsers)
+		handle("GET /users/{id}/manager", s.getManager)
 		handle("GET /users/{id}/transitiveMemberOf", s.transitiveMemberOf)
 		handle("POST /users/{id}/checkMemberGroups", s.checkMemberGroups)
 		handle("GET /users/{id}/authentication/methods", s.listMethods)
@@ -696,6 +697,26 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, v string) {
 		return
 	}
 	writeJSON(w, http.StatusOK, withContext(r, v, "users/$entity", selectFields(u.User, sel)))
+}
+
+// getManager answers GET /users/{id}/manager: the manager as a directoryObject with
+// its @odata.type, or 404 Request_ResourceNotFound when the user has none, as Graph
+// does.
+func (s *Server) getManager(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.pathUser(w, r)
+	if u == nil {
+		return
+	}
+	m := s.tenant.FindUser(u.Manager)
+	if u.Manager == "" || m == nil {
+		notFound(w, "manager")
+		return
+	}
+	obj := selectFields(m.User, r.URL.Query().Get("$select"))
+	obj["@odata.type"] = "#microsoft.graph.user"
+	writeJSON(w, http.StatusOK, withContext(r, v, "directoryObjects/$entity", obj))
 }
 
 // listUsers answers $filter queries (mfadesk sends mail / UPN equality).

@@ -89,6 +89,9 @@ type TenantUser struct {
 	SignIns []map[string]any `json:"signIns"`
 	// Audits are directoryAudit events that target this user.
 	Audits []map[string]any `json:"audits"`
+	// Manager is the object id of the user's manager (GET /users/{id}/manager); empty
+	// means none, which Graph answers with 404 Request_ResourceNotFound.
+	Manager string `json:"manager,omitempty"`
 }
 
 // ID returns the user's object id.

@@ -34,6 +34,7 @@ const (
 	VerbVerify     Verb = "verify"
 	VerbUnfreeze   Verb = "unfreeze"
 	VerbMe         Verb = "me"
+	VerbAttest     Verb = "attest"
 )
 
 // Limits of the flags; Graph keeps sign-ins and audit events for 30 days.
@@ -71,6 +72,7 @@ var verbs = []verbSpec{
 	{VerbPending, "", "open requests you may act on", "pending", false, false, nil},
 	{VerbShow, "<request-id>", "one request with its history", "show R-7KQ2M4XD", false, true, nil},
 	{VerbCancel, "<request-id>", "withdraw a request you made", "cancel R-7KQ2M4XD", false, true, nil},
+	{VerbAttest, "<request-id>", "ask the user's manager again, privately, to vouch for them on your request", "attest R-7KQ2M4XD", false, true, nil},
 }
 
 // Verbs returns every verb in the order of help: the one list that help, the Slack

@@ -34,6 +34,14 @@ type TargetNotifier interface {
 	TellTarget(ctx context.Context, to TargetUser, msg Message) error
 }
 
+// SecurityPoster is the optional part of a Notifier with a security channel: alerts
+// that someone may be impersonating a user ("This is not me", "This is not them")
+// go there as well as to the audit channel. An adapter without one configured
+// returns nil and posts nothing.
+type SecurityPoster interface {
+	PostSecurity(ctx context.Context, text string) error
+}
+
 // UnreachableError says why a platform cannot reach a user, in words for the agent.
 type UnreachableError struct {
 	Platform Platform

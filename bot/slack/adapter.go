@@ -55,6 +55,9 @@ type Options struct {
 
 	ApprovalsChannel string // channel id for approval cards (required)
 	AuditChannel     string // channel id for audit events (required)
+	// SecurityChannel, optional, also gets the alerts that someone may be
+	// impersonating a user ("This is not me", "This is not them").
+	SecurityChannel string
 
 	Command string // the slash command, default /mfa
 
@@ -199,6 +202,8 @@ func (o *Options) checkOutbound() error {
 		return errors.New("slack: approvals channel must be a channel id (C… or G…)")
 	case !validID(o.AuditChannel, "CGD"):
 		return errors.New("slack: audit channel must be a channel id (C… or G…)")
+	case o.SecurityChannel != "" && !validID(o.SecurityChannel, "CGD"):
+		return errors.New("slack: security channel must be a channel id (C… or G…)")
 	case o.CallTimeout > 0 && o.CallTimeout < 100*time.Millisecond:
 		return errors.New("slack: call timeout below 100ms")
 	}
@@ -217,7 +222,7 @@ func NewNotifier(o Options) (*Notifier, error) {
 	if err := o.checkOutbound(); err != nil {
 		return nil, err
 	}
-	return &Notifier{api: o.client(), approvals: o.ApprovalsChannel, audit: o.AuditChannel, log: o.Logger, callTimeout: o.CallTimeout}, nil
+	return &Notifier{api: o.client(), approvals: o.ApprovalsChannel, audit: o.AuditChannel, security: o.SecurityChannel, log: o.Logger, callTimeout: o.CallTimeout}, nil
 }
 
 // New checks the options and builds the adapter. HTTP mode without a signing secret

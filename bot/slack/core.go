@@ -244,6 +244,8 @@ func (a *Adapter) onInteraction(ic goslack.InteractionCallback) reply {
 			return a.onRequestSubmit(ic)
 		case callbackDeny:
 			return a.onDenySubmit(ic)
+		case callbackAttest:
+			return a.onAttestSubmit(ic)
 		}
 	}
 	// view_closed, shortcuts, the info modal's own submissions: nothing to do.

@@ -161,6 +161,10 @@ func decodeMeta(key []byte, s string, now time.Time) (formMeta, error) {
 		if !validRequestID(m.RequestID) {
 			return formMeta{}, errMetadata
 		}
+	case metaAttest:
+		if chat.FormVerb(m.Action) != "attest" {
+			return formMeta{}, errMetadata
+		}
 	default:
 		return formMeta{}, errMetadata
 	}

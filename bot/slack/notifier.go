@@ -19,6 +19,7 @@ type Notifier struct {
 	api         *goslack.Client
 	approvals   string
 	audit       string
+	security    string // optional
 	log         *slog.Logger
 	callTimeout time.Duration
 }
@@ -122,6 +123,24 @@ func (n *Notifier) Tell(ctx context.Context, to chat.Caller, msg chat.Message) e
 
 // PostAudit posts one audit line (with the audit chain's head hash, written by the
 // router) to the audit channel.
+var _ chat.SecurityPoster = (*Notifier)(nil)
+
+// PostSecurity posts an alert to the security channel, if one is configured.
+func (n *Notifier) PostSecurity(ctx context.Context, text string) error {
+	if n.security == "" {
+		return nil
+	}
+	msg := chat.Message{Text: text}
+	err := n.call(ctx, func(ctx context.Context) error {
+		_, _, err := n.api.PostMessageContext(ctx, n.security, messageOptions(msg, false)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("post alert to %s: %w", n.security, err)
+	}
+	return nil
+}
+
 func (n *Notifier) PostAudit(ctx context.Context, text string) error {
 	msg := chat.Message{Text: text}
 	err := n.call(ctx, func(ctx context.Context) error {

@@ -59,7 +59,7 @@ func (n *Notifier) TellTarget(ctx context.Context, to chat.TargetUser, msg chat.
 		return fmt.Errorf("open a direct message with %s: %w", user.ID, err)
 	}
 	blocks := renderBlocks(chat.Message{Title: msg.Title, Text: msg.Text, Sections: msg.Sections}, renderOptions{maxBlocks: maxMessageBlocks - 1, title: true})
-	if b := targetButtons(msg.Buttons); b != nil {
+	if b := targetButtons(msg.Buttons, attestButton(msg.Form)); b != nil {
 		blocks = append(blocks, b)
 	}
 	err = n.call(ctx, func(ctx context.Context) error {
@@ -79,8 +79,11 @@ func (n *Notifier) TellTarget(ctx context.Context, to chat.TargetUser, msg chat.
 // targetButtons renders the number buttons and "This is not me". The values are
 // lookup keys only (a confirmation id and a number, or a user's object id); the
 // router decides what a click is worth.
-func targetButtons(buttons []chat.Button) goslack.Block {
+func targetButtons(buttons []chat.Button, first goslack.BlockElement) goslack.Block {
 	var els []goslack.BlockElement
+	if first != nil {
+		els = append(els, first)
+	}
 	for _, b := range buttons {
 		if len(b.Value) > 80 {
 			continue
@@ -114,13 +117,16 @@ type targetHandler interface {
 func (a *Adapter) onTargetAction(ic goslack.InteractionCallback) (reply, bool) {
 	var act *goslack.BlockAction
 	for _, b := range ic.ActionCallback.BlockActions {
-		if b != nil && (b.ActionID == actionPick || b.ActionID == actionNotMe) {
+		if b != nil && (b.ActionID == actionPick || b.ActionID == actionNotMe || b.ActionID == actionAttest) {
 			act = b
 			break
 		}
 	}
 	if act == nil {
 		return reply{}, false
+	}
+	if act.ActionID == actionAttest {
+		return a.onAttestClick(ic, act), true
 	}
 	th, ok := a.h.(targetHandler)
 	if !ok || act.Value == "" || len(act.Value) > 80 || strings.ContainsAny(act.Value, " \n") {

@@ -36,6 +36,18 @@ func newFlowEnv(t *testing.T) *flowEnv {
 // when given, the router and approvals on their own clock.
 func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy), stackClock ...func() time.Time) *flowEnv {
 	t.Helper()
+	var clock func() time.Time
+	if len(stackClock) > 0 {
+		clock = stackClock[0]
+	}
+	return newFlowEnvWith(t, edit, nil, "", clock)
+}
+
+// newFlowEnvWith is newFlowEnvPolicy with the tenant changed by editTenant, a
+// security channel (when not empty) and, when not nil, the router and approvals on
+// their own clock.
+func newFlowEnvWith(t *testing.T, edit func(*approvals.Policy), editTenant func(*graphtest.Tenant), security string, stackClock func() time.Time) *flowEnv {
+	t.Helper()
 	tenant := graphtest.MustTenant("demo")
 	fake := slacktest.New(t)
 	for _, p := range []struct{ id, local string }{{userHana, "hana.helpdesk"}, {userAlex, "alex.approver"}, {"U0SAM", "sam.approver"}, {"U0NORA", "nora.norights"}} {
@@ -49,6 +61,7 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy), stackClock ...
 	o := Options{
 		Mode: ModeHTTP, BotToken: fake.BotToken, SigningSecret: testSecret, APIURL: fake.APIURL(), TeamID: testTeam,
 		ApprovalsChannel: testApprovals, AuditChannel: testAudit, Logger: logger, Now: clock.Now,
+		SecurityChannel:  security,
 		ResponseURLHosts: []string{"127.0.0.1"},
 		// The fake tenant answers in milliseconds; a generous budget keeps the test
 		// independent of how loaded the machine is (the default is 2 s).
@@ -58,9 +71,9 @@ func newFlowEnvPolicy(t *testing.T, edit func(*approvals.Policy), stackClock ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	so := bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit}
-	if len(stackClock) > 0 {
-		so.Clock = stackClock[0] // the router's and approvals' time, apart from the adapter's
+	so := bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"slack": n}, Logger: logger, EditPolicy: edit, EditTenant: editTenant}
+	if stackClock != nil {
+		so.Clock = stackClock // the router's and approvals' time, apart from the adapter's
 	}
 	stack := bottest.New(t, so)
 	o.Handler = stack.Router

@@ -40,6 +40,9 @@ type Options struct {
 	// must be installed in their team.
 	ApprovalsChannel string
 	AuditChannel     string
+	// SecurityChannel, optional, also gets the alerts that someone may be
+	// impersonating a user ("This is not me", "This is not them").
+	SecurityChannel string
 
 	// OpenIDMetadataURL is the Bot Framework's metadata; default DefaultOpenIDMetadataURL.
 	OpenIDMetadataURL string
@@ -188,7 +191,7 @@ func New(o Options) (*Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("teams: %w", err)
 	}
-	for _, ch := range []string{o.ApprovalsChannel, o.AuditChannel} {
+	for _, ch := range []string{o.ApprovalsChannel, o.AuditChannel, o.SecurityChannel} {
 		if ch != "" && !strings.HasPrefix(ch, "19:") {
 			return nil, fmt.Errorf("teams: channel %q is not a Teams channel id (19:…@thread.tacv2)", clip(ch, 64))
 		}
@@ -301,16 +304,35 @@ func (a *Adapter) PostAudit(ctx context.Context, text string) error {
 	if a.opts.AuditChannel == "" {
 		return errors.New("teams: post audit line: no audit channel configured")
 	}
-	_, err := a.conn.createConversation(ctx, a.opts.ServiceURL, conversationParams{
-		IsGroup:     true,
-		ChannelData: &outChannelData{Channel: &idRef{ID: a.opts.AuditChannel}, Tenant: &idRef{ID: a.opts.TenantID}},
-		Activity:    &outActivity{Type: "message", Text: text, TextFormat: "plain"},
-		TenantID:    a.opts.TenantID,
-	})
-	if err != nil {
+	if err := a.postChannel(ctx, a.opts.AuditChannel, text); err != nil {
 		return fmt.Errorf("teams: post audit line: %w", err)
 	}
 	return nil
+}
+
+var _ chat.SecurityPoster = (*Adapter)(nil)
+
+// PostSecurity posts an alert as a new thread in the security channel, if one is
+// configured, as plain text like an audit line.
+func (a *Adapter) PostSecurity(ctx context.Context, text string) error {
+	if a.opts.SecurityChannel == "" {
+		return nil
+	}
+	if err := a.postChannel(ctx, a.opts.SecurityChannel, text); err != nil {
+		return fmt.Errorf("teams: post alert: %w", err)
+	}
+	return nil
+}
+
+// postChannel starts a thread of plain text in a channel.
+func (a *Adapter) postChannel(ctx context.Context, channel, text string) error {
+	_, err := a.conn.createConversation(ctx, a.opts.ServiceURL, conversationParams{
+		IsGroup:     true,
+		ChannelData: &outChannelData{Channel: &idRef{ID: channel}, Tenant: &idRef{ID: a.opts.TenantID}},
+		Activity:    &outActivity{Type: "message", Text: text, TextFormat: "plain"},
+		TenantID:    a.opts.TenantID,
+	})
+	return err
 }
 
 // sendPersonal opens (or reopens: the call is idempotent) the 1:1 chat with member and

@@ -381,6 +381,9 @@ func RenderForm(m chat.Message, f chat.Form, errs chat.FieldErrors, prev formSta
 	if f.TargetLabel == "" {
 		title = fmt.Sprintf("Request: %s %s", chat.FormVerb(f.Action), f.Target)
 	}
+	if chat.FormVerb(f.Action) == "attest" {
+		title = "Can you vouch for " + orDash(f.TargetLabel) + "?"
+	}
 	c := newCard(orText(m.Text, title))
 	c.Body = append(c.Body, Element{Type: "TextBlock", Text: noLinks(title), Wrap: true, Weight: "Bolder", Size: "Medium"})
 	if f.Warning != "" {
@@ -413,6 +416,10 @@ func RenderForm(m chat.Message, f chat.Form, errs chat.FieldErrors, prev formSta
 		return chat.FormLimit(field)
 	}
 	reason, detail, ticket := lim("reason"), lim("verification_detail"), lim("ticket")
+	if chat.FormVerb(f.Action) == "attest" {
+		attestForm(&c, m, f, field, reason, prev)
+		return c
+	}
 	field(Element{Type: "Input.Text", ID: inputReason, Label: "Reason", IsRequired: true, ErrorMessage: "Give a reason of " + reason.Hint() + ".",
 		Placeholder: "Why this is needed (" + reason.Hint() + ")", IsMultiline: true, MaxLength: reason.Max, Value: prev.Reason})
 	if len(f.Verifications) > 0 {
@@ -439,6 +446,26 @@ func RenderForm(m chat.Message, f chat.Form, errs chat.FieldErrors, prev formSta
 	}
 	c.Body = append(c.Body, Element{Type: "ActionSet", Actions: []Action{execute("Submit request", VerbSubmit, "positive", "auto", data)}})
 	return c
+}
+
+// attestForm finishes the form of a manager asked to vouch for a user: the message,
+// one field for how they verified it is them (the reason field and its limits),
+// "Attest" and "This is not them".
+// field appends to *c.
+func attestForm(c *Card, m chat.Message, f chat.Form, field func(Element), reason chat.FieldLimit, prev formState) {
+	if len(m.Sections) > 0 && m.Sections[0].Text != "" {
+		c.Body = append(c.Body, textBlock(m.Sections[0].Text))
+	}
+	field(Element{Type: "Input.Text", ID: inputReason, Label: "How did you verify it is them?", IsRequired: true,
+		ErrorMessage: "Say how, in " + reason.Hint() + ".", Placeholder: "e.g. saw her in person at desk 4 (" + reason.Hint() + ")",
+		IsMultiline: true, MaxLength: reason.Max, Value: prev.Reason})
+	acts := []Action{execute("Attest", VerbSubmit, "positive", "auto", map[string]any{"action": f.Action, "target": f.Target, "label": f.TargetLabel})}
+	for _, b := range m.Buttons {
+		if b.Kind == chat.ButtonNotMe {
+			acts = append(acts, button(b))
+		}
+	}
+	c.Body = append(c.Body, Element{Type: "ActionSet", Actions: acts})
 }
 
 func orText(s, alt string) string {

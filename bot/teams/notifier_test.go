@@ -203,3 +203,32 @@ func TestCardsBreakMarkdownLinks(t *testing.T) {
 		t.Errorf("a markdown link survived: %s", s)
 	}
 }
+
+// TestPostSecurity: with teams.security_channel set, an alert is a plain-text thread
+// in that channel through the connector; without one, nothing is posted; a channel
+// id that is not a Teams channel is refused at start.
+func TestPostSecurity(t *testing.T) {
+	const securityChannel = "19:security@thread.tacv2"
+	e := newEnv(t, func(o *Options) { o.SecurityChannel = securityChannel })
+	line := `ALERT: mfatest2@contoso.com said "This is not me" about a helpdesk request`
+	if err := e.ad.PostSecurity(context.Background(), line); err != nil {
+		t.Fatal(err)
+	}
+	calls := e.fc.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("%d connector calls, want 1", len(calls))
+	}
+	act := calls[0].Body["activity"].(map[string]any)
+	if ch := calls[0].Body["channelData"].(map[string]any)["channel"].(map[string]any)["id"]; ch != securityChannel || act["text"] != line || act["textFormat"] != "plain" {
+		t.Errorf("security post %+v", calls[0].Body)
+	}
+
+	none := newEnv(t)
+	if err := none.ad.PostSecurity(context.Background(), line); err != nil || len(none.fc.Calls()) != 0 {
+		t.Errorf("without a security channel: err %v, calls %d", err, len(none.fc.Calls()))
+	}
+	if _, err := New(Options{AppID: testAppID, TenantID: testTenant, Credential: &teamstest.Cred{}, ServiceURL: "https://smba.trafficmanager.net/teams/",
+		ApprovalsChannel: testChannel, AuditChannel: auditChannel, SecurityChannel: "C0SECURITY"}); err == nil {
+		t.Error("a Slack channel id was accepted as the Teams security channel")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/mfadesk/mfadesk/bot/chat"
@@ -104,7 +105,9 @@ func (a *api) submit(r *http.Request, body []byte) (any, int) {
 func (s *Server) claimForm(persona string, seq uint64) (*chat.Form, *chat.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range s.convo[persona] {
+	// A form is in the conversation (a request form) or the inbox (a manager's
+	// attestation, sent without being asked for).
+	for _, e := range slices.Concat(s.convo[persona], s.inbox[persona]) {
 		if e.Seq != seq || e.Message == nil || e.Message.Form == nil {
 			continue
 		}
@@ -128,7 +131,7 @@ func (s *Server) claimForm(persona string, seq uint64) (*chat.Form, *chat.Messag
 func (s *Server) releaseForm(persona string, seq uint64, msg chat.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range s.convo[persona] {
+	for _, e := range slices.Concat(s.convo[persona], s.inbox[persona]) {
 		if e.Seq == seq {
 			e.busy = false
 			if !msg.Refusal && msg.RequestID != "" {

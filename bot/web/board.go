@@ -56,6 +56,9 @@ type AuditPost struct {
 	Seq  uint64    `json:"seq"`
 	Time time.Time `json:"time"`
 	Text string    `json:"text"`
+	// Security marks a post to the security channel, which the demo shows in the
+	// audit pane, marked.
+	Security bool `json:"security,omitempty"`
 }
 
 // State is what one persona sees: their conversation and inbox, and the two channels.
@@ -127,14 +130,27 @@ func (s *Server) Tell(_ context.Context, to chat.Caller, msg chat.Message) error
 
 // PostAudit appends a line to the #mfa-audit pane.
 func (s *Server) PostAudit(_ context.Context, text string) error {
+	s.post(AuditPost{Text: text})
+	return nil
+}
+
+var _ chat.SecurityPoster = (*Server)(nil)
+
+// PostSecurity posts an alert to the demo's security channel: the audit pane, marked.
+func (s *Server) PostSecurity(_ context.Context, text string) error {
+	s.post(AuditPost{Text: text, Security: true})
+	return nil
+}
+
+func (s *Server) post(p AuditPost) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.audit = append(s.audit, AuditPost{Seq: s.nextSeq(), Time: s.now(), Text: text})
+	p.Seq, p.Time = s.nextSeq(), s.now()
+	s.audit = append(s.audit, p)
 	if len(s.audit) > maxAudit {
 		s.audit = s.audit[len(s.audit)-maxAudit:]
 	}
 	s.changed()
-	return nil
 }
 
 var _ chat.Notifier = (*Server)(nil)

@@ -79,6 +79,9 @@ type ApprovalsConfig struct {
 	EvidenceProtected map[string]string `yaml:"evidence_protected"`
 	ConfirmExpiry     time.Duration     `yaml:"confirm_expiry"` // default 10m
 	FreezeFor         time.Duration     `yaml:"freeze_for"`     // after "This is not me", default 24h
+	// NotifyManager sends the target's manager a copy of the notice after every
+	// executed write (default false).
+	NotifyManager bool `yaml:"notify_manager"`
 }
 
 // SlackConfig configures the Slack adapter.
@@ -93,6 +96,8 @@ type SlackConfig struct {
 	SigningSecret    string `yaml:"signing_secret"` // secret: MFADESK_SLACK_SIGNING_SECRET(_FILE), HTTP mode
 	ApprovalsChannel string `yaml:"approvals_channel"`
 	AuditChannel     string `yaml:"audit_channel"`
+	// SecurityChannel, optional, also gets "This is not me" / "This is not them" alerts.
+	SecurityChannel string `yaml:"security_channel"`
 	// ResponseURLHosts are the hosts (and their subdomains) a slash command's
 	// response_url may point at; mfadesk posts lookup answers there. Default Slack's:
 	// slack.com and slack-gov.com. https only, except plain http on a loopback host.
@@ -125,6 +130,8 @@ type TeamsConfig struct {
 	EntraCallers     []string `yaml:"entra_callers"`     // app ids accepted from those tenants
 	ApprovalsChannel string   `yaml:"approvals_channel"` // channel conversation id
 	AuditChannel     string   `yaml:"audit_channel"`
+	// SecurityChannel, optional, also gets "This is not me" / "This is not them" alerts.
+	SecurityChannel string `yaml:"security_channel"`
 }
 
 // ConfigError names the key that is wrong.

@@ -204,3 +204,23 @@ func TestTeamsCloudKeys(t *testing.T) {
 		t.Errorf("credential: %v", err)
 	}
 }
+
+// TestConfigManagerAndSecurity: approvals.notify_manager defaults to false; it and the
+// optional security channels are read as written.
+func TestConfigManagerAndSecurity(t *testing.T) {
+	c, err := ParseConfig([]byte(baseConfig), env(goodEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Approvals.NotifyManager || c.Slack.SecurityChannel != "" {
+		t.Fatalf("defaults: notify_manager %v, security channel %q", c.Approvals.NotifyManager, c.Slack.SecurityChannel)
+	}
+	cfg := baseConfig + "  security_channel: C0SECURITY\napprovals:\n  notify_manager: true\n" + strings.Replace(teamsBase, "  audit_channel: b\n", "  audit_channel: b\n  security_channel: \"19:sec@thread.tacv2\"\n", 1)
+	c, err = ParseConfig([]byte(cfg), env(goodEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Approvals.NotifyManager || c.Slack.SecurityChannel != "C0SECURITY" || c.Teams.SecurityChannel != "19:sec@thread.tacv2" {
+		t.Fatalf("read: notify_manager %v, slack %q, teams %q", c.Approvals.NotifyManager, c.Slack.SecurityChannel, c.Teams.SecurityChannel)
+	}
+}

@@ -80,6 +80,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			SigningSecret: cfg.Slack.SigningSecret, APIURL: cfg.Slack.APIURL,
 			TeamID: cfg.Slack.TeamID, EnterpriseID: cfg.Slack.EnterpriseID,
 			ApprovalsChannel: cfg.Slack.ApprovalsChannel, AuditChannel: cfg.Slack.AuditChannel, Logger: log,
+			SecurityChannel:  cfg.Slack.SecurityChannel,
 			ResponseURLHosts: cfg.Slack.ResponseURLHosts, OnRefused: m.refusedBy(bot.PlatformSlack),
 		}
 		// A Slack stand-in on this machine (api_url on loopback: tests, benchmarks) also
@@ -101,7 +102,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 		}
 		teamsAdapter, err = teams.New(teams.Options{
 			AppID: cfg.Teams.AppID, TenantID: cfg.Teams.TenantID, Credential: tcred, ServiceURL: cfg.Teams.ServiceURL, ServiceHosts: cfg.Teams.ServiceHosts,
-			ApprovalsChannel: cfg.Teams.ApprovalsChannel, AuditChannel: cfg.Teams.AuditChannel,
+			ApprovalsChannel: cfg.Teams.ApprovalsChannel, AuditChannel: cfg.Teams.AuditChannel, SecurityChannel: cfg.Teams.SecurityChannel,
 			OpenIDMetadataURL: cfg.Teams.OpenIDMetadataURL, EntraMetadataURL: cfg.Teams.EntraMetadataURL, KeyRetry: teamsKeyRetry, Logger: log,
 			EntraTenants: cfg.Teams.EntraTenants, EntraCallers: cfg.Teams.EntraCallers,
 		})
@@ -123,6 +124,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			MinEvidence:          evidenceMinimums(cfg.Approvals.Evidence, approvals.DefaultMinEvidence()),
 			MinEvidenceProtected: evidenceMinimums(cfg.Approvals.EvidenceProtected, nil),
 			ConfirmTTL:           cfg.Approvals.ConfirmExpiry, FreezeFor: cfg.Approvals.FreezeFor,
+			NotifyManager: cfg.Approvals.NotifyManager,
 		},
 		Hook: m.onChange,
 	})

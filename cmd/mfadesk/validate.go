@@ -173,7 +173,11 @@ func (d validateDeps) chatChecks(ctx context.Context, cfg *Config) []check {
 			add("slack auth.test", fmt.Sprintf("bot %s in workspace %s", at.User, at.Team), nil)
 			// Reachability is proven by posting: reading channel info would need
 			// channels:read, a scope the bot otherwise does without.
-			for _, ch := range []struct{ key, id string }{{"slack.approvals_channel", cfg.Slack.ApprovalsChannel}, {"slack.audit_channel", cfg.Slack.AuditChannel}} {
+			channels := []struct{ key, id string }{{"slack.approvals_channel", cfg.Slack.ApprovalsChannel}, {"slack.audit_channel", cfg.Slack.AuditChannel}}
+			if cfg.Slack.SecurityChannel != "" {
+				channels = append(channels, struct{ key, id string }{"slack.security_channel", cfg.Slack.SecurityChannel})
+			}
+			for _, ch := range channels {
 				_, _, err := api.PostMessageContext(ctx, ch.id, goslack.MsgOptionText("mfadesk validate: this channel is reachable by the bot.", false))
 				var se goslack.SlackErrorResponse
 				switch {

@@ -55,7 +55,7 @@ func TestValidate(t *testing.T) {
 		Graph:    GraphConfig{BaseURL: gs.URL + "/v1.0", Credential: "client_secret"},
 		// The approvers group id does not exist in the tenant.
 		Groups: GroupsConfig{Helpdesk: helpdesk, Approvers: "99999999-9999-4999-8999-999999999999"},
-		Slack:  SlackConfig{Enabled: true, BotToken: "xoxb-1", APIURL: slackAPI.URL + "/", ApprovalsChannel: "C0APPROVE", AuditChannel: "C0AUDIT"},
+		Slack:  SlackConfig{Enabled: true, BotToken: "xoxb-1", APIURL: slackAPI.URL + "/", ApprovalsChannel: "C0APPROVE", AuditChannel: "C0AUDIT", SecurityChannel: "C0SECURITY"},
 	}
 	deps := validateDeps{graphCred: func(GraphConfig) (azcore.TokenCredential, error) {
 		return roleCred{roles: []string{"User.Read.All", "GroupMember.Read.All", "AuditLog.Read.All", "Directory.Read.All"}}, nil
@@ -77,6 +77,7 @@ func TestValidate(t *testing.T) {
 		{"slack auth.test", true, "bot mfadesk in workspace Contoso"},
 		{"slack.approvals_channel", true, "posted a check message to C0APPROVE"},
 		{"slack.audit_channel", false, "not_in_channel — invite the bot"},
+		{"slack.security_channel", false, "channel C0SECURITY: not_in_channel — invite the bot"},
 	}
 	for _, w := range want {
 		c, ok := got[w.name]

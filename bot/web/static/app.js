@@ -229,11 +229,14 @@ const FIELDS = [
 
 function renderForm(e) {
   const f = e.message.Form;
+  // A manager's attestation asks one thing: how they verified it is them.
+  const attest = (f.Action || "").startsWith("attest:");
+  const fields = attest ? [["reason", "How did you verify it is them?", "textarea"]] : FIELDS;
   const form = el("form", "reqform", null, "request-form");
   form.noValidate = true;
   if (f.Warning) form.appendChild(el("div", "warning", f.Warning, "form-warning"));
   const inputs = {}, errs = {};
-  for (const [name, label, kind] of FIELDS) {
+  for (const [name, label, kind] of fields) {
     const id = "f" + e.seq + "-" + name;
     const lab = el("label", null, label);
     lab.htmlFor = id;
@@ -261,7 +264,7 @@ function renderForm(e) {
     errs[name] = err;
   }
   const general = el("div", "ferr", null, "form-error");
-  const submit = el("button", "btn primary", "File request", "form-submit");
+  const submit = el("button", "btn primary", attest ? "Attest" : "File request", "form-submit");
   submit.type = "submit";
   form.appendChild(general);
   form.appendChild(submit);
@@ -392,6 +395,8 @@ function renderInbox(e) {
     }
     box.appendChild(row);
   }
+  // A manager asked to attest answers in a form, in the inbox.
+  if (e.message.Form) box.appendChild(renderForm(e));
   return box;
 }
 
@@ -400,6 +405,12 @@ function renderInbox(e) {
 // A line in another shape is shown as it is.
 function renderAudit(a) {
   const d = el("div", "audit-line", null, "audit-line");
+  if (a.security) {
+    d.classList.add("security");
+    d.appendChild(el("div", "ahead", "Security channel"));
+    d.appendChild(el("div", "abody", a.text));
+    return d;
+  }
   const m = /^#(\d+) (\d{4}-\d\d-\d\d \d\d:\d\d UTC) (\S+) ([\s\S]*?)(?: · (chain head #\d+ \S+))?$/.exec(a.text);
   if (!m) { d.textContent = a.text; return d; }
   const head = el("div", "ahead");

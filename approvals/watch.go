@@ -172,7 +172,7 @@ func (s *Service) recordAlert(ctx context.Context, oid string, ev actions.AuditE
 		}
 		recorded = true
 		return w.audit(Event{Kind: EventWatchRegistration, RequestID: wt.RequestID, Action: wt.Action, Target: wt.Target,
-			Detail: clip(actions.MaskPhones(text), maxAlert)})
+			Detail: clip(text, maxAlert)})
 	})
 	if err != nil {
 		return false, fmt.Errorf("record the registration %s for %s: %w", ev.ID, oid, err)
@@ -463,7 +463,9 @@ func methodOf(ev actions.AuditEvent) string {
 	if r == "" {
 		return "A security-info method"
 	}
-	return strings.ToUpper(r[:1]) + r[1:]
+	// A phone method's reason may carry the number. Only Graph's free text is masked:
+	// masking the whole alert would mask its address and time too.
+	return actions.MaskPhones(strings.ToUpper(r[:1]) + r[1:])
 }
 
 // deviceOf is the device or app the event's additional details name, if any.
@@ -471,7 +473,7 @@ func deviceOf(ev actions.AuditEvent) string {
 	for _, k := range slices.Sorted(maps.Keys(ev.Details)) {
 		lk := strings.ToLower(k)
 		if strings.Contains(lk, "device") || strings.Contains(lk, "user agent") || strings.Contains(lk, "useragent") {
-			return clip(ev.Details[k], 80)
+			return clip(actions.MaskPhones(ev.Details[k]), 80)
 		}
 	}
 	return ""

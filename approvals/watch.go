@@ -390,7 +390,9 @@ func (w *Watcher) describe(ctx context.Context, wt Watch, ev actions.AuditEvent)
 	if flag {
 		b.WriteString("⚠ new country · ")
 	}
-	fmt.Fprintf(&b, "%s registered for %s at %s, after %s %s", methodOf(ev), wt.Target, fmtTime(ev.Time), wt.Action, wt.RequestID)
+	// The request id is on the audit event itself; the text stays short enough for the
+	// audit channel's line.
+	fmt.Fprintf(&b, "%s registered for %s at %s, after the %s", methodOf(ev), wt.Target, fmtTime(ev.Time), wt.Action)
 	if d := deviceOf(ev); d != "" {
 		fmt.Fprintf(&b, "; device %s", d)
 	}

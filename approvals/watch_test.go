@@ -156,7 +156,7 @@ func TestWatchAlertsOncePerRegistration(t *testing.T) {
 		t.Fatalf("%d watch_registration events, want 1", len(alerts))
 	}
 	a := alerts[0]
-	for _, want := range []string{"Authenticator App with Notification and Code registered for " + targetUPN, "203.0.113.9", "(Seattle, US)", r.ID} {
+	for _, want := range []string{"Authenticator App with Notification and Code registered for " + targetUPN, "203.0.113.9", "(Seattle, US)", "after the reregister"} {
 		if !strings.Contains(a.Detail, want) {
 			t.Errorf("alert %q lacks %q", a.Detail, want)
 		}

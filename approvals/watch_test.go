@@ -13,6 +13,7 @@ import (
 	"github.com/mfadesk/mfadesk/actions"
 	"github.com/mfadesk/mfadesk/actions/graph"
 	"github.com/mfadesk/mfadesk/actions/graphtest"
+	"github.com/mfadesk/mfadesk/approvals/etcdtest"
 )
 
 // graphClock drives the Graph client's report scheduler on the harness clock: a wait
@@ -382,5 +383,63 @@ func TestWatchHundredTargetsInsideReportBudget(t *testing.T) {
 	}
 	if got := len(e.alerts(t)); got != targets {
 		t.Errorf("%d alerts, want %d", got, targets)
+	}
+}
+
+// TestWatchEtcdTwoPollersOneAlert: on etcd the watch list is shared; two replicas'
+// pollers that read the same registration at the same time commit one alert between
+// them (a leader change mid-poll is this case).
+func TestWatchEtcdTwoPollersOneAlert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd")
+	}
+	e := newWatchEnv(t, watchOpts{})
+	srv := etcdtest.Start(t)
+	prefix := uniquePrefix()
+	svcs := make([]*Service, 2)
+	for i := range svcs {
+		pol := basePolicy()
+		pol.WatchFor = 24 * time.Hour
+		s, err := New(context.Background(), Options{Store: openEtcdStore(t, srv.Endpoint(), prefix, 0), Directory: newFakeDir(),
+			Executor: &fakeExec{}, Policy: pol, Clock: e.h.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs[i] = s
+	}
+	t0 := e.h.clock.Now()
+	err := svcs[0].update(context.Background(), func(w *wtx) error {
+		return svcs[0].startWatch(w, Request{ID: "R-1", Action: ActionTAP, Target: Target{ObjectID: oidTarget, UPN: targetUPN}}, w.now)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.audit(t, oidTarget, graphtest.SelfRegistration("reg-1", oidTarget, targetUPN, authenticator, "203.0.113.9", t0.Add(5*time.Minute)))
+	e.h.clock.Advance(10 * time.Minute)
+
+	counts := make([]int, len(svcs))
+	errs := make([]error, len(svcs))
+	var wg sync.WaitGroup
+	for i, s := range svcs {
+		wg.Go(func() { counts[i], errs[i] = s.NewWatcher(e.client).Poll(context.Background()) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := svcs[1].Events(context.Background(), time.Time{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := 0
+	for _, ev := range evs {
+		if ev.Kind == EventWatchRegistration {
+			alerts++
+		}
+	}
+	if alerts != 1 || counts[0]+counts[1] != 1 {
+		t.Errorf("%d alerts in the chain, pollers reported %v; want exactly one", alerts, counts)
 	}
 }

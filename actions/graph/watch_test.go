@@ -60,6 +60,11 @@ func TestSecurityInfoSincePagesOneQuery(t *testing.T) {
 	if got := fake.ReportCalls(); got != 3 {
 		t.Errorf("%d report calls, want 3 pages", got)
 	}
+	// The background share is two requests a window (three stay free for a
+	// diagnose): the third page waits for the next window.
+	if took := clock.Now().Sub(since); took < 10*time.Second {
+		t.Errorf("three pages took %v; the watch may send only two per 10 s window", took)
+	}
 	if n := fake.Throttled(); n != 0 {
 		t.Errorf("%d answers were 429", n)
 	}

@@ -2,6 +2,7 @@ package approvals
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -441,5 +442,55 @@ func TestWatchEtcdTwoPollersOneAlert(t *testing.T) {
 	}
 	if alerts != 1 || counts[0]+counts[1] != 1 {
 		t.Errorf("%d alerts in the chain, pollers reported %v; want exactly one", alerts, counts)
+	}
+}
+
+// TestWatchStarts: a re-register (done or failed part-way) opens a watch from the
+// moment it ran until WatchFor later; a revoke does not, nor anything with the watch off.
+func TestWatchStarts(t *testing.T) {
+	cases := []struct {
+		name     string
+		watchFor time.Duration
+		action   Action
+		fail     bool
+		want     bool
+	}{
+		{"reregister", 24 * time.Hour, ActionReregister, false, true},
+		{"reregister failed part-way", 24 * time.Hour, ActionReregister, true, true},
+		{"revoke", 24 * time.Hour, ActionRevoke, false, false},
+		{"watch off", 0, ActionReregister, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(p *Policy) { p.WatchFor = tc.watchFor })
+			if tc.fail {
+				h.exec.setFn(func(context.Context, Request, bool) (Result, error) {
+					return Result{Steps: []Step{{Name: "delete_method", Outcome: "ok"}}}, errors.New("graph answered 500")
+				})
+			}
+			t0 := h.clock.Now()
+			r := h.submit(func(n *NewRequest) {
+				n.Action = tc.action
+				if tc.action != ActionReregister {
+					n.Methods = nil
+				}
+			})
+			if _, err := h.svc.Decide(context.Background(), r.ID, actor(oidApprover1, "Avery"), VerdictApprove, ""); err != nil {
+				t.Fatal(err)
+			}
+			ws, err := h.svc.Watches(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(ws) == 1; got != tc.want {
+				t.Fatalf("watches %+v, want one: %v", ws, tc.want)
+			}
+			if tc.want {
+				w := ws[0]
+				if w.Target.ObjectID != oidTarget || w.RequestID != r.ID || !w.Since.Equal(t0) || !w.Until.Equal(t0.Add(tc.watchFor)) {
+					t.Errorf("watch %+v, want target %s request %s from %v for %v", w, oidTarget, r.ID, t0, tc.watchFor)
+				}
+			}
+		})
 	}
 }

@@ -227,6 +227,7 @@ type SignIn struct {
 	ClientApp         string
 	IP                string
 	Location          string // "City, CC"
+	Country           string // countryOrRegion, a two-letter code; "" when Graph gave none
 	ErrorCode         int    // 0 = success
 	FailureReason     string
 	AdditionalDetails string
@@ -283,6 +284,13 @@ type AuditEvent struct {
 	ByApp         bool
 	CorrelationID string
 	Modified      []string // names of modified properties
+	// InitiatedByID and IP are the initiating user's object id and address, when a
+	// user (not an app) acted; TargetIDs are the ids of the target resources; Details
+	// are additionalDetails (key → value), where Graph puts a device or app when known.
+	InitiatedByID string
+	IP            string
+	TargetIDs     []string
+	Details       map[string]string
 }
 
 // Security-info activities logged by the Authentication Methods service.

@@ -82,6 +82,10 @@ type Policy struct {
 	// NotifyManager sends the target's manager a copy of the notice after every
 	// executed write (the bot reads it; approvals does not).
 	NotifyManager bool
+	// WatchFor is how long, after a re-register or a temporary access pass ran,
+	// mfadesk watches the target's security-info registrations (see Watcher); 0 turns
+	// the watch off.
+	WatchFor time.Duration
 }
 
 // normalized fills in defaults and refuses a policy that would fail open.
@@ -111,6 +115,9 @@ func (p Policy) normalized() (Policy, error) {
 	}
 	if p.RateWindow == 0 {
 		p.RateWindow = DefaultRateWindow
+	}
+	if p.WatchFor < 0 {
+		return p, errors.New("the watch after a reset must not be negative (0 turns it off)")
 	}
 	resume := make(map[Action]bool, len(p.Resume))
 	for a, v := range p.Resume {

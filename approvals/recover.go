@@ -209,6 +209,10 @@ func (s *Service) executeShared(ctx context.Context, id string, recovering bool,
 			if err := w.save(&cur); err != nil {
 				return err
 			}
+			// A failed run may have removed methods part-way, so it is watched too.
+			if err := s.startWatch(w, cur, claim.Updated); err != nil {
+				return err
+			}
 			r = cur
 			return w.audit(ev)
 		})

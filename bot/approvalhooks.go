@@ -86,7 +86,10 @@ func OutcomeMessage(req approvals.Request, card Message) Message {
 }
 
 // OnAudit is the approvals hook that posts every audit event, with the chain head, to
-// the audit channel of every platform: the chat history then witnesses the chain.
+// the audit channel of every platform: the chat history then witnesses the chain. A
+// method registered after a reset (the watch) also goes to the security channel,
+// where one is configured: it is the moment an impersonator who got the reset through
+// would take the account, and the people who act on that read that channel.
 func (r *Router) OnAudit(ev approvals.Event, head approvals.Head) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -94,6 +97,14 @@ func (r *Router) OnAudit(ev approvals.Event, head approvals.Head) {
 	for p, n := range r.notifiers {
 		if err := n.PostAudit(ctx, line); err != nil {
 			r.log.ErrorContext(ctx, "post audit event", "platform", p, "seq", ev.Seq, "err", err)
+		}
+		if ev.Kind != approvals.EventWatchRegistration {
+			continue
+		}
+		if sp, ok := n.(SecurityPoster); ok {
+			if err := sp.PostSecurity(ctx, line); err != nil {
+				r.log.ErrorContext(ctx, "post watch alert to the security channel", "platform", p, "seq", ev.Seq, "err", err)
+			}
 		}
 	}
 }

@@ -110,6 +110,7 @@ func toAudit(a models.DirectoryAuditable) actions.AuditEvent {
 	if by := a.GetInitiatedBy(); by != nil {
 		if u := by.GetUser(); u != nil && (u.GetUserPrincipalName() != nil || u.GetId() != nil) {
 			out.InitiatedBy = deref(u.GetUserPrincipalName())
+			out.InitiatedByID, out.IP = deref(u.GetId()), deref(u.GetIpAddress())
 			if out.InitiatedBy == "" {
 				out.InitiatedBy = deref(u.GetId())
 			}
@@ -117,7 +118,18 @@ func toAudit(a models.DirectoryAuditable) actions.AuditEvent {
 			out.InitiatedBy, out.ByApp = deref(app.GetDisplayName()), true
 		}
 	}
+	for _, d := range a.GetAdditionalDetails() {
+		if k, v := deref(d.GetKey()), deref(d.GetValue()); k != "" && v != "" {
+			if out.Details == nil {
+				out.Details = map[string]string{}
+			}
+			out.Details[k] = v
+		}
+	}
 	for _, t := range a.GetTargetResources() {
+		if id := deref(t.GetId()); id != "" {
+			out.TargetIDs = append(out.TargetIDs, id)
+		}
 		for _, p := range t.GetModifiedProperties() {
 			if n := deref(p.GetDisplayName()); n != "" && n != "Included Updated Properties" {
 				out.Modified = append(out.Modified, n)
@@ -161,6 +173,7 @@ func (r rawSignIn) toSignIn() actions.SignIn {
 		ConditionalAccess: r.ConditionalAccess, Requirement: r.Requirement}
 	if r.Location != nil {
 		s.Location = strings.Join(nonEmpty(r.Location.City, r.Location.Country), ", ")
+		s.Country = strings.ToUpper(strings.TrimSpace(r.Location.Country))
 	}
 	if r.Status != nil {
 		if r.Status.ErrorCode != nil {

@@ -310,3 +310,60 @@ func writtenUser(r *http.Request) string {
 	id, _ = url.PathUnescape(id)
 	return id
 }
+
+// reserveIdle is the report budget's background share, for the watch after a reset:
+// it reserves one slot only if the request can be sent at once and still leaves keep
+// slots of the window free, and never queues. A lookup therefore never waits behind a
+// background request: lookups reserve ahead (they have a person waiting), the
+// background reader takes what they leave. Otherwise it returns nil and when trying
+// again may succeed.
+func (q *reportQuota) reserveIdle(keep int) (*slot, time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.clock.Now()
+	used := 0
+	retry := now.Add(q.window / time.Duration(q.limit)) // an unanswered slot: look again soon
+	for _, s := range q.tail {
+		select {
+		case <-s.done:
+			if end := s.at.Add(q.window); end.After(now) {
+				used++
+				retry = minTime(retry, end)
+			}
+		default:
+			used++ // in flight or planned: it counts until answered and a window old
+			if s.at.After(now) {
+				// A lookup is already queued for the budget: let it go first.
+				return nil, s.at.Add(q.window)
+			}
+		}
+	}
+	if used+1+keep > q.limit {
+		return nil, retry
+	}
+	if len(q.tail) >= q.limit {
+		// The slot limit places back must be answered and a window old, as in reserve.
+		p := q.tail[len(q.tail)-q.limit]
+		select {
+		case <-p.done:
+			if end := p.at.Add(q.window); end.After(now) {
+				return nil, end
+			}
+		default:
+			return nil, retry
+		}
+	}
+	s := &slot{at: now, done: make(chan struct{})}
+	q.tail = append(q.tail, s)
+	if len(q.tail) > q.limit {
+		q.tail = q.tail[1:]
+	}
+	return s, time.Time{}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

@@ -82,6 +82,19 @@ type ApprovalsConfig struct {
 	// NotifyManager sends the target's manager a copy of the notice after every
 	// executed write (default false).
 	NotifyManager bool `yaml:"notify_manager"`
+	// WatchAfterReset is how long a target's new security-info registrations are
+	// reported to the audit channel after a re-register or a temporary access pass
+	// (default 24h; 0 turns the watch off, hence a pointer: absent is the default).
+	WatchAfterReset *time.Duration `yaml:"watch_after_reset"`
+	WatchInterval   time.Duration  `yaml:"watch_interval"` // how often the watch polls, default 1m
+}
+
+// WatchFor is the effective watch after a reset: the default when not configured.
+func (a ApprovalsConfig) WatchFor() time.Duration {
+	if a.WatchAfterReset == nil {
+		return approvals.DefaultWatchFor
+	}
+	return *a.WatchAfterReset
 }
 
 // SlackConfig configures the Slack adapter.
@@ -367,6 +380,9 @@ func (c *Config) defaults() {
 	if c.Approvals.RateWindow == 0 {
 		c.Approvals.RateWindow = approvals.DefaultRateWindow
 	}
+	if c.Approvals.WatchInterval == 0 {
+		c.Approvals.WatchInterval = approvals.DefaultWatchInterval
+	}
 	if c.Graph.MFAGroups == nil {
 		c.Graph.MFAGroups = []string{"mfaoptin"}
 	}
@@ -451,6 +467,14 @@ func (c *Config) Validate() error {
 	// Approvals
 	if c.Approvals.Expiry < time.Minute || c.Approvals.Expiry > 24*time.Hour {
 		bad("approvals.expiry", "must be between 1m and 24h, not %s", c.Approvals.Expiry)
+	}
+	if w := c.Approvals.WatchFor(); w != 0 && (w < 10*time.Minute || w > 7*24*time.Hour) {
+		bad("approvals.watch_after_reset", "must be 0 (off) or between 10m and 168h, not %s", w)
+	}
+	if c.Approvals.WatchInterval < 10*time.Second || c.Approvals.WatchInterval > time.Hour {
+		// Each poll spends report budget; more often than every 10 s would eat into
+		// what lookups need, less often than hourly reports too late.
+		bad("approvals.watch_interval", "must be between 10s and 1h, not %s", c.Approvals.WatchInterval)
 	}
 	switch c.Approvals.Protected {
 	case "refuse", "two_approvers":

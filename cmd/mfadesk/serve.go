@@ -125,6 +125,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			MinEvidenceProtected: evidenceMinimums(cfg.Approvals.EvidenceProtected, nil),
 			ConfirmTTL:           cfg.Approvals.ConfirmExpiry, FreezeFor: cfg.Approvals.FreezeFor,
 			NotifyManager: cfg.Approvals.NotifyManager,
+			WatchFor:      cfg.Approvals.WatchFor(),
 		},
 		Hook: m.onChange,
 	})
@@ -160,10 +161,19 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 	errc := make(chan error, 4)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The watch after a reset polls on one process only: this one on bbolt, the leader
+	// on etcd (lead runs it), so each registration is read and reported by one poller.
+	var watcher *approvals.Watcher
+	if cfg.Approvals.WatchFor() > 0 {
+		watcher = svc.NewWatcher(dir)
+	}
 	go func() {
 		if shared != nil {
-			lead(runCtx, shared, svc, m, log)
+			lead(runCtx, shared, svc, m, log, watcher, cfg.Approvals.WatchInterval)
 			return
+		}
+		if watcher != nil {
+			go watcher.Run(runCtx, cfg.Approvals.WatchInterval)
 		}
 		if err := svc.Run(runCtx, 30*time.Second); err != nil {
 			errc <- fmt.Errorf("expiry sweeper: %w", err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -192,7 +193,10 @@ const leaderInterval = 30 * time.Second
 // and recovery of requests whose replica died, only while this replica holds the
 // etcd leadership, stopped the moment it loses it. Recovery repeats each interval,
 // since a replica can die at any time, and leaves alone requests whose runner is alive.
-func lead(ctx context.Context, es *approvals.EtcdStore, svc *approvals.Service, m *metrics, log *slog.Logger) {
+//
+// watcher, if not nil, is the watch after a reset: it polls only while this replica
+// leads, and stops with the leadership.
+func lead(ctx context.Context, es *approvals.EtcdStore, svc *approvals.Service, m *metrics, log *slog.Logger, watcher *approvals.Watcher, watchEvery time.Duration) {
 	leader := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mfadesk_leader", Help: "1 while this replica is the leader (runs the expiry sweeper and recovery), else 0.",
 	})
@@ -206,6 +210,11 @@ func lead(ctx context.Context, es *approvals.EtcdStore, svc *approvals.Service, 
 		leader.Set(0)
 		log.Warn("this replica is no longer the leader", "replica", replica)
 	}, func(ctx context.Context) {
+		if watcher != nil {
+			var wg sync.WaitGroup
+			wg.Go(func() { watcher.Run(ctx, watchEvery) })
+			defer wg.Wait() // ctx ends with the leadership; the poll stops before work returns
+		}
 		t := time.NewTicker(leaderInterval)
 		defer t.Stop()
 		for {

@@ -438,6 +438,11 @@ func (s *Service) evidenceRefusal(tx Tx, r Request) (*Error, error) {
 	if s.policy.minimumFor(r.Action, r.Protection.Protected) != MinimumPerformed {
 		return nil, nil
 	}
+	if r.Bulk != nil && r.ApprovalsNeeded >= 2 {
+		// A set cannot confirm user by user: a second approver stands in, as for a
+		// target who cannot be reached (submitBulk requires it).
+		return nil, nil
+	}
 	events, err := requestEvents(tx, r.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read the audit events of %s: %w", r.ID, err)

@@ -69,8 +69,9 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 	}
 	var prot Protection
 	needed := 1
-	if verdict == VerdictApprove {
-		// The target may have gained a role since the request was filed.
+	if verdict == VerdictApprove && pre.Bulk == nil {
+		// The target may have gained a role since the request was filed. (Each user
+		// of a bulk request is re-read just before it runs.)
 		if prot, needed, err = s.assessTarget(ctx, pre.Action, pre.Target, pre.Verification); err != nil {
 			return pre, err
 		}
@@ -129,6 +130,11 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 	})
 	if err != nil {
 		return r, err
+	}
+	if r.State == StateApproved && r.Bulk != nil {
+		// Many users take a while: the run is the service's, not the click's.
+		s.startBulk(r.ID, false)
+		return r, nil
 	}
 	if r.State == StateApproved {
 		return s.execute(ctx, r.ID, false)

@@ -74,6 +74,10 @@ func (s *Service) execute(ctx context.Context, id string, recovering bool) (Requ
 		if pre, err = loadRequest(tx, id); err != nil || !claimable(pre, recovering) {
 			return err
 		}
+		if pre.Bulk != nil {
+			// A bulk request runs only through runBulk, user by user, exactly once.
+			return fmt.Errorf("request %s is a bulk request", id)
+		}
 		refusal, err = s.checkStored(tx, pre, s.now())
 		return err
 	})
@@ -322,7 +326,11 @@ func (s *Service) recheckDirectory(ctx context.Context, r Request) *Error {
 		checks = append(checks, func() *Error { return s.memberRecheck(ctx, r, d.By.ObjectID, s.policy.ApproversGroupID) })
 	}
 	checks = append(checks, func() *Error {
-		_, needed, err := s.assessTarget(ctx, r.Action, r.Target, r.Verification)
+		needed, err := 0, error(nil)
+		if r.Bulk == nil {
+			// Each user of a bulk request is re-read just before it runs instead.
+			_, needed, err = s.assessTarget(ctx, r.Action, r.Target, r.Verification)
+		}
 		var e *Error
 		if errors.As(err, &e) {
 			if e.Code == ErrDirectoryUnavailable {
@@ -432,13 +440,23 @@ func (s *Service) run(ctx context.Context, r Request, resume bool) (res Result, 
 // never starts a request this process is already running, so calling it again while
 // the service runs is safe. It returns the requests it changed.
 func (s *Service) Recover(ctx context.Context) ([]Request, error) {
-	var stuck []Request
+	var stuck, bulk []Request
 	err := s.store.View(ctx, func(tx Tx) error {
 		open, err := loadOpen(tx)
 		if err != nil {
 			return err
 		}
 		for _, r := range open {
+			if r.Bulk != nil {
+				// A bulk run resumes where it stopped whatever the policy says of
+				// resuming: its runner never runs a user twice.
+				if m, err := readBulkMeta(tx, r.ID); err != nil {
+					return err
+				} else if bulkClaimable(r, m, true) {
+					bulk = append(bulk, r)
+				}
+				continue
+			}
 			if r.State == StateApproved || r.State == StateExecuting {
 				stuck = append(stuck, r)
 			}
@@ -452,6 +470,10 @@ func (s *Service) Recover(ctx context.Context) ([]Request, error) {
 		out  []Request
 		errs []error
 	)
+	for _, r := range bulk {
+		s.startBulk(r.ID, true) // in the background: WaitBulk or Shutdown waits for it
+		out = append(out, r)
+	}
 	for _, r := range stuck {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)

@@ -22,6 +22,9 @@ type Decision struct {
 	// Retry runs again a request that failed on a temporary error (Approve and
 	// Justification are then ignored).
 	Retry bool
+	// Bulk is a press of Continue or Stop on a bulk run paused after its canary
+	// (BulkContinue, BulkStop); the other fields but RequestID and Card are ignored.
+	Bulk string
 	// Card is where the click came from, as the platform reports it (Slack: the
 	// message's channel and ts; Teams: the conversation and the activity the invoke
 	// replies to; web: the card's id), in the form PostApproval returned it. The

@@ -69,6 +69,16 @@ const (
 	ButtonDeny    ButtonKind = "deny"
 	// ButtonRetry runs again a request that failed on a temporary error.
 	ButtonRetry ButtonKind = "retry"
+	// ButtonContinue and ButtonStop answer a bulk run paused after its canary; the
+	// Decision's Bulk is their kind.
+	ButtonContinue ButtonKind = "continue"
+	ButtonStop     ButtonKind = "stop"
+)
+
+// The values of Decision.Bulk.
+const (
+	BulkContinue = string(ButtonContinue)
+	BulkStop     = string(ButtonStop)
 )
 
 // Button is an action on an approval card; Value carries the request id.

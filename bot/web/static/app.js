@@ -326,6 +326,7 @@ function renderCard(c) {
       const btn = el("button", "btn " + b.Kind, b.Label, b.Kind);
       if (b.Kind === "approve") btn.addEventListener("click", () => decide(c.id, b.Value, true, "", [btn]));
       else if (b.Kind === "retry") btn.addEventListener("click", () => decide(c.id, b.Value, false, "", [btn], null, true));
+      else if (b.Kind === "continue" || b.Kind === "stop") btn.addEventListener("click", () => decide(c.id, b.Value, false, "", [btn], null, false, b.Kind));
       else btn.addEventListener("click", () => { ds.open = true; denyState.set(m.RequestID, ds); denyBox.hidden = false; just.focus(); });
       actions.appendChild(btn);
     }
@@ -351,11 +352,11 @@ function renderCard(c) {
 // decide sends a click with the card it was made on (the bot counts a decision only
 // from the request's own card); then (answer) runs before the redraw, so state it
 // keeps for the card shows in the redrawn card.
-async function decide(cardId, id, approve, justification, buttons, then, retry) {
+async function decide(cardId, id, approve, justification, buttons, then, retry, bulk) {
   for (const b of buttons) b.disabled = true;
   let m = null;
   try {
-    m = await api("/api/decide", { persona: me, card_id: cardId, request_id: id, approve, justification, retry: !!retry });
+    m = await api("/api/decide", { persona: me, card_id: cardId, request_id: id, approve, justification, retry: !!retry, bulk: bulk || "" });
   } catch (err) {
     $("conn").textContent = "The demo server did not answer: " + err.message;
   }

@@ -269,7 +269,8 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 	}
 	var act *goslack.BlockAction
 	for _, b := range ic.ActionCallback.BlockActions {
-		if b != nil && (b.ActionID == actionApprove || b.ActionID == actionDeny || b.ActionID == actionRetry || commandKinds[b.ActionID] != "") {
+		if b != nil && (b.ActionID == actionApprove || b.ActionID == actionDeny || b.ActionID == actionRetry ||
+			b.ActionID == actionContinue || b.ActionID == actionStop || commandKinds[b.ActionID] != "") {
 			act = b
 			break
 		}
@@ -288,6 +289,21 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 	// The card clicked is the message holding the button, as Slack reports it: the
 	// button's value names the request, but only this says which card it was on.
 	card := clickedCard(ic)
+	if act.ActionID == actionContinue || act.ActionID == actionStop {
+		which := chat.BulkContinue
+		if act.ActionID == actionStop {
+			which = chat.BulkStop
+		}
+		return reply{what: which + " " + reqID, follow: func(ctx context.Context) {
+			caller, err := a.ids.caller(ctx, ic.User.ID)
+			if err != nil {
+				a.log.InfoContext(ctx, "refused a bulk press", "user", ic.User.ID, "request", reqID, "err", err)
+				a.respond(ctx, ic.ResponseURL, chat.Refuse(refusalText(err)))
+				return
+			}
+			a.respond(ctx, ic.ResponseURL, a.h.Decide(ctx, caller, chat.Decision{RequestID: reqID, Bulk: which, Card: card}))
+		}}
+	}
 	if act.ActionID == actionApprove || act.ActionID == actionRetry {
 		retry, what := act.ActionID == actionRetry, "approve "
 		if retry {

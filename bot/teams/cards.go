@@ -25,7 +25,10 @@ const (
 	VerbApprove = "approve"
 	VerbDeny    = "deny"
 	VerbRetry   = "retry"
-	dataVerbKey = "mfadesk"
+	// VerbContinue and VerbStop answer a bulk run paused after its canary.
+	VerbContinue = "continue"
+	VerbStop     = "stop"
+	dataVerbKey  = "mfadesk"
 )
 
 // Input ids of the request form and of the approval card; they match chat.FieldErrors keys.
@@ -364,6 +367,10 @@ func button(b chat.Button) Action {
 		return execute(b.Label, VerbDeny, "destructive", "auto", data)
 	case chat.ButtonRetry:
 		return execute(b.Label, VerbRetry, "positive", "auto", data)
+	case chat.ButtonContinue:
+		return execute(b.Label, VerbContinue, "positive", "auto", data)
+	case chat.ButtonStop:
+		return execute(b.Label, VerbStop, "destructive", "auto", data)
 	}
 	return execute(b.Label, string(b.Kind), "", "none", data)
 }

@@ -229,7 +229,7 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 		return h.onTargetAction(ctx, act, ca)
 	}
 	switch ca.verb {
-	case VerbSubmit, VerbApprove, VerbDeny, VerbRetry, VerbFile, VerbCancel:
+	case VerbSubmit, VerbApprove, VerbDeny, VerbRetry, VerbContinue, VerbStop, VerbFile, VerbCancel:
 	default:
 		return errorResponse(http.StatusBadRequest, "BadRequest", "unknown action")
 	}
@@ -345,7 +345,7 @@ func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb stri
 	switch verb {
 	case VerbSubmit:
 		h.replaceCard(ctx, act, h.submitForm(ctx, act, data))
-	case VerbApprove, VerbDeny, VerbRetry:
+	case VerbApprove, VerbDeny, VerbRetry, VerbContinue, VerbStop:
 		_, _, ans := h.decide(ctx, act, ca)
 		if ans.Refusal {
 			h.tellClicker(ctx, act, ans)
@@ -423,7 +423,11 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 		}
 		return Card{}, false, chat.Refuse(msg)
 	}
-	ans := h.r.Decide(ctx, callerOf(act), chat.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry, Card: card})
+	d := chat.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry, Card: card}
+	if ca.verb == VerbContinue || ca.verb == VerbStop {
+		d = chat.Decision{RequestID: reqID, Bulk: ca.verb, Card: card}
+	}
+	ans := h.r.Decide(ctx, callerOf(act), d)
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
 	switch {
 	case !ok:

@@ -589,6 +589,10 @@ func (s *Service) bulkPressChecked(ctx context.Context, rawID string, by Actor, 
 			return refusef(ErrAlreadyDecided, "Someone already pressed Continue or Stop on request %s; nothing was changed.", id)
 		}
 		ev := Event{RequestID: cur.ID, Action: cur.Action, Actor: by, Target: cur.Target, State: cur.State}
+		if until := cur.Updated.Add(s.policy.TTL); cont && !w.now.Before(until) {
+			// An approval is valid for the policy TTL; a pause must not stretch it.
+			return refusef(ErrExpired, "Request %s has waited for Continue since %s, longer than an approval is valid, so nothing was run; press Stop and file the remaining users again.", id, fmtTime(cur.Updated))
+		}
 		if cont {
 			m.Released = true
 			ev.Kind = EventBulkContinued

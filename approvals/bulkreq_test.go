@@ -353,3 +353,27 @@ func TestBulkDigestBindsSet(t *testing.T) {
 		t.Fatalf("%d users ran", w.total())
 	}
 }
+
+// TestBulkContinueExpires: a pause longer than an approval is valid cannot be
+// continued (nothing runs); Stop still ends it.
+func TestBulkContinueExpires(t *testing.T) {
+	h, w := newBulkHarness(t, claimedEvidence)
+	r, err := h.svc.Submit(t.Context(), bulkRequest(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Decide(t.Context(), r.ID, actor(oidApprover1, "A1"), VerdictApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.WaitBulk()
+	h.clock.Advance(h.svc.Policy().TTL)
+	_, err = h.svc.BulkContinue(t.Context(), r.ID, actor(oidRequester, "Riley"))
+	requireSentence(t, requireCode(t, err, ErrExpired).Msg)
+	h.svc.WaitBulk()
+	if got := h.get(r.ID); got.State != StatePaused || w.total() != 2 {
+		t.Fatalf("after a late Continue: %s, %d run", got.State, w.total())
+	}
+	if _, err := h.svc.BulkStop(t.Context(), r.ID, actor(oidRequester, "Riley")); err != nil {
+		t.Fatal(err)
+	}
+}

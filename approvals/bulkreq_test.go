@@ -377,3 +377,40 @@ func TestBulkContinueExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBulkProgressHook: the progress hook gets the running request with its count,
+// and the count at the end.
+func TestBulkProgressHook(t *testing.T) {
+	h := newHarness(t, claimedEvidence)
+	w := newBulkWorker()
+	var mu sync.Mutex
+	var seen []BulkProgress
+	h.options = func(o *Options) {
+		o.BulkWork = w.work
+		o.OnBulkProgress = func(r Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			if r.State == StateExecuting && r.BulkRun != nil {
+				seen = append(seen, *r.BulkRun)
+			}
+		}
+	}
+	h.reopen()
+	r, err := h.svc.Submit(t.Context(), bulkRequest(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Decide(t.Context(), r.ID, actor(oidApprover1, "A1"), VerdictApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.WaitBulk()
+	if _, err := h.svc.BulkContinue(t.Context(), r.ID, actor(oidApprover1, "A1")); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.WaitBulk()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 || !seen[len(seen)-1].Finished || seen[len(seen)-1].Done != 3 {
+		t.Fatalf("progress seen: %+v", seen)
+	}
+}

@@ -143,3 +143,50 @@ func flatten(m bot.Message) string {
 	}
 	return b.String()
 }
+
+// TestBulkStaleUserThroughChat: the approved snapshot binds each user: a method added
+// to one user after filing fails that user only (stale, nothing deleted); the run
+// ends failed with the counts, the others re-registered.
+func TestBulkStaleUserThroughChat(t *testing.T) {
+	c := newChat(t)
+	entry := c.openForm("hana", "reregister --group mfa-rollback-affected")
+	m := c.submit(validForm("hana", entry))
+	if m.Refusal {
+		t.Fatalf("submit: %+v", m)
+	}
+	id := m.RequestID
+	r, _ := c.svc.Get(t.Context(), id)
+	stale := r.Bulk.Users[len(r.Bulk.Users)-1] // not a canary user
+	var before int
+	c.fake.Tenant(func(tn *graphtest.Tenant) {
+		u := tn.FindUser(stale.ObjectID)
+		u.Methods = append(u.Methods, map[string]any{
+			"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "3179e48a-750b-4051-897c-87b9720928f7",
+			"phoneNumber": "+1 4255550199", "phoneType": "mobile", "smsSignInState": "notConfigured"})
+		before = len(u.Methods)
+	})
+	c.decide("alex", id, true, "")
+	c.svc.WaitBulk()
+	if ans := c.press("alex", id, "continue"); ans.Refusal {
+		t.Fatalf("continue: %+v", ans)
+	}
+	c.svc.WaitBulk()
+	r, _ = c.svc.Get(t.Context(), id)
+	if r.State != approvals.StateFailed || r.BulkRun == nil || r.BulkRun.Done != 4 || r.BulkRun.Stale != 1 {
+		t.Fatalf("end: %s %+v (%s)", r.State, r.BulkRun, r.Error)
+	}
+	res, _ := c.svc.BulkResults(t.Context(), id)
+	for _, x := range res {
+		if (x.ObjectID == stale.ObjectID) != (x.Outcome == approvals.BulkStale) {
+			t.Errorf("%s: %s", x.UPN, x.Outcome)
+		}
+	}
+	c.fake.Tenant(func(tn *graphtest.Tenant) {
+		if n := len(tn.FindUser(stale.ObjectID).Methods); n != before {
+			t.Errorf("the stale user has %d methods, want all %d kept", n, before)
+		}
+	})
+	if s := flatten(cardOf(c.state("hana"), id).Message); !strings.Contains(s, "5 of 5 users: 4 done, 0 failed, 1 stale") {
+		t.Errorf("final card:\n%s", s)
+	}
+}

@@ -37,6 +37,9 @@ type bulkRequests interface {
 // the command, and the form carries only a key to them.
 const bulkTargetPrefix = "bulk:"
 
+// bulkListTarget is the target of a bulk form whose users are pasted into it.
+const bulkListTarget = bulkTargetPrefix + "list"
+
 // bulkDraftTTL bounds how long a bulk form may stay open.
 const bulkDraftTTL = 30 * time.Minute
 
@@ -84,6 +87,23 @@ func (r *Router) bulkForm(ctx context.Context, c Caller, cmd Command, roles call
 	if lim := chat.PasteLimit(c.Platform); cmd.PasteChars > lim {
 		return Refuse(fmt.Sprintf("A pasted list may take at most %d characters in %s (about %d object ids); this one takes %d. For more users, use %sreregister --group <group>.",
 			lim, c.Platform.Title(), chat.PasteFits(c.Platform), cmd.PasteChars, p))
+	}
+	if cmd.List {
+		lim := chat.PasteLimit(c.Platform)
+		return Message{
+			Private: true,
+			Title:   actionTitle[approvals.ActionReregister] + ": a pasted list",
+			Text:    fmt.Sprintf("Paste the users into the form (one per line, or separated by spaces or commas; at most %d characters in %s, about %d object ids) and fill in the rest.", lim, c.Platform.Title(), chat.PasteFits(c.Platform)),
+			Form: &Form{
+				Action:        string(approvals.ActionReregister),
+				Target:        bulkListTarget,
+				TargetLabel:   "a pasted list of users",
+				Warning:       bulkWarning(c.Platform),
+				Verifications: VerificationChoices(r.req.Policy(), approvals.Protection{}),
+				Limits:        formLimits(),
+				Users:         &FieldLimit{Min: 1, Max: lim},
+			},
+		}
 	}
 	max := r.req.Policy().BulkMax
 	refs, source := cmd.Users, "pasted list"
@@ -168,12 +188,36 @@ func bulkToken() (string, error) {
 // once; each user is checked now, and the approver approves exactly that set.
 func (r *Router) submitBulk(ctx context.Context, c Caller, f FormSubmission) Message {
 	p := Prefix(c.Platform)
+	if r.bulk == nil {
+		return Refuse("Bulk requests are not enabled on this mfadesk.")
+	}
+	if f.Target == bulkListTarget {
+		// The list was pasted into the form: the same grammar and limits as typed.
+		refs, n, err := chat.ParseUserList(f.Users)
+		msg := ""
+		switch lim, max := chat.PasteLimit(c.Platform), r.req.Policy().BulkMax; {
+		case err != nil:
+			msg = err.Error()
+		case len(refs) == 0:
+			msg = "Paste at least one user: UPN, mail or object id."
+		case n > lim:
+			msg = fmt.Sprintf("A pasted list may take at most %d characters in %s (about %d object ids); this one takes %d. For more users, use %sreregister --group <group>.", lim, c.Platform.Title(), chat.PasteFits(c.Platform), n, p)
+		case len(refs) > max:
+			msg = bulkTooMany(max, len(refs))
+		}
+		if msg != "" {
+			m := Refuse(msg)
+			m.Errors = FieldErrors{"users": msg}
+			return m
+		}
+		return r.fileBulk(ctx, c, f, refs, "pasted list")
+	}
 	token := strings.TrimPrefix(f.Target, bulkTargetPrefix)
 	var (
 		d  bulkDraft
 		ok bool
 	)
-	if r.bulk != nil {
+	{
 		r.bulk.mu.Lock()
 		d, ok = r.bulk.drafts[token]
 		ok = ok && strings.EqualFold(d.owner, c.ObjectID) && r.now().Before(d.expires)
@@ -185,6 +229,12 @@ func (r *Router) submitBulk(ctx context.Context, c Caller, f FormSubmission) Mes
 	if !ok {
 		return Refuse("That bulk form has expired or is not yours, so no request was filed; start again with " + p + "reregister --group <group>.")
 	}
+	return r.fileBulk(ctx, c, f, d.refs, d.source)
+}
+
+// fileBulk checks each user and files the bulk request.
+func (r *Router) fileBulk(ctx context.Context, c Caller, f FormSubmission, refs []actions.UserRef, source string) Message {
+	p := Prefix(c.Platform)
 	requester, err := r.directoryActor(ctx, c)
 	if err != nil {
 		if m, ok := r.ineligible(ctx, c, actions.User{}, "file a bulk reregister request", approvals.Target{}, err); ok {
@@ -201,13 +251,13 @@ func (r *Router) submitBulk(ctx context.Context, c Caller, f FormSubmission) Mes
 		scope = append(scope, actions.MethodType(t))
 	}
 	plan, err := BulkCheck{Gather: r.gather, Protection: r.bulk.protection, InScope: scope,
-		Requester: requester.ObjectID, Max: r.req.Policy().BulkMax}.Check(ctx, d.refs)
+		Requester: requester.ObjectID, Max: r.req.Policy().BulkMax}.Check(ctx, refs)
 	if err != nil {
 		return Refuse(err.Error())
 	}
 	req, err := r.req.Submit(ctx, approvals.NewRequest{
 		Action:       approvals.ActionReregister,
-		Bulk:         &approvals.BulkSet{Source: d.source, Users: plan.Eligible, Skipped: plan.Skipped},
+		Bulk:         &approvals.BulkSet{Source: source, Users: plan.Eligible, Skipped: plan.Skipped},
 		Requester:    requester,
 		Reason:       strings.TrimSpace(f.Reason),
 		Verification: approvals.Verification{Method: approvals.VerificationMethod(f.Verification), Detail: strings.TrimSpace(f.VerificationDetail)},

@@ -63,7 +63,7 @@ var verbs = []verbSpec{
 	{VerbSignins, "<user> [--last N] [--failed]", "recent sign-ins with failure reasons and MFA detail", "signins mfatest2@contoso.com --last 20 --failed", true, false, []string{"last", "failed"}},
 	{VerbAudit, "<user> [--days N]", "security-info events and admin actions on the user", "audit mfatest2@contoso.com --days 14", true, false, []string{"days"}},
 	{VerbDiagnose, "<user>", "everything above folded into findings and a next step", "diagnose mfatest2@contoso.com", true, false, nil},
-	{VerbReregister, "<user> [<user>…] [--group <group>]", "request: delete MFA methods so the user(s) register again (needs an approver)", "reregister --group mfa-rollback-affected", true, false, []string{"group"}},
+	{VerbReregister, "<user> [<user>…] [--group <group>] [--list]", "request: delete MFA methods so users register again (needs an approver)", "reregister --group mfa-rollback-affected", true, false, []string{"group", "list"}},
 	{VerbRevoke, "<user>", "request: sign the user out everywhere (needs an approver)", "revoke mfatest2@contoso.com", true, false, nil},
 	{VerbTAP, "<user> [--lifetime 1h] [--once]", "request: a Temporary Access Pass, sent to you privately, once (needs an approver)", "tap mfatest2@contoso.com --lifetime 2h --once", true, false, []string{"lifetime", "once"}},
 	{VerbVerify, "<user>", "ask the user, in a private chat message, to confirm it is them on the line (number match)", "verify mfatest2@contoso.com", true, false, nil},
@@ -143,10 +143,12 @@ type Command struct {
 	Group      string
 	Users      []actions.UserRef
 	PasteChars int
+	// List (reregister --list) opens the form with a field to paste the users into.
+	List bool
 }
 
 // Bulk reports whether the command is a bulk re-register.
-func (c Command) Bulk() bool { return c.Group != "" || len(c.Users) > 0 }
+func (c Command) Bulk() bool { return c.Group != "" || len(c.Users) > 0 || c.List }
 
 // UsageError is a command that could not be parsed. Msg says what is wrong in one
 // line; Text adds the right usage, or a pointer to help, in the caller's platform's
@@ -261,12 +263,13 @@ func Parse(text string) (Command, error) {
 			return Command{}, usage(fmt.Sprintf("%s takes no flag --%s.", v, Clip(name, 32)))
 		}
 		switch name {
-		case "failed", "once":
+		case "failed", "once", "list":
 			if hasVal {
 				return Command{}, usage(fmt.Sprintf("--%s takes no value.", name))
 			}
 			cmd.Failed = cmd.Failed || name == "failed"
 			cmd.Once = cmd.Once || name == "once"
+			cmd.List = cmd.List || name == "list"
 		case "group":
 			if !hasVal {
 				if i+1 >= len(toks) {
@@ -332,22 +335,16 @@ func Parse(text string) (Command, error) {
 			return Command{}, &UsageError{Msg: Capitalize(err.Error()) + ".", Verb: v}
 		}
 		cmd.User, cmd.Justification = ref, strings.Join(pos[1:], " ")
-	case v == VerbReregister && cmd.Group != "":
-		if len(pos) > 0 {
+	case v == VerbReregister && (cmd.Group != "" || cmd.List):
+		if len(pos) > 0 || (cmd.Group != "" && cmd.List) {
 			return Command{}, usage("Name a group or list users, not both.")
 		}
 	case v == VerbReregister && (len(pos) > 1 || strings.ContainsAny(strings.Join(pos, ""), ",;")):
-		// A pasted list: white space, commas or semicolons between users.
-		for _, p := range pos {
-			for _, f := range strings.FieldsFunc(p, func(r rune) bool { return r == ',' || r == ';' }) {
-				ref, err := actions.ParseUserRef(f)
-				if err != nil {
-					return Command{}, &UsageError{Msg: fmt.Sprintf("%q in the list: %s.", Clip(f, 40), err.Error()), Verb: v}
-				}
-				cmd.Users = append(cmd.Users, ref)
-				cmd.PasteChars += utf8.RuneCountInString(f) + 1
-			}
+		refs, n, err := ParseUserList(strings.Join(pos, " "))
+		if err != nil {
+			return Command{}, &UsageError{Msg: err.Error(), Verb: v}
 		}
+		cmd.Users, cmd.PasteChars = refs, n
 	case spec.user:
 		if len(pos) == 0 {
 			return Command{}, usage("Name a user by UPN, mail or object id.")
@@ -389,6 +386,21 @@ func Parse(text string) (Command, error) {
 		cmd.Days = DefaultDays
 	}
 	return cmd, nil
+}
+
+// ParseUserList reads a pasted list of users (white space, new lines, commas or
+// semicolons between them), as typed after reregister or into a form's users field,
+// and returns them with the list's length in characters, for PasteLimit.
+func ParseUserList(s string) ([]actions.UserRef, int, error) {
+	var out []actions.UserRef
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
+		ref, err := actions.ParseUserRef(f)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%q in the list: %s.", Clip(f, 40), err.Error())
+		}
+		out = append(out, ref)
+	}
+	return out, utf8.RuneCountInString(strings.TrimSpace(s)), nil
 }
 
 // maxCommand is the longest command Parse reads, in bytes.

@@ -12,6 +12,9 @@ type FormSubmission struct {
 	Verification       string // one of the Choice values of Form.Verifications
 	VerificationDetail string // free text: how the identity was verified
 	Ticket             string
+	// Users is the form's users field (a bulk form opened with reregister --list):
+	// a pasted list, read with ParseUserList.
+	Users string
 }
 
 // Decision is a click on an approval card's Approve, Deny or Retry button.

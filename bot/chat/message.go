@@ -99,6 +99,9 @@ type Form struct {
 	// Limits bound the free-text fields (reason, verification_detail, ticket), in
 	// characters: adapters set them as input limits and show them as hints.
 	Limits map[string]FieldLimit
+	// Users, when set, asks for a pasted list of users in a multi-line field named
+	// "users" (FormSubmission.Users), within this many characters on the platform.
+	Users *FieldLimit `json:",omitempty"`
 }
 
 // FieldLimit bounds a free-text answer, in characters after trimming.

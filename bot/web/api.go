@@ -65,6 +65,7 @@ type submitRequest struct {
 	Verification       string `json:"verification"`
 	VerificationDetail string `json:"verification_detail"`
 	Ticket             string `json:"ticket"`
+	Users              string `json:"users"` // a bulk form's pasted list
 }
 
 // submit files a request from a form. Field errors go back to the page only (they are
@@ -91,6 +92,7 @@ func (a *api) submit(r *http.Request, body []byte) (any, int) {
 		Verification:       req.Verification,
 		VerificationDetail: req.VerificationDetail,
 		Ticket:             req.Ticket,
+		Users:              req.Users,
 	})
 	a.s.releaseForm(p.ID, req.Entry, msg)
 	if len(msg.Errors) == 0 {

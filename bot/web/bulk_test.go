@@ -190,3 +190,51 @@ func TestBulkStaleUserThroughChat(t *testing.T) {
 		t.Errorf("final card:\n%s", s)
 	}
 }
+
+// TestBulkListFieldInThePane: reregister --list opens the form with a users field
+// bounded by the web chat's limit; a list over it is refused on that field, nothing
+// filed; a list within it is filed with the counts.
+func TestBulkListFieldInThePane(t *testing.T) {
+	c := newChat(t)
+	var upns []string
+	c.fake.Tenant(func(tn *graphtest.Tenant) {
+		gid := tn.GroupID("mfa-rollback-affected")
+		for _, u := range tn.Users {
+			for _, g := range u.MemberOf {
+				if g == gid {
+					upns = append(upns, u.UPN())
+				}
+			}
+		}
+	})
+	entry := c.openForm("hana", "reregister --list")
+	conv := c.state("hana").Conversation
+	if f := conv[len(conv)-1].Message.Form; f.Users == nil || f.Users.Max != 4000 {
+		t.Fatalf("form: %+v", f)
+	}
+	for _, tc := range []struct {
+		name, users, err string
+	}{
+		{"over the limit", strings.Repeat("5a1b0001-0000-4000-8000-000000000002\n", 109), "at most 4000 characters in the demo"},
+		{"not a user", "a@b.co ../x", `"../x" in the list`},
+		{"empty", " \n ", "Paste at least one user"},
+	} {
+		f := validForm("hana", entry)
+		f.Users = tc.users
+		var m bot.Message
+		c.call(http.MethodPost, "/api/submit", f, &m)
+		if !m.Refusal || !strings.Contains(m.Errors["users"], tc.err) || strings.Contains(m.Errors["users"], "\n") {
+			t.Errorf("%s: %+v", tc.name, m)
+		}
+	}
+	if rs, _ := c.svc.OpenRequests(t.Context()); len(rs) != 0 {
+		t.Fatalf("%d requests filed by refused forms", len(rs))
+	}
+	f := validForm("hana", entry)
+	f.Users = strings.Join(upns, "\n")
+	var m bot.Message
+	c.call(http.MethodPost, "/api/submit", f, &m)
+	if m.Refusal || !strings.Contains(m.Text, "5 eligible; 1 skipped: no phone, Authenticator or OATH method; 2 skipped: protected target") {
+		t.Fatalf("filed: %+v", m)
+	}
+}

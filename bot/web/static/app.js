@@ -233,7 +233,10 @@ function renderForm(e) {
   form.noValidate = true;
   if (f.Warning) form.appendChild(el("div", "warning", f.Warning, "form-warning"));
   const inputs = {}, errs = {};
-  for (const [name, label, kind] of FIELDS) {
+  // A bulk form opened with reregister --list asks for the users first (Form.Users).
+  const fields = f.Users ? [["users", "Users (one per line: UPN, mail or object id)", "textarea"], ...FIELDS] : FIELDS;
+  const limits = Object.assign({}, f.Limits || {}, f.Users ? { users: f.Users } : {});
+  for (const [name, label, kind] of fields) {
     const id = "f" + e.seq + "-" + name;
     const lab = el("label", null, label);
     lab.htmlFor = id;
@@ -246,7 +249,7 @@ function renderForm(e) {
     }
     if (name === "ticket") input.placeholder = "e.g. INC-1042";
     // The router's limits come with the form (Form.Limits): shown, and enforced as typed.
-    const lim = (f.Limits || {})[name];
+    const lim = limits[name];
     if (lim) {
       input.maxLength = lim.Max;
       lab.appendChild(el("span", "hint", lim.Min > 1 ? " (" + lim.Min + " to " + lim.Max + " characters)" : " (at most " + lim.Max + " characters)", "hint-" + name.replace("_", "-")));

@@ -30,24 +30,36 @@ func rollbackGroup(tn *graphtest.Tenant) []string {
 // Stop by the requester leaves the other users untouched.
 func TestBulkReregisterInSlack(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		cmd  func(upns []string) string
+		name  string
+		cmd   func(upns []string) string
+		field bool // the users are pasted into the form's users field
 	}{
-		{"group", func([]string) string { return "reregister --group mfa-rollback-affected" }},
-		{"pasted list", func(upns []string) string { return "reregister " + strings.Join(upns, ", ") }},
+		{"group", func([]string) string { return "reregister --group mfa-rollback-affected" }, false},
+		{"pasted list", func(upns []string) string { return "reregister " + strings.Join(upns, ", ") }, false},
+		{"users field", func([]string) string { return "reregister --list" }, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newFlowEnv(t)
 			upns := rollbackGroup(e.tenant)
 			e.slash(userHana, c.cmd(upns))
 			form := e.requestForm()
-			if all := texts(form.View["blocks"]); !strings.Contains(all, "3000 characters in Slack") || !strings.Contains(all, "8 users") {
+			if all := texts(form.View["blocks"]); !strings.Contains(all, "3000 characters in Slack") || (!c.field && !strings.Contains(all, "8 users")) {
 				t.Fatalf("form:\n%s", all)
 			}
-			ack := ackJSON(t, e.interact(e.submitView(userHana, form, map[string]string{
+			values := map[string]string{
 				fieldReason: "MFA registration campaign rolled back (CHG-88)", fieldVerification: firstOption(t, form),
 				fieldDetail: "Change approved by the CAB; list from the campaign report", fieldTicket: "CHG-88",
-			})))
+			}
+			if c.field {
+				// Over the field's limit first: refused on the field, nothing filed.
+				values[fieldUsers] = strings.Repeat("5a1b0001-0000-4000-8000-000000000002\n", 82)
+				ack := ackJSON(t, e.interact(e.submitView(userHana, form, values)))
+				if errs, _ := ack["errors"].(map[string]any); ack["response_action"] != "errors" || !strings.Contains(fmt.Sprint(errs[fieldUsers]), "at most 3000 characters") {
+					t.Fatalf("over-limit list ack = %v", ack)
+				}
+				values[fieldUsers] = strings.Join(upns, "\n")
+			}
+			ack := ackJSON(t, e.interact(e.submitView(userHana, form, values)))
 			filed := texts(ack["view"])
 			reqID := requestIDIn(t, filed)
 			const counts = "5 eligible; 1 skipped: no phone, Authenticator or OATH method; 2 skipped: protected target"

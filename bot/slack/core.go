@@ -197,6 +197,9 @@ func (a *Adapter) openRequestForm(ctx context.Context, cmd goslack.SlashCommand,
 		Action: f.Action, Target: f.Target, Label: f.TargetLabel, Warning: f.Warning,
 		Choices: choicesOf(f), Channel: cmd.ChannelID, ResponseURL: cmd.ResponseURL,
 	}
+	if f.Users != nil {
+		m.UsersMax = f.Users.Max
+	}
 	meta, err := encodeMeta(a.metaKey, m)
 	if err != nil {
 		a.log.ErrorContext(ctx, "encode request form", "err", err)
@@ -377,7 +380,7 @@ func (a *Adapter) onRequestSubmit(ic goslack.InteractionCallback) reply {
 		return reply{ack: goslack.NewErrorsViewSubmissionResponse(viewErrors(m, errs))}
 	}
 	title := actionTitle(m.Action)
-	sub := chat.FormSubmission{Action: m.Action, Target: m.Target, Reason: s.Reason, Verification: s.Verification, VerificationDetail: s.Detail, Ticket: s.Ticket}
+	sub := chat.FormSubmission{Action: m.Action, Target: m.Target, Reason: s.Reason, Verification: s.Verification, VerificationDetail: s.Detail, Ticket: s.Ticket, Users: s.Users}
 	work := func(ctx context.Context) chat.Message {
 		caller, err := a.ids.caller(ctx, ic.User.ID)
 		if err != nil {

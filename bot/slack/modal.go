@@ -34,8 +34,8 @@ const (
 	fieldTicket       = "ticket"
 	fieldJustify      = "justification"
 	// fieldUsers is a bulk form's pasted list (reregister --list).
-	fieldUsers = "users"
-	inputAction       = "value"
+	fieldUsers  = "users"
+	inputAction = "value"
 )
 
 // The router's limits (chat.FormLimit): the form refuses more as it is typed, and

@@ -41,3 +41,32 @@ func TestBulkContinueStopInvoke(t *testing.T) {
 		})
 	}
 }
+
+// The bulk form's users field (reregister --list) is a multi-line Input.Text bounded
+// by the platform's limit; its submission reaches the router, which files the set.
+func TestBulkListFormTeams(t *testing.T) {
+	s := newTeamsStack(t)
+	msg := s.stack.Router.Handle(t.Context(), bot.Event{Caller: bot.Caller{Platform: bot.PlatformTeams, ChatID: "29:hana.helpdesk",
+		ObjectID: s.stack.Tenant.FindUser(s.stack.Tenant.Email("hana.helpdesk")).ID()}, Text: "reregister --list"})
+	if msg.Form == nil || msg.Form.Users == nil || msg.Form.Users.Max != chat.PasteLimit(chat.PlatformTeams) {
+		t.Fatalf("form: %+v", msg)
+	}
+	if c := cardText(RenderForm(msg, *msg.Form, nil, formState{})); !strings.Contains(c, `"id":"users"`) || !strings.Contains(c, `"maxLength":4000`) {
+		t.Fatalf("form card lacks the users field: %s", c)
+	}
+	gid := s.stack.Tenant.GroupID("mfa-rollback-affected")
+	var upns []string
+	for _, u := range s.stack.Tenant.Users {
+		for _, g := range u.MemberOf {
+			if g == gid {
+				upns = append(upns, u.UPN())
+			}
+		}
+	}
+	data := map[string]any{"action": "reregister", "target": msg.Form.Target, "users": strings.Join(upns, "\n"), "reason": "MFA campaign rolled back (CHG-88)",
+		"verification": "video_with_id", "verification_detail": "CAB change, list from the campaign report", "ticket": "CHG-88"}
+	_, ack := decodeInvoke(t, s.post(invoke(t, "f:bulk-1", "a:hana-personal", "1", VerbSubmit, data, s.person("hana.helpdesk"))))
+	if c := cardText(ack); !strings.Contains(c, "5 eligible; 1 skipped: no phone, Authenticator or OATH method; 2 skipped: protected target") {
+		t.Fatalf("answer: %s", c)
+	}
+}

@@ -38,6 +38,7 @@ const (
 	inputVerifyDetail  = "verification_detail"
 	inputTicket        = "ticket"
 	inputJustification = "justification"
+	inputUsers         = "users" // a bulk form's pasted list (reregister --list)
 )
 
 // Card is an Adaptive Card.
@@ -378,6 +379,7 @@ func button(b chat.Button) Action {
 // formState is what a request form submitted, to show it again with errors.
 type formState struct {
 	Reason, Verification, Detail, Ticket string
+	Users                                string
 }
 
 // RenderForm renders the request form (reason, identity verification, ticket) as an
@@ -420,6 +422,10 @@ func RenderForm(m chat.Message, f chat.Form, errs chat.FieldErrors, prev formSta
 		return chat.FormLimit(field)
 	}
 	reason, detail, ticket := lim("reason"), lim("verification_detail"), lim("ticket")
+	if f.Users != nil {
+		field(Element{Type: "Input.Text", ID: inputUsers, Label: "Users", IsRequired: true, ErrorMessage: "Paste at least one user.",
+			Placeholder: fmt.Sprintf("One per line: UPN, mail or object id (at most %d characters)", f.Users.Max), IsMultiline: true, MaxLength: f.Users.Max, Value: prev.Users})
+	}
 	field(Element{Type: "Input.Text", ID: inputReason, Label: "Reason", IsRequired: true, ErrorMessage: "Give a reason of " + reason.Hint() + ".",
 		Placeholder: "Why this is needed (" + reason.Hint() + ")", IsMultiline: true, MaxLength: reason.Max, Value: prev.Reason})
 	if len(f.Verifications) > 0 {
@@ -437,6 +443,9 @@ func RenderForm(m chat.Message, f chat.Form, errs chat.FieldErrors, prev formSta
 	// The form's own definition rides along in its data, so that a refused submission
 	// can show the form again; the router re-checks every value, so this is display only.
 	data := map[string]any{"action": f.Action, "target": f.Target, "label": f.TargetLabel, "warning": f.Warning}
+	if f.Users != nil {
+		data["users_max"] = f.Users.Max
+	}
 	if len(f.Verifications) > 0 {
 		var cs []Choice
 		for _, ch := range f.Verifications {

@@ -370,12 +370,17 @@ func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string
 		Verification:       str(data[inputVerification]),
 		VerificationDetail: strings.TrimSpace(str(data[inputVerifyDetail])),
 		Ticket:             strings.TrimSpace(str(data[inputTicket])),
+		Users:              str(data[inputUsers]),
 	}
 	ans := h.r.Submit(ctx, callerOf(act), fs)
 	if len(ans.Errors) == 0 && ans.Form == nil {
 		return RenderCard(ans)
 	}
 	form := chat.Form{Action: fs.Action, Target: fs.Target, TargetLabel: str(data["label"]), Warning: str(data["warning"])}
+	var usersMax int
+	if json.Unmarshal(data["users_max"], &usersMax) == nil && usersMax > 0 {
+		form.Users = &chat.FieldLimit{Min: 1, Max: usersMax} // display only: the router applies its own limit
+	}
 	var choices []Choice
 	if json.Unmarshal(data["choices"], &choices) == nil {
 		for _, c := range choices {
@@ -385,7 +390,7 @@ func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string
 	if ans.Form != nil {
 		form = *ans.Form
 	}
-	return RenderForm(ans, form, ans.Errors, formState{Reason: fs.Reason, Verification: fs.Verification, Detail: fs.VerificationDetail, Ticket: fs.Ticket})
+	return RenderForm(ans, form, ans.Errors, formState{Reason: fs.Reason, Verification: fs.Verification, Detail: fs.VerificationDetail, Ticket: fs.Ticket, Users: fs.Users})
 }
 
 // decide handles Approve / Deny / Retry. The card's data names only the request; who

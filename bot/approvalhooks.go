@@ -112,7 +112,7 @@ func AuditLine(ev approvals.Event, head approvals.Head) string {
 	if ev.Action != "" {
 		fmt.Fprintf(&b, " %s", ev.Action)
 	}
-	if ev.Target.ObjectID != "" || ev.Target.UPN != "" {
+	if ev.Target.ObjectID != "" || ev.Target.UPN != "" || ev.Target.DisplayName != "" { // a bulk request: "8 users (group …)"
 		fmt.Fprintf(&b, " target %s", ev.Target.String())
 	}
 	if ev.Actor.ObjectID == "" && ev.Actor.ChatID == "" {

@@ -460,7 +460,7 @@ func (s *Service) runBulk(ctx context.Context, id string, recovering bool) error
 			s.onBulkProgress(shown)
 		}
 	}
-	p, rerr := s.bulk.Run(ctx, id, r.Bulk.Users, s.bulkWork, BulkOptions{OnProgress: hook})
+	p, rerr := s.bulk.Run(ctx, id, r.Bulk.Users, s.unlessFrozen(s.bulkWork), BulkOptions{OnProgress: hook})
 	switch {
 	case errors.Is(rerr, ErrBulkAwaitingContinue):
 		return s.endBulkLeg(ctx, r, p, true)
@@ -471,6 +471,28 @@ func (s *Service) runBulk(ctx context.Context, id string, recovering bool) error
 		return nil
 	}
 	return fmt.Errorf("run %s: %w", id, rerr)
+}
+
+// unlessFrozen applies the freeze rule to each user of a bulk run just before it
+// runs: a user who said "This is not me" since filing fails alone, untouched.
+func (s *Service) unlessFrozen(work BulkWork) BulkWork {
+	return func(ctx context.Context, u BulkUser) (BulkResult, error) {
+		var frozen bool
+		err := s.store.View(ctx, func(tx Tx) error {
+			var err error
+			_, frozen, err = loadFreeze(tx, u.ObjectID, s.now())
+			return err
+		})
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return BulkResult{}, err
+		case err != nil:
+			return BulkResult{ObjectID: u.ObjectID, UPN: u.UPN, Outcome: BulkFailed, Detail: "Not re-registered: whether the user is frozen could not be read."}, nil
+		case frozen:
+			return BulkResult{ObjectID: u.ObjectID, UPN: u.UPN, Outcome: BulkFailed, Detail: "Not re-registered: the user is frozen (they said a request was not them)."}, nil
+		}
+		return work(ctx, u)
+	}
 }
 
 // endBulkLeg records the canary's pause or the run's end, with the counts.

@@ -414,3 +414,31 @@ func TestBulkProgressHook(t *testing.T) {
 		t.Fatalf("progress seen: %+v", seen)
 	}
 }
+
+// TestBulkFrozenUserSkippedAtRun: a user who says "This is not me" after the set was
+// approved is not re-registered (the freeze is re-checked per user as it runs); the
+// others are.
+func TestBulkFrozenUserSkippedAtRun(t *testing.T) {
+	h, w := newBulkHarness(t, claimedEvidence)
+	users := bulkSetUsers(4)
+	r, err := h.svc.Submit(t.Context(), bulkRequest(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Decide(t.Context(), r.ID, actor(oidApprover1, "A1"), VerdictApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.WaitBulk()
+	u := users[3]
+	if _, err := h.svc.NotMe(t.Context(), Target{ObjectID: u.ObjectID, UPN: u.UPN}, actor(u.ObjectID, "U4"), "a notice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.BulkContinue(t.Context(), r.ID, actor(oidRequester, "Riley")); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.WaitBulk()
+	got := h.get(r.ID)
+	if got.State != StateFailed || got.BulkRun.Done != 3 || got.BulkRun.Failed != 1 || w.finished[u.ObjectID] != 0 {
+		t.Fatalf("%s %+v; the frozen user ran %d times", got.State, got.BulkRun, w.finished[u.ObjectID])
+	}
+}

@@ -460,7 +460,12 @@ func (s *Service) runBulk(ctx context.Context, id string, recovering bool) error
 			s.onBulkProgress(shown)
 		}
 	}
-	p, rerr := s.bulk.Run(ctx, id, r.Bulk.Users, s.unlessFrozen(s.bulkWork), BulkOptions{OnProgress: hook})
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	p, rerr := s.bulk.Run(runCtx, id, r.Bulk.Users, s.userGate(r, stop, s.bulkWork), BulkOptions{OnProgress: hook})
+	if cause := context.Cause(runCtx); errors.Is(cause, errLeftExecuting) {
+		return fmt.Errorf("run %s: %w", id, cause) // another replica holds it now
+	}
 	switch {
 	case errors.Is(rerr, ErrBulkAwaitingContinue):
 		return s.endBulkLeg(ctx, r, p, true)
@@ -473,16 +478,26 @@ func (s *Service) runBulk(ctx context.Context, id string, recovering bool) error
 	return fmt.Errorf("run %s: %w", id, rerr)
 }
 
-// unlessFrozen applies the freeze rule to each user of a bulk run just before it
-// runs: a user who said "This is not me" since filing fails alone, untouched.
-func (s *Service) unlessFrozen(work BulkWork) BulkWork {
+// userGate checks, for each user of a bulk run just before it runs, that this run
+// still holds the claim (on a shared store another replica may have re-claimed it:
+// the run stops, nothing recorded for that user) and applies the freeze rule (a user
+// who said "This is not me" since filing fails alone, untouched).
+func (s *Service) userGate(claim Request, stop context.CancelCauseFunc, work BulkWork) BulkWork {
 	return func(ctx context.Context, u BulkUser) (BulkResult, error) {
-		var frozen bool
+		var frozen, lost bool
 		err := s.store.View(ctx, func(tx Tx) error {
-			var err error
+			cur, err := loadRequest(tx, claim.ID)
+			if err != nil {
+				return err
+			}
+			lost = cur.State != StateExecuting || cur.Attempts != claim.Attempts || cur.Runner != claim.Runner
 			_, frozen, err = loadFreeze(tx, u.ObjectID, s.now())
 			return err
 		})
+		if lost {
+			stop(errLeftExecuting)
+			return BulkResult{}, context.Cause(ctx)
+		}
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return BulkResult{}, err

@@ -442,3 +442,60 @@ func TestBulkFrozenUserSkippedAtRun(t *testing.T) {
 		t.Fatalf("%s %+v; the frozen user ran %d times", got.State, got.BulkRun, w.finished[u.ObjectID])
 	}
 }
+
+// TestBulkStopsWhenClaimLost: once another runner holds the claim (a replica that
+// re-claimed the run on a shared store), this run starts no further user: the canary
+// runs one user at a time, and the re-claim lands while its first user is in flight.
+func TestBulkStopsWhenClaimLost(t *testing.T) {
+	h := newHarness(t, claimedEvidence)
+	users := bulkSetUsers(6)
+	reached, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	ran := map[string]int{}
+	h.options = func(o *Options) {
+		o.BulkWork = func(ctx context.Context, u BulkUser) (BulkResult, error) {
+			if u.ObjectID == users[0].ObjectID {
+				close(reached)
+				<-release
+			}
+			mu.Lock()
+			ran[u.ObjectID]++
+			mu.Unlock()
+			return BulkResult{Outcome: BulkDone}, nil
+		}
+	}
+	h.reopen()
+	r, err := h.svc.Submit(t.Context(), bulkRequest(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Decide(t.Context(), r.ID, actor(oidApprover1, "A1"), VerdictApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	<-reached
+	err = h.store.Update(t.Context(), func(tx Tx) error {
+		cur, err := loadRequest(tx, r.ID)
+		if err != nil {
+			return err
+		}
+		cur.Attempts++ // as a re-claim by another replica would
+		b, err := encodeRequest(cur)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bucketRequests, []byte(r.ID), b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	h.svc.WaitBulk()
+	mu.Lock()
+	defer mu.Unlock()
+	if ran[users[0].ObjectID] != 1 || len(ran) != 1 {
+		t.Fatalf("ran %v; want only the user in flight at the re-claim", ran)
+	}
+	if got := h.get(r.ID); got.State != StateExecuting {
+		t.Fatalf("state %s: the run that lost its claim must not record an end", got.State)
+	}
+}

@@ -116,7 +116,9 @@ func (r *Router) bulkForm(ctx context.Context, c Caller, cmd Command, roles call
 			}
 		}
 		var err error
-		if refs, err = r.bulk.groups.GroupUsers(ctx, id, max); err != nil {
+		if refs, err = r.bulk.groups.GroupUsers(ctx, id, max); actions.KindOf(err) == actions.KindInvalidInput {
+			return Refuse(fmt.Sprintf("Group %s has more than %d users; a bulk request may name at most %d. Split it.", clip(cmd.Group, 64), max, max))
+		} else if err != nil {
 			return r.bulkLookupFailed(ctx, err)
 		}
 		source = "group " + clip(cmd.Group, 64)

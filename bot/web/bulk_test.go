@@ -73,6 +73,12 @@ func TestBulkReregisterFromThePane(t *testing.T) {
 			if len(card.Message.Buttons) != 2 || card.Message.Buttons[0].Kind != "continue" || card.Message.Buttons[1].Kind != "stop" {
 				t.Fatalf("paused card buttons: %+v", card.Message.Buttons)
 			}
+			// A press sent from anything but this request's card changes nothing.
+			var wrong bot.Message
+			c.call(http.MethodPost, "/api/decide", map[string]any{"persona": "hana", "card_id": "card-of-something-else", "request_id": id, "bulk": end}, &wrong)
+			if !wrong.Refusal || !strings.Contains(wrong.Text, "not on the card of this request") {
+				t.Fatalf("press from another card: %+v", wrong)
+			}
 			// Nora has no rights; Sam is an approver who did not approve this one.
 			for _, stranger := range []string{"nora", "sam"} {
 				if ans := c.press(stranger, id, end); !ans.Refusal || strings.Contains(ans.Text, "\n") {

@@ -84,9 +84,13 @@ var errShortAnswer = &Error{Code: ErrDirectoryUnavailable, Msg: "The directory a
 
 // claimQuestion is what the claim of r re-checks: the requester is an eligible
 // helpdesk member, each approver whose approval counts an eligible approver, and the
-// target's protection.
+// target's protection (not for a bulk request: each of its users is re-read just
+// before it runs).
 func (s *Service) claimQuestion(r Request) Question {
-	q := Question{Target: r.Target.ObjectID}
+	q := Question{}
+	if r.Bulk == nil {
+		q.Target = r.Target.ObjectID
+	}
 	q.Members = append(q.Members, Membership{User: r.Requester.ObjectID, Group: s.policy.HelpdeskGroupID})
 	for _, d := range r.Approvals() {
 		q.Members = append(q.Members, Membership{User: d.By.ObjectID, Group: s.policy.ApproversGroupID})

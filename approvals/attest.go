@@ -78,6 +78,16 @@ func (s *Service) StartAttestation(ctx context.Context, in NewAttestation) (Atte
 	return a, nil
 }
 
+// Attestable refuses a request no manager can attest for: a bulk request names many
+// users and has no one manager (its second approver stands in, see submitBulk). The
+// bot asks it before it looks the target up, so the answer names the real cause.
+func Attestable(r Request) *Error {
+	if r.Bulk != nil {
+		return refusef(ErrInvalid, "Request %s names %d users; a manager attests for one user's request, so this one needs its approvers instead.", r.ID, len(r.Bulk.Users))
+	}
+	return nil
+}
+
 func (s *Service) startAttestation(ctx context.Context, in NewAttestation) (Attestation, error) {
 	id, err := ParseID(in.RequestID)
 	if err != nil {
@@ -102,6 +112,9 @@ func (s *Service) startAttestation(ctx context.Context, in NewAttestation) (Atte
 		}
 		if !sameOID(r.Requester.ObjectID, in.Agent.ObjectID) {
 			return refusef(ErrNotRequester, "Only the requester of %s can ask the manager to attest.", r.ID)
+		}
+		if e := Attestable(r); e != nil {
+			return e
 		}
 		if e, err := frozenRefusal(w.tx, r.Target, w.now); e != nil || err != nil {
 			return firstErr(e, err)

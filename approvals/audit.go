@@ -445,7 +445,7 @@ func checkChain(tx Tx, r Request, digest string) (chainApproval, error) {
 			continue
 		}
 		oid, ok := normOID(e.Actor.ObjectID)
-		if !ok || seen[oid] || sameOID(oid, r.Requester.ObjectID) || sameOID(oid, r.Target.ObjectID) {
+		if !ok || seen[oid] || sameOID(oid, r.Requester.ObjectID) || r.concerns(oid) {
 			continue
 		}
 		seen[oid] = true

@@ -271,6 +271,10 @@ func (b *BulkRunner) Run(ctx context.Context, id string, users []BulkUser, work 
 			p.flush()
 			return p.snapshot(), ErrBulkAwaitingContinue
 		}
+		// The canary was the whole set: done is from before it, so running "the
+		// rest" would run the canary users a second time.
+		p.finish()
+		return p.snapshot(), nil
 	}
 	if err := b.runAll(ctx, id, todo(users), work, o.MaxConcurrency, p); err != nil {
 		return p.snapshot(), err

@@ -441,6 +441,11 @@ func DefaultMinEvidence() map[Action]Minimum {
 // attested for it. The chain is read rather than the record, which is not hashed.
 func (s *Service) evidenceRefusal(tx Tx, r Request) (*Error, error) {
 	performed := s.policy.minimumFor(r.Action, r.Protection.Protected) == MinimumPerformed
+	if r.Bulk != nil && r.ApprovalsNeeded >= 2 {
+		// A set cannot confirm user by user: a second approver stands in, as for a
+		// target who cannot be reached (submitBulk requires it).
+		performed = false
+	}
 	// The chain is read whatever the minimum: the record, which is not hashed, cannot
 	// be trusted to say whether someone attested.
 	events, err := requestEvents(tx, r.ID)

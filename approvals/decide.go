@@ -75,7 +75,8 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 		// approver's standing, the target's protection (it may have gained a role since
 		// the request was filed), and what the claim re-checks, asked of the request as
 		// this approval would leave it. The claim uses the answers only if it follows
-		// at once (sharedAnswers).
+		// at once (sharedAnswers). A bulk request's question has no target: each of its
+		// users is re-read just before it runs.
 		probe := pre
 		probe.Decisions = append(slices.Clone(pre.Decisions), Decision{By: by, Verdict: VerdictApprove})
 		q := s.claimQuestion(probe)
@@ -85,8 +86,10 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 		if err := memberRefusal(self.OK, self.Err, ErrNotApprover, notApprover); err != nil {
 			return pre, err
 		}
-		if prot, needed, err = s.targetAssessment(ans.Protection, ans.ProtectionErr, pre.Target, pre.Verification); err != nil {
-			return pre, err
+		if pre.Bulk == nil {
+			if prot, needed, err = s.targetAssessment(ans.Protection, ans.ProtectionErr, pre.Target, pre.Verification); err != nil {
+				return pre, err
+			}
 		}
 		shared = &sharedAnswers{id: pre.ID, q: q, ans: ans, at: at}
 	} else if err := s.requireMember(ctx, by.ObjectID, s.policy.ApproversGroupID, ErrNotApprover, notApprover); err != nil {
@@ -150,6 +153,11 @@ func (s *Service) decide(ctx context.Context, rawID string, by Actor, verdict Ve
 	})
 	if err != nil {
 		return r, err
+	}
+	if r.State == StateApproved && r.Bulk != nil {
+		// Many users take a while: the run is the service's, not the click's.
+		s.startBulk(r.ID, false)
+		return r, nil
 	}
 	if r.State == StateApproved {
 		return s.executeShared(ctx, r.ID, false, shared)

@@ -13,6 +13,8 @@
 //	approved | executing ──claim refused by the re-check──▶ failed
 //	approved | executing ──Recover, not resumed by policy──▶ failed
 //	failed (retryable) ──Retry by an approver──▶ approved
+//	bulk: executing ──canary done──▶ paused ──Continue──▶ executing; paused ──Stop──▶ stopped
+//	bulk: paused ──claim refused by the re-check after Continue──▶ failed
 //
 // The diagram is the table transitions (transitions.go); wtx.save, the one write of
 // a request, refuses any move the table does not list, as a bug, writing nothing.

@@ -188,6 +188,9 @@ type harness struct {
 	changes []Request
 	audits  []Event
 	heads   []Head
+
+	// options, if set, adjusts the Service's options (bulk work) on every open.
+	options func(*Options)
 }
 
 func basePolicy() Policy {
@@ -219,7 +222,7 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatalf("open store: %v", err)
 	}
-	svc, err := New(context.Background(), Options{
+	opts := Options{
 		Store: st, Directory: h.dir, Executor: h.exec, Policy: h.policy, Clock: h.clock.Now,
 		OnChange: func(r Request) {
 			h.mu.Lock()
@@ -236,7 +239,11 @@ func (h *harness) open() {
 			h.audits = append(h.audits, e)
 			h.heads = append(h.heads, head)
 		},
-	})
+	}
+	if h.options != nil {
+		h.options(&opts)
+	}
+	svc, err := New(context.Background(), opts)
 	if err != nil {
 		_ = st.Close()
 		h.t.Fatalf("new service: %v", err)
@@ -245,6 +252,9 @@ func (h *harness) open() {
 }
 
 func (h *harness) close() {
+	if h.svc != nil {
+		_ = h.svc.Shutdown(context.Background()) // bulk runs stop before their store closes
+	}
 	if h.store != nil {
 		_ = h.store.Close()
 		h.store, h.svc = nil, nil

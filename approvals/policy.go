@@ -86,6 +86,11 @@ type Policy struct {
 	// mfadesk watches the target's security-info registrations (see Watcher); 0 turns
 	// the watch off.
 	WatchFor time.Duration
+	// BulkTwoApproversAbove is the size of a bulk request above which two distinct
+	// approvers are required (default DefaultBulkTwoApproversAbove).
+	BulkTwoApproversAbove int
+	// BulkMax is the most users one bulk request may name (default DefaultBulkMax).
+	BulkMax int
 }
 
 // normalized fills in defaults and refuses a policy that would fail open.
@@ -109,6 +114,15 @@ func (p Policy) normalized() (Policy, error) {
 	}
 	if p.TTL == 0 {
 		p.TTL = DefaultTTL
+	}
+	if p.BulkTwoApproversAbove < 0 || p.BulkMax < 0 {
+		return p, errors.New("bulk_two_approvers_above and bulk_max must not be negative")
+	}
+	if p.BulkTwoApproversAbove == 0 {
+		p.BulkTwoApproversAbove = DefaultBulkTwoApproversAbove
+	}
+	if p.BulkMax == 0 {
+		p.BulkMax = DefaultBulkMax
 	}
 	if p.RateLimit == 0 {
 		p.RateLimit = DefaultRateLimit
@@ -187,14 +201,19 @@ func (s *Service) targetAssessment(prot Protection, err error, t Target, v Verif
 	// Every action that names a verification is held to the policy, not only those
 	// that require one: a weak check must not be recorded as accepted anywhere.
 	if v.Method != "" && !s.policy.Accepts(v.Method, prot.Protected) {
-		if prot.Protected {
-			return prot, 0, refusef(ErrWeakVerification,
-				"A phone knowledge check is not enough for a protected account (%s); verify in person, by video with ID, by a challenge to an existing factor, by callback to the number on record, or by manager attestation.", why)
-		}
-		return prot, 0, refusef(ErrWeakVerification,
-			"A phone knowledge check is not accepted as identity verification here; verify in person, by video with ID, by a challenge to an existing factor, by callback to the number on record, or by manager attestation.")
+		return prot, 0, weakVerification(prot.Protected, why)
 	}
 	return prot, needed, nil
+}
+
+// weakVerification refuses a verification method the policy does not accept.
+func weakVerification(protected bool, why string) *Error {
+	if protected {
+		return refusef(ErrWeakVerification,
+			"A phone knowledge check is not enough for a protected account (%s); verify in person, by video with ID, by a challenge to an existing factor, by callback to the number on record, or by manager attestation.", why)
+	}
+	return refusef(ErrWeakVerification,
+		"A phone knowledge check is not accepted as identity verification here; verify in person, by video with ID, by a challenge to an existing factor, by callback to the number on record, or by manager attestation.")
 }
 
 // Accepts reports whether the policy accepts m as identity verification for a
@@ -227,7 +246,7 @@ func checkDecision(r Request, by Actor, now time.Time) *Error {
 	if sameOID(by.ObjectID, r.Requester.ObjectID) {
 		return refusef(ErrSelfApproval, "You cannot decide request %s because you filed it; another approver must.", r.ID)
 	}
-	if sameOID(by.ObjectID, r.Target.ObjectID) {
+	if r.concerns(by.ObjectID) {
 		return refusef(ErrTargetIsActor, "You cannot decide request %s because it is about your own account.", r.ID)
 	}
 	for _, d := range r.Approvals() {

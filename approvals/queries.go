@@ -154,8 +154,12 @@ func (s *Service) Events(ctx context.Context, since time.Time, limit int) ([]Eve
 
 func openIDs(tx Tx) ([]string, error) {
 	var ids []string
+	seen := map[string]bool{} // a bulk request is indexed once per user
 	err := tx.Scan(bucketOpen, nil, func(_, v []byte) (bool, error) {
-		ids = append(ids, string(v))
+		if !seen[string(v)] {
+			seen[string(v)] = true
+			ids = append(ids, string(v))
+		}
 		return true, nil
 	})
 	return ids, err

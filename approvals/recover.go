@@ -79,6 +79,10 @@ func (s *Service) executeShared(ctx context.Context, id string, recovering bool,
 		if pre, err = loadRequest(tx, id); err != nil || !claimable(pre, recovering) {
 			return err
 		}
+		if pre.Bulk != nil {
+			// A bulk request runs only through runBulk, user by user, exactly once.
+			return fmt.Errorf("request %s is a bulk request", id)
+		}
 		refusal, err = s.checkStored(tx, pre, s.now())
 		return err
 	})
@@ -335,7 +339,11 @@ func (s *Service) recheckDirectory(ctx context.Context, r Request, shared *share
 			return e
 		}
 	}
-	_, needed, err := s.targetAssessment(ans.Protection, ans.ProtectionErr, r.Target, r.Verification)
+	needed, err := 0, error(nil)
+	if r.Bulk == nil {
+		// Each user of a bulk request is re-read just before it runs instead.
+		_, needed, err = s.targetAssessment(ans.Protection, ans.ProtectionErr, r.Target, r.Verification)
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		if e.Code == ErrDirectoryUnavailable {
@@ -427,13 +435,23 @@ func (s *Service) run(ctx context.Context, r Request, resume bool) (res Result, 
 // never starts a request this process is already running, so calling it again while
 // the service runs is safe. It returns the requests it changed.
 func (s *Service) Recover(ctx context.Context) ([]Request, error) {
-	var stuck []Request
+	var stuck, bulk []Request
 	err := s.store.View(ctx, func(tx Tx) error {
 		open, err := loadOpen(tx)
 		if err != nil {
 			return err
 		}
 		for _, r := range open {
+			if r.Bulk != nil {
+				// A bulk run resumes where it stopped whatever the policy says of
+				// resuming: its runner never runs a user twice.
+				if m, err := readBulkMeta(tx, r.ID); err != nil {
+					return err
+				} else if bulkClaimable(r, m, true) {
+					bulk = append(bulk, r)
+				}
+				continue
+			}
 			if r.State == StateApproved || r.State == StateExecuting {
 				stuck = append(stuck, r)
 			}
@@ -447,6 +465,10 @@ func (s *Service) Recover(ctx context.Context) ([]Request, error) {
 		out  []Request
 		errs []error
 	)
+	for _, r := range bulk {
+		s.startBulk(r.ID, true) // in the background: WaitBulk or Shutdown waits for it
+		out = append(out, r)
+	}
 	for _, r := range stuck {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)

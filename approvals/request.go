@@ -53,20 +53,24 @@ const (
 	StatePending   State = "pending"
 	StateApproved  State = "approved"
 	StateExecuting State = "executing"
+	// StatePaused: a bulk run did its canary users and waits for Continue or Stop.
+	StatePaused    State = "paused"
 	StateSucceeded State = "succeeded"
 	StateFailed    State = "failed"
 	StateDenied    State = "denied"
 	StateExpired   State = "expired"
 	StateCancelled State = "cancelled"
+	// StateStopped: a bulk run someone stopped after its canary; the rest never ran.
+	StateStopped State = "stopped"
 )
 
 // Open reports whether the request still blocks another request for its target.
 func (s State) Open() bool {
-	return s == StatePending || s == StateApproved || s == StateExecuting
+	return s == StatePending || s == StateApproved || s == StateExecuting || s == StatePaused
 }
 
 // states lists every state, in the order of a request's life.
-var states = []State{StatePending, StateApproved, StateExecuting, StateSucceeded, StateFailed, StateDenied, StateExpired, StateCancelled}
+var states = []State{StatePending, StateApproved, StateExecuting, StatePaused, StateSucceeded, StateFailed, StateStopped, StateDenied, StateExpired, StateCancelled}
 
 // States returns every state, in the order of a request's life (a copy).
 func States() []State { return slices.Clone(states) }
@@ -227,10 +231,12 @@ type Result struct {
 
 // NewRequest is what a helpdesk agent files.
 type NewRequest struct {
-	Action       Action
-	Target       Target
-	Methods      []MethodRef // for reregister: the methods the request was made against
-	TAP          *TAPOptions // for tap: the pass asked for
+	Action  Action
+	Target  Target
+	Methods []MethodRef // for reregister: the methods the request was made against
+	TAP     *TAPOptions // for tap: the pass asked for
+	// Bulk, for a bulk reregister, is the set of users (Target is then empty).
+	Bulk         *BulkSet
 	Requester    Actor
 	Reason       string
 	Verification Verification
@@ -250,6 +256,7 @@ type Request struct {
 	Target       Target       `json:"target"`
 	Methods      []MethodRef  `json:"methods,omitempty"`
 	TAP          *TAPOptions  `json:"tap,omitempty"`
+	Bulk         *BulkSet     `json:"bulk,omitempty"`
 	Requester    Actor        `json:"requester"`
 	Reason       string       `json:"reason"`
 	Verification Verification `json:"verification"`
@@ -258,6 +265,9 @@ type Request struct {
 	Expires      time.Time    `json:"expires"`
 
 	State State `json:"state"`
+	// BulkRun is a bulk run's count, stored when it pauses and when it ends; not
+	// digested (display data).
+	BulkRun *BulkProgress `json:"bulk_run,omitempty"`
 	// Protection is what the directory said about the target, at filing or, if it
 	// became protected since, at the latest approval.
 	Protection Protection `json:"protection"`
@@ -373,6 +383,9 @@ func (in NewRequest) normalized() NewRequest {
 	in.Action = Action(clip(strings.ToLower(strings.TrimSpace(string(in.Action))), maxShort))
 	in.Target = in.Target.normalized()
 	in.Requester = in.Requester.normalized()
+	if in.Bulk != nil {
+		in.Bulk = in.Bulk.normalized()
+	}
 	in.Reason = strings.TrimSpace(in.Reason)
 	in.Ticket = strings.TrimSpace(in.Ticket)
 	in.Verification.Method = VerificationMethod(strings.TrimSpace(string(in.Verification.Method)))
@@ -404,7 +417,11 @@ func (in NewRequest) validate(p Policy) *Error {
 	if !in.Action.valid() {
 		return refusef(ErrInvalid, "%q is not an action that needs approval; use reregister or revoke.", clip(string(in.Action), 40))
 	}
-	if _, ok := normOID(in.Target.ObjectID); !ok {
+	if in.Bulk != nil {
+		if e := in.validateBulk(p); e != nil {
+			return e
+		}
+	} else if _, ok := normOID(in.Target.ObjectID); !ok {
 		return refusef(ErrInvalid, "The target user has no valid directory object id, so no request was filed.")
 	}
 	if in.Reason == "" {
@@ -463,7 +480,8 @@ type requestCore struct {
 	Action       Action       `json:"action"`
 	Target       Target       `json:"target"`
 	Methods      []MethodRef  `json:"methods,omitempty"`
-	TAP          *TAPOptions  `json:"tap,omitempty"` // absent for other actions: their digests are unchanged
+	TAP          *TAPOptions  `json:"tap,omitempty"`  // absent for other actions: their digests are unchanged
+	Bulk         *BulkSet     `json:"bulk,omitempty"` // the whole set, each user's snapshot included
 	Requester    Actor        `json:"requester"`
 	Reason       string       `json:"reason"`
 	Verification Verification `json:"verification"`
@@ -476,7 +494,7 @@ type requestCore struct {
 // part of r (see doc.go).
 func requestDigest(r Request) (string, error) {
 	b, err := json.Marshal(requestCore{
-		ID: r.ID, Action: r.Action, Target: r.Target, Methods: r.Methods, TAP: r.TAP,
+		ID: r.ID, Action: r.Action, Target: r.Target, Methods: r.Methods, TAP: r.TAP, Bulk: r.Bulk,
 		Requester: r.Requester, Reason: r.Reason, Verification: r.Verification,
 		Ticket: r.Ticket, Created: r.Created, Expires: r.Expires,
 	})
@@ -529,7 +547,11 @@ func (r Request) check() error {
 	if !r.State.valid() {
 		return fmt.Errorf("unknown state %q", clip(string(r.State), 40))
 	}
-	if oid, ok := normOID(r.Target.ObjectID); !ok || oid != r.Target.ObjectID {
+	if r.Bulk != nil {
+		if err := r.Bulk.check(r.Action, r.Target); err != nil {
+			return err
+		}
+	} else if oid, ok := normOID(r.Target.ObjectID); !ok || oid != r.Target.ObjectID {
 		return errors.New("bad target object id")
 	}
 	if oid, ok := normOID(r.Requester.ObjectID); !ok || oid != r.Requester.ObjectID {

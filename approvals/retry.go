@@ -112,7 +112,7 @@ func (s *Service) checkRetry(r Request, by Actor, now time.Time) *Error {
 	if sameOID(by.ObjectID, r.Requester.ObjectID) {
 		return refusef(ErrSelfApproval, "You cannot retry request %s because you filed it; an approver must.", r.ID)
 	}
-	if sameOID(by.ObjectID, r.Target.ObjectID) {
+	if r.concerns(by.ObjectID) {
 		return refusef(ErrTargetIsActor, "You cannot retry request %s because it is about your own account.", r.ID)
 	}
 	var approvedAt time.Time

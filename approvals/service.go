@@ -58,6 +58,15 @@ type Options struct {
 	Logger *slog.Logger
 	// ExecTimeout bounds one run of the Executor; default DefaultExecTimeout.
 	ExecTimeout time.Duration
+	// BulkWork carries out a bulk reregister for one user; without it bulk
+	// requests are refused.
+	BulkWork BulkWork
+	// OnBulkProgress is called with a running bulk request and its count so far
+	// (BulkRun), at most every few seconds, for the card.
+	OnBulkProgress func(Request)
+	// Background is the context bulk runs live under (the process's); default
+	// context.Background(). Shutdown ends them.
+	Background context.Context
 }
 
 // Service is the two-person rule over a Store. It is safe for concurrent use.
@@ -77,6 +86,15 @@ type Service struct {
 	// concurrent run. The store's lock keeps other processes out.
 	mu      sync.Mutex
 	running map[string]bool
+
+	// Bulk runs: started by an approval, a Continue or Recover, owned here.
+	bulk           *BulkRunner
+	bulkWork       BulkWork
+	onBulkProgress func(Request)
+	bgMu           sync.Mutex
+	bgCtx          context.Context
+	bgCancel       context.CancelFunc
+	bg             sync.WaitGroup
 }
 
 // New checks the options and the database schema and returns a Service. It fails
@@ -111,6 +129,12 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if s.execTimeout <= 0 {
 		s.execTimeout = DefaultExecTimeout
 	}
+	bg := opts.Background
+	if bg == nil {
+		bg = context.Background()
+	}
+	s.bulk, s.bulkWork, s.onBulkProgress = NewBulkRunner(s.store), opts.BulkWork, opts.OnBulkProgress
+	s.bgCtx, s.bgCancel = context.WithCancel(bg)
 	if err := ensureSchema(ctx, s.store); err != nil {
 		return nil, err
 	}
@@ -213,14 +237,18 @@ func (w *wtx) save(r *Request) error {
 	if err := w.tx.Put(bucketRequests, []byte(r.ID), b); err != nil {
 		return fmt.Errorf("store request %s: %w", r.ID, err)
 	}
-	key := []byte(r.Target.ObjectID)
-	if r.State.Open() {
-		err = w.tx.Put(bucketOpen, key, []byte(r.ID))
-	} else if bytes.Equal(w.tx.Get(bucketOpen, key), []byte(r.ID)) {
-		err = w.tx.Delete(bucketOpen, key)
-	}
-	if err != nil {
-		return fmt.Errorf("index open request %s: %w", r.ID, err)
+	// A bulk request holds every user of its set, so that no other request about
+	// one of them is filed while it is open.
+	for _, oid := range r.subjects() {
+		key := []byte(oid)
+		if r.State.Open() {
+			err = w.tx.Put(bucketOpen, key, []byte(r.ID))
+		} else if bytes.Equal(w.tx.Get(bucketOpen, key), []byte(r.ID)) {
+			err = w.tx.Delete(bucketOpen, key)
+		}
+		if err != nil {
+			return fmt.Errorf("index open request %s: %w", r.ID, err)
+		}
 	}
 	for i := range w.changed {
 		if w.changed[i].ID == r.ID {

@@ -27,6 +27,9 @@ func (s *Service) submit(ctx context.Context, in NewRequest) (Request, error) {
 		return Request{}, err
 	}
 	in = in.masked()
+	if in.Bulk != nil {
+		return s.submitBulk(ctx, in)
+	}
 	prot, needed, err := s.checkFiling(ctx, in.Action, in.Requester, in.Target, in.Verification)
 	if err != nil {
 		return Request{}, err

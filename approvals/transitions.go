@@ -15,8 +15,10 @@ var transitions = map[State][]State{
 	"":             {StatePending},
 	StatePending:   {StatePending, StateApproved, StateDenied, StateExpired, StateCancelled},
 	StateApproved:  {StateExecuting, StateFailed},
-	StateExecuting: {StateExecuting, StateSucceeded, StateFailed},
-	StateFailed:    {StateApproved}, // Retry of a retryable failure
+	StateExecuting: {StateExecuting, StateSucceeded, StateFailed, StatePaused},
+	// A bulk run paused after its canary: Continue claims it again, Stop ends it.
+	StatePaused: {StateExecuting, StateStopped, StateFailed},
+	StateFailed: {StateApproved}, // Retry of a retryable failure
 }
 
 // errIllegalTransition marks a write the state machine does not allow: a bug in

@@ -108,6 +108,29 @@ func TestTransitionsTableIsReachable(t *testing.T) {
 	}
 	observe(h)
 
+	// Bulk runs: executing → paused after the canary; Continue → executing; Stop →
+	// stopped; a Continue whose claim fails (the requester left the helpdesk group)
+	// → failed.
+	for _, end := range []string{"continue", "stop", "refused"} {
+		h, _ = newBulkHarness(t, claimedEvidence)
+		r = h.submit(func(in *NewRequest) { *in = bulkRequest(4) })
+		must(h.svc.Decide(ctx, r.ID, approver1, VerdictApprove, ""))
+		h.svc.WaitBulk()
+		switch end {
+		case "continue":
+			must(h.svc.BulkContinue(ctx, r.ID, approver1))
+		case "stop":
+			must(h.svc.BulkStop(ctx, r.ID, approver1))
+		case "refused":
+			h.dir.mu.Lock()
+			delete(h.dir.members[groupHelpdesk], oidRequester)
+			h.dir.mu.Unlock()
+			must(h.svc.BulkContinue(ctx, r.ID, approver1))
+		}
+		h.svc.WaitBulk()
+		observe(h)
+	}
+
 	want := map[[2]State]bool{}
 	for from, tos := range transitions {
 		for _, to := range tos {

@@ -56,6 +56,9 @@ func (r *Router) render(req approvals.Request) Message {
 // says which method types a re-register deletes: the card lists those as deleted and
 // every other method of the snapshot as kept, so the approver sees the truth.
 func RenderApproval(req approvals.Request, risk []string, deletes func(methodType string) bool) Message {
+	if req.Bulk != nil {
+		return renderBulk(req, risk)
+	}
 	title := actionTitle[req.Action]
 	facts := []Fact{
 		{Label: "Request", Value: req.ID},
@@ -112,16 +115,8 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 	if len(risk) > 0 {
 		sections = append(sections, Section{Heading: "Risk context", Text: "• " + strings.Join(risk, "\n• ")})
 	}
-	if len(req.Decisions) > 0 {
-		var lines []string
-		for _, d := range req.Decisions {
-			l := fmt.Sprintf("%s by %s at %s", map[approvals.Verdict]string{approvals.VerdictApprove: "Approved", approvals.VerdictDeny: "Denied"}[d.Verdict], d.By.String(), fmtTime(d.At))
-			if d.Justification != "" {
-				l += ": " + maskPhones(d.Justification)
-			}
-			lines = append(lines, l)
-		}
-		sections = append(sections, Section{Heading: "Decisions", Text: strings.Join(lines, "\n")})
+	if s, ok := decisionsSection(req); ok {
+		sections = append(sections, s)
 	}
 	if len(req.Steps) > 0 {
 		t := &Table{Columns: []string{"Step", "On", "Outcome", "Detail"}}
@@ -150,6 +145,22 @@ func RenderApproval(req approvals.Request, risk []string, deletes func(methodTyp
 		m.Buttons = []Button{{Kind: ButtonRetry, Label: "Retry", Value: req.ID}}
 	}
 	return m
+}
+
+// decisionsSection lists who approved or denied, when and why.
+func decisionsSection(req approvals.Request) (Section, bool) {
+	if len(req.Decisions) == 0 {
+		return Section{}, false
+	}
+	var lines []string
+	for _, d := range req.Decisions {
+		l := fmt.Sprintf("%s by %s at %s", map[approvals.Verdict]string{approvals.VerdictApprove: "Approved", approvals.VerdictDeny: "Denied"}[d.Verdict], d.By.String(), fmtTime(d.At))
+		if d.Justification != "" {
+			l += ": " + maskPhones(d.Justification)
+		}
+		lines = append(lines, l)
+	}
+	return Section{Heading: "Decisions", Text: strings.Join(lines, "\n")}, true
 }
 
 // closedFacts says who closed a request that never ran, and when: the card of a

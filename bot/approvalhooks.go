@@ -17,6 +17,23 @@ import (
 func (r *Router) OnChange(req approvals.Request) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	card := r.updateCards(ctx, req)
+	if !req.State.Open() {
+		if n, ok := r.notifiers[Platform(req.Requester.Platform)]; ok {
+			to := Caller{Platform: Platform(req.Requester.Platform), ChatID: req.Requester.ChatID, ObjectID: req.Requester.ObjectID, Name: req.Requester.DisplayName}
+			msg := OutcomeMessage(req, card)
+			if err := n.Tell(ctx, to, msg); err != nil {
+				r.log.ErrorContext(ctx, "tell requester", "request", req.ID, "err", err)
+			}
+		}
+		if req.Bulk == nil { // the users of a bulk run are not told one by one
+			r.noticeTarget(ctx, req)
+		}
+	}
+}
+
+// updateCards updates every posted card of the request in place and returns the card.
+func (r *Router) updateCards(ctx context.Context, req approvals.Request) Message {
 	refs, err := r.cards.Cards(ctx, req.ID)
 	if err != nil {
 		r.log.ErrorContext(ctx, "read approval cards", "request", req.ID, "err", err)
@@ -31,16 +48,7 @@ func (r *Router) OnChange(req approvals.Request) {
 			r.log.ErrorContext(ctx, "update approval card", "request", req.ID, "platform", ref.Platform, "err", err)
 		}
 	}
-	if !req.State.Open() {
-		if n, ok := r.notifiers[Platform(req.Requester.Platform)]; ok {
-			to := Caller{Platform: Platform(req.Requester.Platform), ChatID: req.Requester.ChatID, ObjectID: req.Requester.ObjectID, Name: req.Requester.DisplayName}
-			msg := OutcomeMessage(req, card)
-			if err := n.Tell(ctx, to, msg); err != nil {
-				r.log.ErrorContext(ctx, "tell requester", "request", req.ID, "err", err)
-			}
-		}
-		r.noticeTarget(ctx, req)
-	}
+	return card
 }
 
 // OutcomeMessage tells the requester how their request ended. The headline says it
@@ -119,7 +127,7 @@ func AuditLine(ev approvals.Event, head approvals.Head) string {
 	if ev.Action != "" {
 		fmt.Fprintf(&b, " %s", ev.Action)
 	}
-	if ev.Target.ObjectID != "" || ev.Target.UPN != "" {
+	if ev.Target.ObjectID != "" || ev.Target.UPN != "" || ev.Target.DisplayName != "" { // a bulk request: "8 users (group …)"
 		fmt.Fprintf(&b, " target %s", ev.Target.String())
 	}
 	if ev.Actor.ObjectID == "" && ev.Actor.ChatID == "" {

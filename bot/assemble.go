@@ -55,19 +55,27 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Router, *approvals.Servi
 	if o.Hook != nil {
 		onChange = o.Hook(onChange)
 	}
+	dir := ApprovalsDirectory{Dir: o.Backend, ProtectedGroups: o.ProtectedGroups}
 	svc, err := approvals.New(ctx, approvals.Options{
 		Store:     o.Store,
-		Directory: ApprovalsDirectory{Dir: o.Backend, ProtectedGroups: o.ProtectedGroups},
-		Executor:  Executor{W: o.Backend, Deliver: router.tellPrivately},
-		Policy:    o.Policy,
-		Clock:     o.Clock,
-		OnChange:  onChange,
-		OnAudit:   router.OnAudit,
-		Logger:    o.Logger,
+		Directory: dir,
+		// Bulk runs live under ctx, the process's; serve drains them with Shutdown.
+		BulkWork:       BulkReregister(o.Backend, dir.Protection),
+		OnBulkProgress: router.OnBulkProgress,
+		Background:     ctx,
+		Executor:       Executor{W: o.Backend, Deliver: router.tellPrivately},
+		Policy:         o.Policy,
+		Clock:          o.Clock,
+		OnChange:       onChange,
+		OnAudit:        router.OnAudit,
+		Logger:         o.Logger,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("start approvals: %w", err)
 	}
 	router.SetRequests(svc)
+	if g, ok := o.Backend.(BulkGroups); ok {
+		router.enableBulk(g, dir.Protection)
+	}
 	return router, svc, nil
 }

@@ -196,6 +196,9 @@ func (r *Router) attest(ctx context.Context, c Caller, cmd Command, roles caller
 	if err != nil {
 		return Refuse(approvals.UserMessage(err))
 	}
+	if e := approvals.Attestable(req); e != nil {
+		return Refuse(approvals.UserMessage(e))
+	}
 	u, err := r.dir.User(ctx, actions.UserRef{Kind: actions.RefObjectID, Value: req.Target.ObjectID})
 	if err != nil {
 		return r.lookupFailed(ctx, cmd, err)

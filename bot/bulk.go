@@ -3,8 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -17,12 +15,12 @@ import (
 const (
 	SkipNotFound    = "not found in the directory"
 	SkipProtected   = "protected target"
-	SkipOpenRequest = "already has an open request"
+	SkipOpenRequest = approvals.BulkSkipOpenRequest
 	SkipSelf        = "is the requester"
 )
 
-// DefaultBulkMax is the most users one bulk request may name.
-const DefaultBulkMax = 1000
+// DefaultBulkMax is the most users one bulk request may name (the policy's default).
+const DefaultBulkMax = approvals.DefaultBulkMax
 
 // BulkPlan is a bulk re-register checked user by user: who will be re-registered
 // (each with the methods snapshot the approver approves) and who is skipped, and why.
@@ -34,16 +32,7 @@ type BulkPlan struct {
 
 // Counts says in one line how many are eligible and how many each reason skips.
 func (p BulkPlan) Counts() string {
-	var reasons []string
-	for r := range p.Skipped {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	parts := []string{fmt.Sprintf("%d eligible", len(p.Eligible))}
-	for _, r := range reasons {
-		parts = append(parts, fmt.Sprintf("%d skipped: %s", len(p.Skipped[r]), r))
-	}
-	return strings.Join(parts, "; ")
+	return approvals.BulkSet{Users: p.Eligible, Skipped: p.Skipped}.Counts()
 }
 
 // BulkCheck is what checking a bulk request needs.
@@ -67,10 +56,10 @@ type BulkCheck struct {
 func (c BulkCheck) Check(ctx context.Context, refs []actions.UserRef) (BulkPlan, error) {
 	max := c.Max
 	if max <= 0 {
-		max = DefaultBulkMax
+		max = approvals.DefaultBulkMax
 	}
 	if len(refs) > max {
-		return BulkPlan{}, fmt.Errorf("A bulk request may name at most %d users; this one names %d. Split it.", max, len(refs))
+		return BulkPlan{}, errors.New(bulkTooMany(max, len(refs)))
 	}
 	conc := c.Concurrency
 	if conc <= 0 {

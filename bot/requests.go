@@ -192,6 +192,9 @@ func (r *Router) Submit(ctx context.Context, c Caller, f FormSubmission) Message
 		m.Errors = errs
 		return m
 	}
+	if action == approvals.ActionReregister && strings.HasPrefix(f.Target, bulkTargetPrefix) {
+		return r.submitBulk(ctx, c, f)
+	}
 	ref, err := actions.ParseUserRef(f.Target)
 	if err != nil || ref.Kind != actions.RefObjectID {
 		return Refuse("The form's target is not a directory object id; start again with " + Prefix(c.Platform) + string(action) + ".")
@@ -334,6 +337,9 @@ func (r *Router) Decide(ctx context.Context, c Caller, d Decision) Message {
 	if r.req == nil {
 		return Refuse("Requests are not enabled on this mfadesk.")
 	}
+	if d.Bulk != "" {
+		return r.bulkPress(ctx, c, d)
+	}
 	verdict := approvals.VerdictApprove
 	if !d.Approve && !d.Retry {
 		verdict = approvals.VerdictDeny
@@ -411,7 +417,7 @@ func (r *Router) cancel(ctx context.Context, c Caller, id string, roles callerRo
 	return Message{Private: true, Text: fmt.Sprintf("Request %s is cancelled.", req.ID), RequestID: req.ID}
 }
 
-func (r *Router) show(ctx context.Context, id string) Message {
+func (r *Router) show(ctx context.Context, id string, platform Platform) Message {
 	req, err := r.req.Get(ctx, id)
 	if err != nil {
 		return Refuse(approvals.UserMessage(err))
@@ -419,6 +425,9 @@ func (r *Router) show(ctx context.Context, id string) Message {
 	m := r.render(req)
 	m.Private = true
 	m.Buttons = nil // decisions are taken on the card, where the click is verified
+	if req.Bulk != nil {
+		m.Sections = append(m.Sections, bulkShowSection(req, platform)...)
+	}
 	if hist, err := r.req.History(ctx, id); err == nil {
 		t := &Table{Columns: []string{"When", "Event", "By", "Detail"}}
 		for _, e := range hist {

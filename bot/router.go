@@ -42,6 +42,8 @@ type Router struct {
 	domain   string // the tenant's default domain, for help examples
 
 	roleCache roleCache // recent standing answers, for lookups only
+
+	bulk *bulkState // nil: bulk requests are not enabled
 }
 
 // RouterOptions configures a Router.
@@ -139,6 +141,9 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 	case VerbMethods, VerbStatus, VerbSignins, VerbAudit, VerbDiagnose:
 		return r.lookup(ctx, cmd)
 	case VerbReregister, VerbRevoke, VerbTAP:
+		if cmd.Bulk() {
+			return r.bulkForm(ctx, ev.Caller, cmd, roles)
+		}
 		return r.requestForm(ctx, ev.Caller, cmd, roles)
 	case VerbVerify:
 		return r.verify(ctx, ev.Caller, cmd, roles)
@@ -154,7 +159,7 @@ func (r *Router) Handle(ctx context.Context, ev Event) Message {
 		case VerbPending:
 			return r.pending(ctx, ev.Caller, roles)
 		case VerbShow:
-			return r.show(ctx, cmd.ID)
+			return r.show(ctx, cmd.ID, platform)
 		default:
 			return r.cancel(ctx, ev.Caller, cmd.ID, roles)
 		}

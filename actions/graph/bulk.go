@@ -44,3 +44,27 @@ func (c *Client) GroupUsers(ctx context.Context, groupID string, max int) ([]act
 		b, cfg = b.WithUrl(*next), nil
 	}
 }
+
+// GroupByName returns the object id of the one group with this display name. Names
+// are not unique in Entra ID: two groups of that name are refused (name it by id),
+// none is KindNotFound.
+func (c *Client) GroupByName(ctx context.Context, name string) (string, error) {
+	op := "find group " + actions.Quote(name)
+	filter := "displayName eq " + actions.Quote(name)
+	top := int32(2)
+	pctx, cancel := c.ctx(ctx)
+	defer cancel()
+	res, err := c.sdk.Groups().Get(pctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: []string{"id", "displayName"}, Top: &top}})
+	if err != nil {
+		return "", classify(op, "/groups", err)
+	}
+	found := res.GetValue()
+	switch len(found) {
+	case 0:
+		return "", &actions.Error{Kind: actions.KindNotFound, Op: op, Message: fmt.Sprintf("No group named %s in the directory.", actions.Quote(name))}
+	case 1:
+		return deref(found[0].GetId()), nil
+	}
+	return "", &actions.Error{Kind: actions.KindInvalidInput, Op: op, Message: fmt.Sprintf("More than one group is named %s; name it by object id.", actions.Quote(name))}
+}

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mfadesk/mfadesk/actions"
@@ -33,5 +34,20 @@ func TestGroupUsers(t *testing.T) {
 	}
 	if _, err := c.GroupUsers(context.Background(), "0c7a5e1e-0009-4000-8000-00000000dead", 1000); actions.KindOf(err) != actions.KindNotFound {
 		t.Errorf("unknown group: %v", err)
+	}
+}
+
+// TestGroupByName: the demo's group of affected users is found by its name; an
+// unknown name is not found, in one line.
+func TestGroupByName(t *testing.T) {
+	var want string
+	c, _ := fakeTenant(t, func(tn *graphtest.Tenant) { want = tn.GroupID("mfa-rollback-affected") }, graph.Config{})
+	id, err := c.GroupByName(context.Background(), "mfa-rollback-affected")
+	if err != nil || id != want || want == "" {
+		t.Fatalf("GroupByName = %q, %v; want %q", id, err, want)
+	}
+	_, err = c.GroupByName(context.Background(), "no such group")
+	if actions.KindOf(err) != actions.KindNotFound || !strings.Contains(actions.Explain(err), "No group named 'no such group'") {
+		t.Fatalf("unknown group: %v", err)
 	}
 }

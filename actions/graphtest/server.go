@@ -183,6 +183,7 @@ func (s *Server) routes() {
 		}
 		handle("GET /users/{id}", s.getUser)
 		handle("GET /groups/{id}", s.getGroup)
+		handle("GET /groups", s.listGroups)
 		handle("GET /directory/administrativeUnits/{id}", s.getAdministrativeUnit)
 		handle("GET /directoryObjects/{id}", s.getDirectoryObject)
 		handle("GET /groups/{id}/transitiveMembers/microsoft.graph.user", s.groupUsers)
@@ -639,6 +640,24 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, v string) {
 	}
 	obj := map[string]any{"id": item.ID, "displayName": item.DisplayName, "description": item.Description}
 	writeJSON(w, http.StatusOK, withContext(r, v, "groups/$entity", selectFields(obj, r.URL.Query().Get("$select"))))
+}
+
+// listGroups answers GET /groups with $filter (displayName eq '…') and $select.
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := parseFilterParam(w, r)
+	if !ok {
+		return
+	}
+	var out []any
+	for _, g := range s.tenant.Groups {
+		obj := map[string]any{"id": g.ID, "displayName": g.DisplayName, "description": g.Description}
+		if match(f, obj) {
+			out = append(out, selectFields(obj, r.URL.Query().Get("$select")))
+		}
+	}
+	writeCollection(w, r, v, "groups", out, 100)
 }
 
 // getAdministrativeUnit answers GET /directory/administrativeUnits/{id}.

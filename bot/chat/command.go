@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mfadesk/mfadesk/actions"
 	textclip "github.com/mfadesk/mfadesk/actions/clip"
@@ -63,7 +64,7 @@ var verbs = []verbSpec{
 	{VerbSignins, "<user> [--last N] [--failed]", "recent sign-ins with failure reasons and MFA detail", "signins mfatest2@contoso.com --last 20 --failed", true, false, []string{"last", "failed"}},
 	{VerbAudit, "<user> [--days N]", "security-info events and admin actions on the user", "audit mfatest2@contoso.com --days 14", true, false, []string{"days"}},
 	{VerbDiagnose, "<user>", "everything above folded into findings and a next step", "diagnose mfatest2@contoso.com", true, false, nil},
-	{VerbReregister, "<user>", "request: delete the user's MFA methods so they register again (needs an approver)", "reregister mfatest2@contoso.com", true, false, nil},
+	{VerbReregister, "<user> [<user>…] [--group <group>] [--list]", "request: delete MFA methods so users register again (needs an approver)", "reregister --group mfa-rollback-affected", true, false, []string{"group", "list"}},
 	{VerbRevoke, "<user>", "request: sign the user out everywhere (needs an approver)", "revoke mfatest2@contoso.com", true, false, nil},
 	{VerbTAP, "<user> [--lifetime 1h] [--once]", "request: a Temporary Access Pass, sent to you privately, once (needs an approver)", "tap mfatest2@contoso.com --lifetime 2h --once", true, false, []string{"lifetime", "once"}},
 	{VerbVerify, "<user>", "ask the user, in a private chat message, to confirm it is them on the line (number match)", "verify mfatest2@contoso.com", true, false, nil},
@@ -139,7 +140,17 @@ type Command struct {
 	// Lifetime and Once are tap's --lifetime (default one hour) and --once.
 	Lifetime time.Duration
 	Once     bool
+	// Group (reregister --group: a group's name or object id) or Users (a pasted
+	// list of two or more) make a bulk re-register; PasteChars is the list's length.
+	Group      string
+	Users      []actions.UserRef
+	PasteChars int
+	// List (reregister --list) opens the form with a field to paste the users into.
+	List bool
 }
+
+// Bulk reports whether the command is a bulk re-register.
+func (c Command) Bulk() bool { return c.Group != "" || len(c.Users) > 0 || c.List }
 
 // UsageError is a command that could not be parsed. Msg says what is wrong in one
 // line; Text adds the right usage, or a pointer to help, in the caller's platform's
@@ -254,12 +265,25 @@ func Parse(text string) (Command, error) {
 			return Command{}, usage(fmt.Sprintf("%s takes no flag --%s.", v, Clip(name, 32)))
 		}
 		switch name {
-		case "failed", "once":
+		case "failed", "once", "list":
 			if hasVal {
 				return Command{}, usage(fmt.Sprintf("--%s takes no value.", name))
 			}
 			cmd.Failed = cmd.Failed || name == "failed"
 			cmd.Once = cmd.Once || name == "once"
+			cmd.List = cmd.List || name == "list"
+		case "group":
+			if !hasVal {
+				if i+1 >= len(toks) {
+					return Command{}, usage("--group needs a group's name or object id.")
+				}
+				i++
+				val = toks[i]
+			}
+			if val = strings.TrimSpace(val); val == "" || len(val) > 256 {
+				return Command{}, usage("--group needs a group's name or object id.")
+			}
+			cmd.Group = val
 		case "lifetime":
 			if !hasVal {
 				if i+1 >= len(toks) {
@@ -313,6 +337,16 @@ func Parse(text string) (Command, error) {
 			return Command{}, &UsageError{Msg: Capitalize(err.Error()) + ".", Verb: v}
 		}
 		cmd.User, cmd.Justification = ref, strings.Join(pos[1:], " ")
+	case v == VerbReregister && (cmd.Group != "" || cmd.List):
+		if len(pos) > 0 || (cmd.Group != "" && cmd.List) {
+			return Command{}, usage("Name a group or list users, not both.")
+		}
+	case v == VerbReregister && (len(pos) > 1 || strings.ContainsAny(strings.Join(pos, ""), ",;")):
+		refs, n, err := ParseUserList(strings.Join(pos, " "))
+		if err != nil {
+			return Command{}, &UsageError{Msg: err.Error(), Verb: v}
+		}
+		cmd.Users, cmd.PasteChars = refs, n
 	case spec.user:
 		if len(pos) == 0 {
 			return Command{}, usage("Name a user by UPN, mail or object id.")
@@ -356,6 +390,38 @@ func Parse(text string) (Command, error) {
 	return cmd, nil
 }
 
+// ParseUserList reads a pasted list of users (white space, new lines, commas or
+// semicolons between them), as typed after reregister or into a form's users field,
+// and returns them with the list's length in characters, for PasteLimit.
+func ParseUserList(s string) ([]actions.UserRef, int, error) {
+	var out []actions.UserRef
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
+		ref, err := actions.ParseUserRef(f)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%q in the list: %s.", Clip(f, 40), err.Error())
+		}
+		out = append(out, ref)
+	}
+	return out, utf8.RuneCountInString(strings.TrimSpace(s)), nil
+}
+
+// maxCommand is the longest command Parse reads, in bytes.
+const maxCommand = 4000
+
+// PasteLimit is how many characters a pasted list of users may take on a platform:
+// Slack's bound for a typed field (3000, as a modal's plain_text_input allows), and
+// the longest command mfadesk reads elsewhere. PasteFits says how many object ids
+// that is (36 characters and a separator each); shorter UPNs fit more.
+func PasteLimit(p Platform) int {
+	if p == PlatformSlack {
+		return 3000
+	}
+	return maxCommand
+}
+
+// PasteFits is how many object ids a pasted list holds on a platform.
+func PasteFits(p Platform) int { return PasteLimit(p) / 37 }
+
 // maxIDGroups is how many words a request id may be typed in: "R-" and seven groups
 // of four, as approvals.SpokenID shows it.
 const maxIDGroups = 8
@@ -379,8 +445,8 @@ func ValidRequestID(s string) bool {
 // tokenize splits on white space, honouring "double", 'single' and the curly quotes
 // that Slack and Teams clients substitute as people type.
 func tokenize(s string) ([]string, error) {
-	if len(s) > 4000 {
-		return nil, fmt.Errorf("command too long")
+	if len(s) > maxCommand {
+		return nil, fmt.Errorf("command too long (at most %d characters; for more users, use reregister --group)", maxCommand)
 	}
 	var toks []string
 	var cur strings.Builder

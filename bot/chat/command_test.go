@@ -2,6 +2,7 @@ package chat
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -31,6 +32,17 @@ func TestParse(t *testing.T) {
 		{in: "show r-7kq2m4xd", want: Command{Verb: VerbShow, ID: "R-7KQ2M4XD"}},
 		{in: "pending", want: Command{Verb: VerbPending}},
 		{in: "reregister “o'neil@contoso.com”", want: Command{Verb: VerbReregister, User: actions.UserRef{Kind: actions.RefUPN, Value: "o'neil@contoso.com"}}},
+		{in: "reregister --group mfa-rollback-affected", want: Command{Verb: VerbReregister, Group: "mfa-rollback-affected"}},
+		{in: "reregister --group=\"MFA rollback\"", want: Command{Verb: VerbReregister, Group: "MFA rollback"}},
+		{in: "reregister a@b.co\nc@d.co, 5A1B0001-0000-4000-8000-000000000002", want: Command{Verb: VerbReregister, PasteChars: 51, Users: []actions.UserRef{
+			{Kind: actions.RefUPN, Value: "a@b.co"}, {Kind: actions.RefUPN, Value: "c@d.co"}, {Kind: actions.RefObjectID, Value: "5a1b0001-0000-4000-8000-000000000002"}}}},
+		{in: "reregister a@b.co --group g", wantErr: "Name a group or list users, not both."},
+		{in: "reregister --list", want: Command{Verb: VerbReregister, List: true}},
+		{in: "reregister --list --group g", wantErr: "Name a group or list users, not both."},
+		{in: "reregister --group", wantErr: "--group needs a group's name or object id."},
+		{in: "reregister a@b.co ../x", wantErr: `"../x" in the list`},
+		{in: "revoke a@b.co c@d.co", wantErr: "Name one user."},
+		{in: "reregister " + strings.Repeat("a@b.co ", 600), wantErr: "at most 4000 characters"},
 
 		{in: "frobnicate x", wantErr: `Unknown verb "frobnicate"`},
 		{in: "user", wantErr: "Name a user by UPN, mail or object id. Usage: /mfa user <user>"},
@@ -69,7 +81,7 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", tt.in, err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("Parse(%q) = %+v, want %+v", tt.in, got, tt.want)
 			}
 		})

@@ -12,6 +12,9 @@ type FormSubmission struct {
 	Verification       string // one of the Choice values of Form.Verifications
 	VerificationDetail string // free text: how the identity was verified
 	Ticket             string
+	// Users is the form's users field (a bulk form opened with reregister --list):
+	// a pasted list, read with ParseUserList.
+	Users string
 }
 
 // Decision is a click on an approval card's Approve, Deny or Retry button.
@@ -22,6 +25,9 @@ type Decision struct {
 	// Retry runs again a request that failed on a temporary error (Approve and
 	// Justification are then ignored).
 	Retry bool
+	// Bulk is a press of Continue or Stop on a bulk run paused after its canary
+	// (BulkContinue, BulkStop); the other fields but RequestID and Card are ignored.
+	Bulk string
 	// Card is where the click came from, as the platform reports it (Slack: the
 	// message's channel and ts; Teams: the conversation and the activity the invoke
 	// replies to; web: the card's id), in the form PostApproval returned it. The

@@ -69,6 +69,16 @@ const (
 	ButtonDeny    ButtonKind = "deny"
 	// ButtonRetry runs again a request that failed on a temporary error.
 	ButtonRetry ButtonKind = "retry"
+	// ButtonContinue and ButtonStop answer a bulk run paused after its canary; the
+	// Decision's Bulk is their kind.
+	ButtonContinue ButtonKind = "continue"
+	ButtonStop     ButtonKind = "stop"
+)
+
+// The values of Decision.Bulk.
+const (
+	BulkContinue = string(ButtonContinue)
+	BulkStop     = string(ButtonStop)
 )
 
 // Button is an action on an approval card; Value carries the request id.
@@ -89,6 +99,9 @@ type Form struct {
 	// Limits bound the free-text fields (reason, verification_detail, ticket), in
 	// characters: adapters set them as input limits and show them as hints.
 	Limits map[string]FieldLimit
+	// Users, when set, asks for a pasted list of users in a multi-line field named
+	// "users" (FormSubmission.Users), within this many characters on the platform.
+	Users *FieldLimit `json:",omitempty"`
 }
 
 // FieldLimit bounds a free-text answer, in characters after trimming.

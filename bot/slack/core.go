@@ -197,6 +197,9 @@ func (a *Adapter) openRequestForm(ctx context.Context, cmd goslack.SlashCommand,
 		Action: f.Action, Target: f.Target, Label: f.TargetLabel, Warning: f.Warning,
 		Choices: choicesOf(f), Channel: cmd.ChannelID, ResponseURL: cmd.ResponseURL,
 	}
+	if f.Users != nil {
+		m.UsersMax = f.Users.Max
+	}
 	meta, err := encodeMeta(a.metaKey, m)
 	if err != nil {
 		a.log.ErrorContext(ctx, "encode request form", "err", err)
@@ -271,7 +274,8 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 	}
 	var act *goslack.BlockAction
 	for _, b := range ic.ActionCallback.BlockActions {
-		if b != nil && (b.ActionID == actionApprove || b.ActionID == actionDeny || b.ActionID == actionRetry || commandKinds[b.ActionID] != "") {
+		if b != nil && (b.ActionID == actionApprove || b.ActionID == actionDeny || b.ActionID == actionRetry ||
+			b.ActionID == actionContinue || b.ActionID == actionStop || commandKinds[b.ActionID] != "") {
 			act = b
 			break
 		}
@@ -290,6 +294,21 @@ func (a *Adapter) onBlockActions(ic goslack.InteractionCallback) reply {
 	// The card clicked is the message holding the button, as Slack reports it: the
 	// button's value names the request, but only this says which card it was on.
 	card := clickedCard(ic)
+	if act.ActionID == actionContinue || act.ActionID == actionStop {
+		which := chat.BulkContinue
+		if act.ActionID == actionStop {
+			which = chat.BulkStop
+		}
+		return reply{what: which + " " + reqID, follow: func(ctx context.Context) {
+			caller, err := a.ids.caller(ctx, ic.User.ID)
+			if err != nil {
+				a.log.InfoContext(ctx, "refused a bulk press", "user", ic.User.ID, "request", reqID, "err", err)
+				a.respond(ctx, ic.ResponseURL, chat.Refuse(refusalText(err)))
+				return
+			}
+			a.respond(ctx, ic.ResponseURL, a.h.Decide(ctx, caller, chat.Decision{RequestID: reqID, Bulk: which, Card: card}))
+		}}
+	}
 	if act.ActionID == actionApprove || act.ActionID == actionRetry {
 		retry, what := act.ActionID == actionRetry, "approve "
 		if retry {
@@ -363,7 +382,7 @@ func (a *Adapter) onRequestSubmit(ic goslack.InteractionCallback) reply {
 		return reply{ack: goslack.NewErrorsViewSubmissionResponse(viewErrors(m, errs))}
 	}
 	title := actionTitle(m.Action)
-	sub := chat.FormSubmission{Action: m.Action, Target: m.Target, Reason: s.Reason, Verification: s.Verification, VerificationDetail: s.Detail, Ticket: s.Ticket}
+	sub := chat.FormSubmission{Action: m.Action, Target: m.Target, Reason: s.Reason, Verification: s.Verification, VerificationDetail: s.Detail, Ticket: s.Ticket, Users: s.Users}
 	work := func(ctx context.Context) chat.Message {
 		caller, err := a.ids.caller(ctx, ic.User.ID)
 		if err != nil {

@@ -33,7 +33,9 @@ const (
 	fieldDetail       = "verification_detail"
 	fieldTicket       = "ticket"
 	fieldJustify      = "justification"
-	inputAction       = "value"
+	// fieldUsers is a bulk form's pasted list (reregister --list).
+	fieldUsers  = "users"
+	inputAction = "value"
 )
 
 // The router's limits (chat.FormLimit): the form refuses more as it is typed, and
@@ -81,6 +83,9 @@ type formMeta struct {
 	Channel     string       `json:"ch,omitempty"`
 	MessageTs   string       `json:"ts,omitempty"` // deny: the ts of the card Deny was clicked on
 	ResponseURL string       `json:"r,omitempty"`
+	// UsersMax, on a bulk form opened with reregister --list, is the users field's
+	// limit in characters (a plain_text_input holds at most 3000).
+	UsersMax int `json:"um,omitempty"`
 }
 
 type metaChoice struct {
@@ -189,6 +194,7 @@ func actionTitle(action string) string {
 // submission is what a request form sends back.
 type submission struct {
 	Reason, Verification, Detail, Ticket string
+	Users                                string
 }
 
 // readSubmission takes the form's values from a view_submission's state.
@@ -204,6 +210,7 @@ func readSubmission(v goslack.View) submission {
 		Verification: strings.TrimSpace(get(fieldVerification).SelectedOption.Value),
 		Detail:       strings.TrimSpace(get(fieldDetail).Value),
 		Ticket:       strings.TrimSpace(get(fieldTicket).Value),
+		Users:        strings.TrimSpace(get(fieldUsers).Value),
 	}
 }
 
@@ -218,6 +225,14 @@ func readJustification(v goslack.View) string {
 // are shown on their block at once. The router checks again with its policy.
 func validateSubmission(m formMeta, s submission) chat.FieldErrors {
 	errs := chat.FieldErrors{}
+	if m.UsersMax > 0 {
+		switch n := utf8.RuneCountInString(s.Users); {
+		case n == 0:
+			errs[fieldUsers] = "Paste at least one user: UPN, mail or object id."
+		case n > m.UsersMax:
+			errs[fieldUsers] = fmt.Sprintf("A pasted list may take at most %d characters here; for more users, use --group.", m.UsersMax)
+		}
+	}
 	switch {
 	case s.Reason == "":
 		errs[fieldReason] = "Say why this is needed."
@@ -258,6 +273,10 @@ func viewErrors(m formMeta, errs chat.FieldErrors) map[string]string {
 	for k, v := range errs {
 		switch k {
 		case fieldReason, fieldDetail, fieldTicket:
+		case fieldUsers:
+			if m.UsersMax == 0 {
+				continue
+			}
 		case fieldVerification:
 			if len(m.Choices) == 0 {
 				continue
@@ -310,6 +329,16 @@ func requestView(m formMeta, meta string, values submission, errs chat.FieldErro
 		}
 	}
 
+	if m.UsersMax > 0 {
+		users := goslack.NewPlainTextInputBlockElement(plainText("one per line: UPN, mail or object id", 150), inputAction).
+			WithMultiline(true).WithMaxLength(min(m.UsersMax, 3000))
+		if values.Users != "" {
+			users.InitialValue = clipRunes(values.Users, min(m.UsersMax, 3000))
+		}
+		blocks = append(blocks, goslack.NewInputBlock(fieldUsers, plainText("Users", 2000),
+			plainText(fmt.Sprintf("At most %d characters (about %d object ids); for more, use --group.", m.UsersMax, m.UsersMax/37), 2000), users))
+		fieldError(fieldUsers)
+	}
 	reason := goslack.NewPlainTextInputBlockElement(plainText("e.g. lost phone, locked out since Monday", 150), inputAction).
 		WithMultiline(true).WithMinLength(limReason.Min).WithMaxLength(maxReason)
 	if values.Reason != "" {

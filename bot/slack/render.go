@@ -41,6 +41,9 @@ const (
 	actionApprove = "mfa_approve"
 	actionRetry   = "mfa_retry"
 	actionDeny    = "mfa_deny"
+	// Continue and Stop on a bulk run paused after its canary.
+	actionContinue = "mfa_continue"
+	actionStop     = "mfa_stop"
 )
 
 // mentionReplacer defuses broadcast mentions typed as plain words: Slack only
@@ -435,6 +438,17 @@ func renderButtons(bb *blockBuilder, m chat.Message, o renderOptions) {
 			btn.Confirm = goslack.NewConfirmationBlockObject(plainText("Retry this request?", 100),
 				plainText("mfadesk will check request "+b.Value+" again and carry it out in Microsoft Entra ID.", 300),
 				plainText("Retry", 30), plainText("Cancel", 30))
+			els = append(els, btn)
+		case chat.ButtonContinue:
+			btn := goslack.NewButtonBlockElement(actionContinue, b.Value, plainText(orDefault(b.Label, "Continue"), 75)).WithStyle(goslack.StylePrimary)
+			btn.AccessibilityLabel = clipRunes("Continue the run of request "+b.Value, 75)
+			btn.Confirm = goslack.NewConfirmationBlockObject(plainText("Run the remaining users?", 100),
+				plainText("mfadesk will re-register the remaining users of request "+b.Value+" in Microsoft Entra ID.", 300),
+				plainText("Continue", 30), plainText("Cancel", 30))
+			els = append(els, btn)
+		case chat.ButtonStop:
+			btn := goslack.NewButtonBlockElement(actionStop, b.Value, plainText(orDefault(b.Label, "Stop"), 75)).WithStyle(goslack.StyleDanger)
+			btn.AccessibilityLabel = clipRunes("Stop the run of request "+b.Value, 75)
 			els = append(els, btn)
 		case chat.ButtonDeny:
 			label := orDefault(b.Label, "Deny")

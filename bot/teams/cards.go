@@ -25,7 +25,10 @@ const (
 	VerbApprove = "approve"
 	VerbDeny    = "deny"
 	VerbRetry   = "retry"
-	dataVerbKey = "mfadesk"
+	// VerbContinue and VerbStop answer a bulk run paused after its canary.
+	VerbContinue = "continue"
+	VerbStop     = "stop"
+	dataVerbKey  = "mfadesk"
 )
 
 // Input ids of the request form and of the approval card; they match chat.FieldErrors keys.
@@ -35,6 +38,7 @@ const (
 	inputVerifyDetail  = "verification_detail"
 	inputTicket        = "ticket"
 	inputJustification = "justification"
+	inputUsers         = "users" // a bulk form's pasted list (reregister --list)
 )
 
 // Card is an Adaptive Card.
@@ -364,6 +368,10 @@ func button(b chat.Button) Action {
 		return execute(b.Label, VerbDeny, "destructive", "auto", data)
 	case chat.ButtonRetry:
 		return execute(b.Label, VerbRetry, "positive", "auto", data)
+	case chat.ButtonContinue:
+		return execute(b.Label, VerbContinue, "positive", "auto", data)
+	case chat.ButtonStop:
+		return execute(b.Label, VerbStop, "destructive", "auto", data)
 	}
 	return execute(b.Label, string(b.Kind), "", "none", data)
 }
@@ -371,6 +379,7 @@ func button(b chat.Button) Action {
 // formState is what a request form submitted, to show it again with errors.
 type formState struct {
 	Reason, Verification, Detail, Ticket string
+	Users                                string
 }
 
 // RenderForm renders the request form (reason, identity verification, ticket) as an
@@ -420,6 +429,10 @@ func RenderForm(m chat.Message, f chat.Form, errs chat.FieldErrors, prev formSta
 		attestForm(&c, m, f, field, reason, prev)
 		return c
 	}
+	if f.Users != nil {
+		field(Element{Type: "Input.Text", ID: inputUsers, Label: "Users", IsRequired: true, ErrorMessage: "Paste at least one user.",
+			Placeholder: fmt.Sprintf("One per line: UPN, mail or object id (at most %d characters)", f.Users.Max), IsMultiline: true, MaxLength: f.Users.Max, Value: prev.Users})
+	}
 	field(Element{Type: "Input.Text", ID: inputReason, Label: "Reason", IsRequired: true, ErrorMessage: "Give a reason of " + reason.Hint() + ".",
 		Placeholder: "Why this is needed (" + reason.Hint() + ")", IsMultiline: true, MaxLength: reason.Max, Value: prev.Reason})
 	if len(f.Verifications) > 0 {
@@ -437,6 +450,9 @@ func RenderForm(m chat.Message, f chat.Form, errs chat.FieldErrors, prev formSta
 	// The form's own definition rides along in its data, so that a refused submission
 	// can show the form again; the router re-checks every value, so this is display only.
 	data := map[string]any{"action": f.Action, "target": f.Target, "label": f.TargetLabel, "warning": f.Warning}
+	if f.Users != nil {
+		data["users_max"] = f.Users.Max
+	}
 	if len(f.Verifications) > 0 {
 		var cs []Choice
 		for _, ch := range f.Verifications {

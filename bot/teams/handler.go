@@ -230,7 +230,7 @@ func (h *handler) onCardAction(ctx context.Context, act *Activity) InvokeRespons
 		if !h.targetValueOK(ca) {
 			return messageResponse(notTargetButton)
 		}
-	case ca.verb == VerbSubmit, ca.verb == VerbApprove, ca.verb == VerbDeny, ca.verb == VerbRetry, ca.verb == VerbFile, ca.verb == VerbCancel:
+	case ca.verb == VerbSubmit, ca.verb == VerbApprove, ca.verb == VerbDeny, ca.verb == VerbRetry, ca.verb == VerbContinue, ca.verb == VerbStop, ca.verb == VerbFile, ca.verb == VerbCancel:
 	default:
 		return errorResponse(http.StatusBadRequest, "BadRequest", "unknown action")
 	}
@@ -358,7 +358,7 @@ func (h *handler) onSubmitFallback(ctx context.Context, act *Activity, verb stri
 	switch verb {
 	case VerbSubmit:
 		h.replaceCard(ctx, act, h.submitForm(ctx, act, data))
-	case VerbApprove, VerbDeny, VerbRetry:
+	case VerbApprove, VerbDeny, VerbRetry, VerbContinue, VerbStop:
 		_, _, ans := h.decide(ctx, act, ca)
 		if ans.Refusal {
 			h.tellClicker(ctx, act, ans)
@@ -390,12 +390,17 @@ func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string
 		Verification:       str(data[inputVerification]),
 		VerificationDetail: strings.TrimSpace(str(data[inputVerifyDetail])),
 		Ticket:             strings.TrimSpace(str(data[inputTicket])),
+		Users:              str(data[inputUsers]),
 	}
 	ans := h.r.Submit(ctx, callerOf(act), fs)
 	if len(ans.Errors) == 0 && ans.Form == nil {
 		return RenderCard(ans)
 	}
 	form := chat.Form{Action: fs.Action, Target: fs.Target, TargetLabel: str(data["label"]), Warning: str(data["warning"])}
+	var usersMax int
+	if json.Unmarshal(data["users_max"], &usersMax) == nil && usersMax > 0 {
+		form.Users = &chat.FieldLimit{Min: 1, Max: usersMax} // display only: the router applies its own limit
+	}
 	var choices []Choice
 	if json.Unmarshal(data["choices"], &choices) == nil {
 		for _, c := range choices {
@@ -405,7 +410,7 @@ func (h *handler) submitForm(ctx context.Context, act *Activity, data map[string
 	if ans.Form != nil {
 		form = *ans.Form
 	}
-	return RenderForm(ans, form, ans.Errors, formState{Reason: fs.Reason, Verification: fs.Verification, Detail: fs.VerificationDetail, Ticket: fs.Ticket})
+	return RenderForm(ans, form, ans.Errors, formState{Reason: fs.Reason, Verification: fs.Verification, Detail: fs.VerificationDetail, Ticket: fs.Ticket, Users: fs.Users})
 }
 
 // decide handles Approve / Deny / Retry. The card's data names only the request; who
@@ -443,7 +448,11 @@ func (h *handler) decide(ctx context.Context, act *Activity, ca cardAction) (Car
 		}
 		return Card{}, false, chat.Refuse(msg)
 	}
-	ans := h.r.Decide(ctx, callerOf(act), chat.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry, Card: card})
+	d := chat.Decision{RequestID: reqID, Approve: ca.verb == VerbApprove, Justification: just, Retry: ca.verb == VerbRetry, Card: card}
+	if ca.verb == VerbContinue || ca.verb == VerbStop {
+		d = chat.Decision{RequestID: reqID, Bulk: ca.verb, Card: card}
+	}
+	ans := h.r.Decide(ctx, callerOf(act), d)
 	c, ok := h.a.cards.get(act.Conversation.ID, act.ReplyToID)
 	switch {
 	case !ok:

@@ -66,6 +66,7 @@ type submitRequest struct {
 	Verification       string `json:"verification"`
 	VerificationDetail string `json:"verification_detail"`
 	Ticket             string `json:"ticket"`
+	Users              string `json:"users"` // a bulk form's pasted list
 }
 
 // submit files a request from a form. Field errors go back to the page only (they are
@@ -92,6 +93,7 @@ func (a *api) submit(r *http.Request, body []byte) (any, int) {
 		Verification:       req.Verification,
 		VerificationDetail: req.VerificationDetail,
 		Ticket:             req.Ticket,
+		Users:              req.Users,
 	})
 	a.s.releaseForm(p.ID, req.Entry, msg)
 	if len(msg.Errors) == 0 {
@@ -151,6 +153,7 @@ type decideRequest struct {
 	Approve       bool   `json:"approve"`
 	Justification string `json:"justification"`
 	Retry         bool   `json:"retry"`
+	Bulk          string `json:"bulk"` // continue or stop, on a bulk run's card
 }
 
 // decide passes an Approve or Deny click to the router, with the card it was clicked
@@ -171,7 +174,7 @@ func (a *api) decide(r *http.Request, body []byte) (any, int) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
 	card := chat.CardRef{Platform: chat.PlatformWeb, Channel: approvalsChannel, ID: req.CardID}
-	msg := a.h.Decide(ctx, caller(p), chat.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Retry: req.Retry, Card: card})
+	msg := a.h.Decide(ctx, caller(p), chat.Decision{RequestID: req.RequestID, Approve: req.Approve, Justification: req.Justification, Retry: req.Retry, Bulk: req.Bulk, Card: card})
 	if len(msg.Errors) == 0 { // a field error is shown beside the field, not as a note
 		a.s.noteDecision(p.ID, req.RequestID, msg)
 	}

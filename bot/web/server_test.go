@@ -147,6 +147,7 @@ type form struct {
 	Verification       string `json:"verification"`
 	VerificationDetail string `json:"verification_detail"`
 	Ticket             string `json:"ticket"`
+	Users              string `json:"users,omitempty"`
 }
 
 func (c *chat) submit(f form) bot.Message {

@@ -45,7 +45,7 @@ func TestCLIMessages(t *testing.T) {
 		{"show takes the id before the flags", []string{"approvals", "show", strings.ToLower(id), "--db", path}, 0, []string{"History:"}, nil},
 		{"show --json", []string{"approvals", "show", "--json", "--db", path, id}, 0, []string{`"request":`, `"history":`}, nil},
 		{"list --state bogus", []string{"approvals", "list", "--db", path, "--state", "bogus"}, 2,
-			[]string{`--state "bogus" is not a request state`, "pending, approved, executing, succeeded, failed, denied, expired, cancelled"}, nil},
+			[]string{`--state "bogus" is not a request state`, "pending, approved, executing, paused, succeeded, failed, stopped, denied, expired, cancelled"}, nil},
 		{"list --state in capitals", []string{"approvals", "list", "--db", path, "--state", "CANCELLED"}, 0, []string{id}, nil},
 		{"validate reports every config problem once", []string{"validate", "--config", cfgFile}, 1,
 			[]string{"FAIL config: graph.clientsecret: is not a known setting (line 6); did you mean graph.client_secret?",

@@ -72,6 +72,10 @@ type ApprovalsConfig struct {
 	AllowPhoneKBA   bool          `yaml:"allow_phone_kba"`  // for unprotected targets
 	RateLimit       int           `yaml:"rate_limit"`       // requests per requester per rate_window (default 5)
 	RateWindow      time.Duration `yaml:"rate_window"`      // default 1h
+	// Bulk re-register: two distinct approvers above this many users (default 20),
+	// and at most this many users in one request (default 1000).
+	BulkTwoApproversAbove int `yaml:"bulk_two_approvers_above"`
+	BulkMax               int `yaml:"bulk_max"`
 	// Evidence is the identity evidence each action needs, performed (the user
 	// confirmed in chat) or claimed (the agent's statement); default performed for
 	// reregister and tap. EvidenceProtected replaces it for protected targets.

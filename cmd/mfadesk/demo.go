@@ -163,7 +163,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer, log *slog.Log
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	shutErr := srv.Shutdown(sctx)
+	shutErr := errors.Join(srv.Shutdown(sctx), svc.Shutdown(sctx))
 	stopSweep()
 	<-swept
 	fmt.Fprintf(stdout, "mfadesk demo stopped; check its audit log with: mfadesk audit verify --db %s\n", dbPath)

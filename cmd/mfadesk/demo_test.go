@@ -392,3 +392,38 @@ func TestSweepInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoBulkRollbackGroup runs a bulk re-register on the demo's group of affected
+// users through the demo's API: filed by group, approved, the canary, Continue, the
+// end; after the demo stops, `mfadesk approvals show --results` prints every user's
+// result and the audit log verifies.
+func TestDemoBulkRollbackGroup(t *testing.T) {
+	d := startDemo(t)
+	id := d.file("hana", "reregister --group mfa-rollback-affected")
+	if m := d.decide("alex", id, true, ""); m.Refusal {
+		t.Fatalf("approve: %+v", m)
+	}
+	// The run is the service's: the card changes when the canary is done.
+	st := d.waitState("hana", 20*time.Second, "the canary's Continue button", func(st web.State) bool {
+		c := demoCard(st, id)
+		return c != nil && len(c.Message.Buttons) == 2 && c.Message.Buttons[0].Kind == "continue"
+	})
+	var ans bot.Message
+	d.call(http.MethodPost, "/api/decide", map[string]any{"persona": "hana", "card_id": demoCard(st, id).ID, "request_id": id, "bulk": "continue"}, &ans)
+	if ans.Refusal {
+		t.Fatalf("continue: %+v", ans)
+	}
+	d.waitState("hana", 30*time.Second, "the end of the run", func(st web.State) bool {
+		c := demoCard(st, id)
+		return c != nil && strings.Contains(c.Message.Text, "done")
+	})
+	d.stop()
+	verifyDemoAudit(t, d.db)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"approvals", "show", "--db", d.db, "--results", id}, &out, &errb, os.Getenv); code != 0 {
+		t.Fatalf("approvals show --results: exit %d: %s", code, errb.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 5 || !strings.Contains(lines[0], `"outcome":"done"`) {
+		t.Fatalf("results:\n%s", out.String())
+	}
+}

@@ -120,6 +120,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 			HelpdeskGroupID: cfg.Groups.Helpdesk, ApproversGroupID: cfg.Groups.Approvers,
 			Protected: approvals.ProtectedMode(cfg.Approvals.Protected), AllowPhoneKBA: cfg.Approvals.AllowPhoneKBA,
 			TTL: cfg.Approvals.Expiry, RateLimit: cfg.Approvals.RateLimit, RateWindow: cfg.Approvals.RateWindow,
+			BulkTwoApproversAbove: cfg.Approvals.BulkTwoApproversAbove, BulkMax: cfg.Approvals.BulkMax,
 			Resume:               bot.Executor{}.Resumable(),
 			MinEvidence:          evidenceMinimums(cfg.Approvals.Evidence, approvals.DefaultMinEvidence()),
 			MinEvidenceProtected: evidenceMinimums(cfg.Approvals.EvidenceProtected, nil),
@@ -239,6 +240,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started chan<- st
 		// Shutdown closes the listener and waits for running handlers (Teams card
 		// clicks and approvals decide and execute inside the request).
 		{"http server", func(ctx context.Context) error { return srv.Shutdown(ctx) }},
+		// Bulk runs stop at their next user (each finished user is stored); the next
+		// start resumes them where they stopped.
+		{"bulk runs", svc.Shutdown},
 	}
 	if slackAdapter != nil {
 		steps = append(steps, drainStep{"slack follow-ups", slackAdapter.Shutdown})

@@ -231,11 +231,14 @@ function renderForm(e) {
   const f = e.message.Form;
   // A manager's attestation asks one thing: how they verified it is them.
   const attest = (f.Action || "").startsWith("attest:");
-  const fields = attest ? [["reason", "How did you verify it is them?", "textarea"]] : FIELDS;
+  const base = attest ? [["reason", "How did you verify it is them?", "textarea"]] : FIELDS;
   const form = el("form", "reqform", null, "request-form");
   form.noValidate = true;
   if (f.Warning) form.appendChild(el("div", "warning", f.Warning, "form-warning"));
   const inputs = {}, errs = {};
+  // A bulk form opened with reregister --list asks for the users first (Form.Users).
+  const fields = f.Users ? [["users", "Users (one per line: UPN, mail or object id)", "textarea"], ...base] : base;
+  const limits = Object.assign({}, f.Limits || {}, f.Users ? { users: f.Users } : {});
   for (const [name, label, kind] of fields) {
     const id = "f" + e.seq + "-" + name;
     const lab = el("label", null, label);
@@ -249,7 +252,7 @@ function renderForm(e) {
     }
     if (name === "ticket") input.placeholder = "e.g. INC-1042";
     // The router's limits come with the form (Form.Limits): shown, and enforced as typed.
-    const lim = (f.Limits || {})[name];
+    const lim = limits[name];
     if (lim) {
       input.maxLength = lim.Max;
       lab.appendChild(el("span", "hint", lim.Min > 1 ? " (" + lim.Min + " to " + lim.Max + " characters)" : " (at most " + lim.Max + " characters)", "hint-" + name.replace("_", "-")));
@@ -329,6 +332,7 @@ function renderCard(c) {
       const btn = el("button", "btn " + b.Kind, b.Label, b.Kind);
       if (b.Kind === "approve") btn.addEventListener("click", () => decide(c.id, b.Value, true, "", [btn]));
       else if (b.Kind === "retry") btn.addEventListener("click", () => decide(c.id, b.Value, false, "", [btn], null, true));
+      else if (b.Kind === "continue" || b.Kind === "stop") btn.addEventListener("click", () => decide(c.id, b.Value, false, "", [btn], null, false, b.Kind));
       else btn.addEventListener("click", () => { ds.open = true; denyState.set(m.RequestID, ds); denyBox.hidden = false; just.focus(); });
       actions.appendChild(btn);
     }
@@ -354,11 +358,11 @@ function renderCard(c) {
 // decide sends a click with the card it was made on (the bot counts a decision only
 // from the request's own card); then (answer) runs before the redraw, so state it
 // keeps for the card shows in the redrawn card.
-async function decide(cardId, id, approve, justification, buttons, then, retry) {
+async function decide(cardId, id, approve, justification, buttons, then, retry, bulk) {
   for (const b of buttons) b.disabled = true;
   let m = null;
   try {
-    m = await api("/api/decide", { persona: me, card_id: cardId, request_id: id, approve, justification, retry: !!retry });
+    m = await api("/api/decide", { persona: me, card_id: cardId, request_id: id, approve, justification, retry: !!retry, bulk: bulk || "" });
   } catch (err) {
     $("conn").textContent = "The demo server did not answer: " + err.message;
   }

@@ -38,6 +38,8 @@ func newAttestWorld(t *testing.T, manager string, notifyManager bool) attestWorl
 	}
 	stack := bottest.New(t, bottest.Options{Notifiers: map[bot.Platform]bot.Notifier{"web": srv},
 		EditTenant: func(tn *graphtest.Tenant) {
+			// The demo tenant gives MFA Test 2 a manager (Nora); "" takes it away.
+			tn.FindUser("mfatest2@" + domain).Manager = ""
 			if manager != "" {
 				tn.FindUser("mfatest2@" + domain).Manager = tn.FindUser(manager + "@" + domain).ID()
 			}

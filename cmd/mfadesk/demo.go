@@ -149,8 +149,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer, log *slog.Log
 	fmt.Fprintf(stdout, "  personas: %s\n", personaList(personas))
 	fmt.Fprintf(stdout, "  tenant:   fake Microsoft Graph tenant %s at %s\n", tenant.Domain, graphURL)
 	fmt.Fprintf(stdout, "  database: %s (requests expire after %s)\n", dbPath, o.expiry)
-	fmt.Fprintf(stdout, "  try, as Hana: diagnose mfatest2@%s, then reregister mfatest2@%s; approve as Alex\n", tenant.Domain, tenant.Domain)
-	fmt.Fprintln(stdout, "  then, as MFA Test 2: pick the number Hana was told (or press This is not me) in the inbox")
+	fmt.Fprintf(stdout, "  try, as Hana: diagnose mfatest2@%s, then reregister mfatest2@%s\n", tenant.Domain, tenant.Domain)
+	fmt.Fprintln(stdout, "  then, as MFA Test 2: pick the number Hana was told in the inbox (or, as Nora, the manager: attest); approve as Alex")
 	fmt.Fprintln(stdout, "  stop with Ctrl-C")
 
 	var serveErr error
@@ -191,6 +191,11 @@ func demoDirectory(tenant *graphtest.Tenant) ([]web.Persona, approvals.Policy, e
 	policy := approvals.Policy{
 		// A request cut off by a stop is finished on the next start with the same --db.
 		Resume: bot.Executor{}.Resumable(),
+		// The evidence rule serve applies by default: a re-register or a pass waits for
+		// the user's confirmation (MFA Test 2) or their manager's attestation (Nora),
+		// and the manager gets a copy of the notice.
+		MinEvidence:   approvals.DefaultMinEvidence(),
+		NotifyManager: true,
 	}
 	policy.HelpdeskGroupID = tenant.GroupID("mfadesk-helpdesk")
 	policy.ApproversGroupID = tenant.GroupID("mfadesk-approvers")

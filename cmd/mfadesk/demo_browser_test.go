@@ -255,6 +255,12 @@ func TestDemoInBrowser(t *testing.T) {
 	b.do("Hana approves her own request", chromedp.Click(tid("approve")))
 	b.waitJS("the self-approval refusal", cardNote+`.includes("because you filed it")`)
 
+	// Alex may not approve yet: a re-register wants the user's confirmation or the
+	// manager's attestation, not only the agent's word.
+	b.as("alex")
+	b.do("Alex approves before anyone vouched", chromedp.Click(tid("approve")))
+	b.waitJS("the evidence refusal", cardNote+`.includes("or their manager to attest")`)
+
 	// Nora has no rights at all.
 	b.as("nora")
 	b.send("user mfatest2@" + demoDomain)
@@ -263,6 +269,14 @@ func TestDemoInBrowser(t *testing.T) {
 	}
 	b.do("Nora approves", chromedp.Click(tid("approve")))
 	b.waitJS("the non-approver refusal", cardNote+`.includes("Only members of the approvers group can decide requests.")`)
+
+	// Nora is MFA Test 2's manager: she vouches in her inbox, and the card says so.
+	const inboxForm = `[data-testid="inbox-message"] [data-testid="request-form"]`
+	b.waitJS("the attestation form in Nora's inbox", `!!document.querySelector('`+inboxForm+`')`)
+	b.do("Nora attests",
+		chromedp.SendKeys(inboxForm+` [data-testid="form-reason"]`, "Saw her at her desk, staff badge checked"),
+		chromedp.Click(inboxForm+` [data-testid="form-submit"]`))
+	b.waitJS("the card verified by the manager", `document.querySelector('[data-testid="approval-card"]').textContent.includes("Verified by mfadesk: the manager, Nora Norights (nora.norights@`+demoDomain+`), attested in the demo")`)
 
 	// Alex approves: the card is updated in place with the decision and the result.
 	b.as("alex")

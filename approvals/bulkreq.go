@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Bulk defaults.
@@ -626,7 +627,7 @@ func (s *Service) bulkPressChecked(ctx context.Context, rawID string, by Actor, 
 			return refusef(ErrAlreadyDecided, "Someone already pressed Continue or Stop on request %s; nothing was changed.", id)
 		}
 		ev := Event{RequestID: cur.ID, Action: cur.Action, Actor: by, Target: cur.Target, State: cur.State}
-		if until := cur.Updated.Add(s.policy.TTL); cont && !w.now.Before(until) {
+		if until := pauseEnds(cur, s.policy.TTL); cont && !w.now.Before(until) {
 			// An approval is valid for the policy TTL; a pause must not stretch it.
 			return refusef(ErrExpired, "Request %s has waited for Continue since %s, longer than an approval is valid, so nothing was run; press Stop and file the remaining users again.", id, fmtTime(cur.Updated))
 		}
@@ -635,18 +636,8 @@ func (s *Service) bulkPressChecked(ctx context.Context, rawID string, by Actor, 
 			ev.Kind = EventBulkContinued
 			ev.Detail = "continued after the canary"
 		} else {
-			m.Stopped = true
-			cur.State = StateStopped
-			ev.Kind, ev.State = EventBulkStopped, StateStopped
-			done := 0
-			if cur.BulkRun != nil {
-				done = cur.BulkRun.Done + cur.BulkRun.Failed + cur.BulkRun.Stale
-			}
-			ev.Detail = fmt.Sprintf("stopped after the canary: %d of %d users run, %d never attempted", done, len(cur.Bulk.Users), len(cur.Bulk.Users)-done)
-			if err := w.save(&cur); err != nil {
-				return err
-			}
-			r = cur
+			r, err = w.stopPaused(cur, m, by, "stopped after the canary")
+			return err
 		}
 		if err := putBulkMeta(w.tx, id, m); err != nil {
 			return err
@@ -654,6 +645,30 @@ func (s *Service) bulkPressChecked(ctx context.Context, rawID string, by Actor, 
 		return w.audit(ev)
 	})
 	return r, err
+}
+
+// pauseEnds is when a paused bulk run stops waiting for Continue: an approval is
+// valid for the policy TTL, and a pause must not stretch it.
+func pauseEnds(r Request, ttl time.Duration) time.Time { return r.Updated.Add(ttl) }
+
+// stopPaused ends a paused bulk run (by a person's Stop, or by the sweeper when nobody
+// pressed Continue in time) and audits what was left undone: its users are free for
+// new requests again.
+func (w *wtx) stopPaused(cur Request, m bulkMeta, by Actor, why string) (Request, error) {
+	m.Stopped = true
+	cur.State = StateStopped
+	done := 0
+	if cur.BulkRun != nil {
+		done = cur.BulkRun.Done + cur.BulkRun.Failed + cur.BulkRun.Stale
+	}
+	if err := w.save(&cur); err != nil {
+		return cur, err
+	}
+	if err := putBulkMeta(w.tx, cur.ID, m); err != nil {
+		return cur, err
+	}
+	return cur, w.audit(Event{Kind: EventBulkStopped, RequestID: cur.ID, Action: cur.Action, Actor: by, Target: cur.Target, State: StateStopped,
+		Detail: fmt.Sprintf("%s: %d of %d users run, %d never attempted", why, done, len(cur.Bulk.Users), len(cur.Bulk.Users)-done)})
 }
 
 // pressGroup says whether by may press Continue or Stop on r (its requester, or one

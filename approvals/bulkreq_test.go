@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // bulkWorker is a BulkWork that counts, per user, the runs that finished (an
@@ -519,5 +520,52 @@ func TestBulkNoManagerAttestation(t *testing.T) {
 	sameRequests(t, before, h.allRequests())
 	if evs := h.eventsAfter(head.Seq); len(evs) != 0 {
 		t.Fatalf("events %+v, want none (bad input is answered, not audited)", evs)
+	}
+}
+
+// TestBulkPauseSwept: a run paused for Continue longer than an approval is valid is
+// stopped by the sweeper (audited as mfadesk's, with what was left undone), so its
+// users can be requested again; a pause still in time is left alone.
+func TestBulkPauseSwept(t *testing.T) {
+	h, w := newBulkHarness(t, claimedEvidence)
+	r, err := h.svc.Submit(t.Context(), bulkRequest(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Decide(t.Context(), r.ID, actor(oidApprover1, "A1"), VerdictApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.WaitBulk()
+	if got := h.get(r.ID); got.State != StatePaused {
+		t.Fatalf("after the canary: %s", got.State)
+	}
+	h.clock.Advance(h.svc.Policy().TTL - time.Second)
+	if swept, err := h.svc.Sweep(t.Context()); err != nil || len(swept) != 0 {
+		t.Fatalf("a pause in time was swept: %v %+v", err, swept)
+	}
+	head := h.head()
+	h.clock.Advance(time.Second)
+	swept, err := h.svc.Sweep(t.Context())
+	if err != nil || len(swept) != 1 || swept[0].ID != r.ID || swept[0].State != StateStopped {
+		t.Fatalf("sweep: %v %+v", err, swept)
+	}
+	evs := h.eventsAfter(head.Seq)
+	if len(evs) != 1 || evs[0].Kind != EventBulkStopped || evs[0].Actor.ObjectID != "" ||
+		!strings.Contains(evs[0].Detail, "nobody pressed Continue") || !strings.Contains(evs[0].Detail, "2 of 4 users run, 2 never attempted") {
+		t.Fatalf("events %+v", evs)
+	}
+	// Nothing more ran, and a late Continue is refused as the run is over.
+	if _, err := h.svc.BulkContinue(t.Context(), r.ID, actor(oidRequester, "Riley")); err == nil {
+		t.Fatal("Continue after the sweep was accepted")
+	}
+	h.svc.WaitBulk()
+	if w.total() != 2 {
+		t.Fatalf("%d users run, want the 2 canary users", w.total())
+	}
+	// The users the run never reached are free for a new request.
+	in := bulkRequest(4)
+	in.Bulk.Users = in.Bulk.Users[2:]
+	if _, err := h.svc.Submit(t.Context(), in); err != nil {
+		t.Fatalf("the remaining users are still blocked: %v", err)
 	}
 }

@@ -59,8 +59,9 @@ func (s *Service) cancel(ctx context.Context, rawID string, by Actor) (Request, 
 	return r, err
 }
 
-// Sweep marks every pending request past its expiry as expired and returns them, so
-// the bot can update their cards.
+// Sweep marks every pending request past its expiry as expired, and stops every bulk
+// run paused for Continue longer than an approval is valid (its users would otherwise
+// stay blocked for new requests), and returns them, so the bot can update their cards.
 func (s *Service) Sweep(ctx context.Context) ([]Request, error) {
 	// Look first in a read transaction: most sweeps find nothing, and a write
 	// transaction would take the writer lock and an fsync every interval for it.
@@ -72,7 +73,7 @@ func (s *Service) Sweep(ctx context.Context) ([]Request, error) {
 			return err
 		}
 		for _, r := range open {
-			if r.State == StatePending && !now.Before(r.Expires) {
+			if sweepDue(r, now, s.policy.TTL) {
 				due = append(due, r.ID)
 			}
 		}
@@ -98,10 +99,21 @@ func (s *Service) Sweep(ctx context.Context) ([]Request, error) {
 				if err != nil {
 					return err
 				}
-				if r.State != StatePending || w.now.Before(r.Expires) {
+				if !sweepDue(r, w.now, s.policy.TTL) {
 					continue
 				}
-				if r, err = w.expire(r, "expired while pending"); err != nil {
+				if r.State == StatePaused {
+					m, err := readBulkMeta(w.tx, id)
+					if err != nil {
+						return err
+					}
+					if m.Released || m.Stopped {
+						continue // Continue or Stop was pressed in time; the run moves on
+					}
+					if r, err = w.stopPaused(r, m, Actor{}, "stopped: nobody pressed Continue while the approval was valid"); err != nil {
+						return err
+					}
+				} else if r, err = w.expire(r, "expired while pending"); err != nil {
 					return err
 				}
 				out = append(out, r)
@@ -133,6 +145,18 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 		case <-t.C:
 		}
 	}
+}
+
+// sweepDue says whether the sweeper should end r at now: pending past its expiry, or a
+// bulk run paused for Continue past pauseEnds.
+func sweepDue(r Request, now time.Time, ttl time.Duration) bool {
+	switch r.State {
+	case StatePending:
+		return !now.Before(r.Expires)
+	case StatePaused:
+		return r.Bulk != nil && !now.Before(pauseEnds(r, ttl))
+	}
+	return false
 }
 
 // expire moves a pending request to expired and audits it as done by mfadesk.

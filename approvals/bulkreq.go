@@ -408,15 +408,9 @@ func (s *Service) runBulk(ctx context.Context, id string, recovering bool) error
 		if cur.State == StateExecuting && !s.runnerGone(w.tx, cur.Runner) {
 			return nil
 		}
-		e, err := s.checkStored(w.tx, cur, w.now)
+		e, err := s.claimRefusal(w, cur, pre, refusal)
 		if err != nil {
 			return err
-		}
-		if e == nil && !sameApprovers(cur, pre) {
-			e = tamperedError(cur)
-		}
-		if e == nil {
-			e = refusal
 		}
 		if e != nil {
 			cur.State = StateFailed

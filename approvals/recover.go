@@ -115,17 +115,9 @@ func (s *Service) executeShared(ctx context.Context, id string, recovering bool,
 		if cur.State == StateExecuting && !s.runnerGone(w.tx, cur.Runner) {
 			return nil // another replica is still running it
 		}
-		e, err := s.checkStored(w.tx, cur, w.now)
+		e, err := s.claimRefusal(w, cur, pre, refusal)
 		if err != nil {
 			return err
-		}
-		if e == nil && !sameApprovers(cur, pre) {
-			// The directory was asked about pre's approvers; nothing else moves an
-			// approved record, so a difference is an edit of the file.
-			e = tamperedError(cur)
-		}
-		if e == nil {
-			e = refusal
 		}
 		if e != nil {
 			cur.State = StateFailed
@@ -318,6 +310,21 @@ func (s *Service) checkStored(tx Tx, r Request, now time.Time) (*Error, error) {
 		}
 	}
 	return nil, nil
+}
+
+// claimRefusal is why the claim of cur (as stored now) must not run: what the store
+// says (checkStored), approvers that differ from pre's, whom the directory was just
+// asked about (nothing else moves an approved record, so a difference is an edit of
+// the file), or the directory's refusal. Single and bulk claims share it.
+func (s *Service) claimRefusal(w *wtx, cur, pre Request, refusal *Error) (*Error, error) {
+	e, err := s.checkStored(w.tx, cur, w.now)
+	if err != nil || e != nil {
+		return e, err
+	}
+	if !sameApprovers(cur, pre) {
+		return tamperedError(cur), nil
+	}
+	return refusal, nil
 }
 
 // recheckDirectory asks the directory again, at execution, what the approval rested

@@ -64,14 +64,9 @@ func attestView(meta string) goslack.ModalViewRequest {
 
 // onAttestSubmit passes the manager's line to the router.
 func (a *Adapter) onAttestSubmit(ic goslack.InteractionCallback) reply {
-	m, err := decodeMeta(a.metaKey, ic.View.PrivateMetadata, a.now())
-	if err != nil || m.Kind != metaAttest {
-		a.log.Warn("refused attestation form", "user", ic.User.ID, "err", err)
-		return staleForm("This form is not valid any more.")
-	}
-	if m.User != ic.User.ID {
-		a.log.Warn("refused attestation form submitted by someone else", "opened_by", m.User, "user", ic.User.ID)
-		return staleForm("This form was opened by someone else.")
+	m, refused := a.ownForm(ic, metaAttest, "attestation")
+	if refused != nil {
+		return *refused
 	}
 	line := ""
 	if ic.View.State != nil {

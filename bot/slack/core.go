@@ -417,16 +417,29 @@ func (a *Adapter) onRequestSubmit(ic goslack.InteractionCallback) reply {
 	return a.withinBudget("file request", title, ":hourglass_flowing_sand: Filing your request…", work, answer, late, finish)
 }
 
-// onDenySubmit records a denial with its reason.
-func (a *Adapter) onDenySubmit(ic goslack.InteractionCallback) reply {
+// ownForm reads a submitted modal's signed metadata and refuses, in one line, a form
+// that is not of kind (or no longer valid) or that someone else opened: the modal's
+// metadata, not the submission, says whose and what it is. what names the form in logs.
+func (a *Adapter) ownForm(ic goslack.InteractionCallback, kind, what string) (formMeta, *reply) {
 	m, err := decodeMeta(a.metaKey, ic.View.PrivateMetadata, a.now())
-	if err != nil || m.Kind != metaDeny {
-		a.log.Warn("refused deny form", "user", ic.User.ID, "err", err)
-		return staleForm("This form is not valid any more.")
+	if err != nil || m.Kind != kind {
+		a.log.Warn("refused "+what+" form", "user", ic.User.ID, "err", err)
+		r := staleForm("This form is not valid any more.")
+		return m, &r
 	}
 	if m.User != ic.User.ID {
-		a.log.Warn("refused deny form submitted by someone else", "opened_by", m.User, "user", ic.User.ID)
-		return staleForm("This form was opened by someone else.")
+		a.log.Warn("refused "+what+" form submitted by someone else", "opened_by", m.User, "user", ic.User.ID)
+		r := staleForm("This form was opened by someone else.")
+		return m, &r
+	}
+	return m, nil
+}
+
+// onDenySubmit records a denial with its reason.
+func (a *Adapter) onDenySubmit(ic goslack.InteractionCallback) reply {
+	m, refused := a.ownForm(ic, metaDeny, "deny")
+	if refused != nil {
+		return *refused
 	}
 	why := readJustification(ic.View)
 	switch {

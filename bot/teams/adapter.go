@@ -362,13 +362,19 @@ func (a *Adapter) sendPersonalAt(ctx context.Context, serviceURL string, member 
 // renderActivity turns a message into an activity: a plain-text message when it is one
 // line of text, otherwise an Adaptive Card (the request form when it has one).
 func renderActivity(m chat.Message) *outActivity {
-	if m.Form != nil {
-		return cardActivity(RenderForm(m, *m.Form, m.Errors, formState{}), m.Text)
-	}
-	if m.Title == "" && len(m.Sections) == 0 && len(m.Buttons) == 0 {
+	if m.Form == nil && m.Title == "" && len(m.Sections) == 0 && len(m.Buttons) == 0 {
 		return &outActivity{Type: "message", Text: m.Text, TextFormat: "plain"}
 	}
-	return cardActivity(RenderCard(m), m.Text)
+	return cardActivity(messageCard(m), m.Text)
+}
+
+// messageCard is m as a card: its form when it has one (a manager asked to vouch),
+// otherwise its text, sections and buttons.
+func messageCard(m chat.Message) Card {
+	if m.Form != nil {
+		return RenderForm(m, *m.Form, m.Errors, formState{})
+	}
+	return RenderCard(m)
 }
 
 // cardCache remembers the last card of each approval message, so that the answer to a

@@ -25,12 +25,7 @@ func (a *Adapter) TellTarget(ctx context.Context, to chat.TargetUser, msg chat.M
 		return &chat.UnreachableError{Platform: "Teams", Why: "the user has no directory object id"}
 	}
 	// A manager asked to vouch gets a form; a user asked to confirm, a card with buttons.
-	var card Card
-	if msg.Form != nil {
-		card = RenderForm(msg, *msg.Form, msg.Errors, formState{})
-	} else {
-		card = RenderCard(msg)
-	}
+	card := messageCard(msg)
 	conv, id, err := a.sendPersonalAt(ctx, a.opts.ServiceURL, outAccount{ID: to.ObjectID, AadObjectID: to.ObjectID}, cardActivity(card, msg.Text))
 	if err == nil && id != "" {
 		// Remembered so that a click answered "working on it" shows this card, and a
